@@ -1,0 +1,63 @@
+"""The framework-free core: neuron equations, time scans and shape checks.
+
+Plain functions on JAX arrays. Nothing here imports Flax or Equinox; both
+front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
+"""
+
+from ._init import decay_init, decay_value, recurrent_init
+from ._neurons import (
+    alif_step,
+    clip01,
+    cuba_lif_step,
+    if_step,
+    li_step,
+    lif_step,
+    psu_lif_step,
+    rcuba_lif_step,
+    rif_step,
+    rlif_step,
+)
+from ._pool import sum_pool_axes
+from ._scan import LeakyScanMethod, leaky_scan, time_scan
+from ._shapes import (
+    Shape,
+    check_floating,
+    check_input,
+    check_recurrent_shape,
+    check_state,
+    check_time_major,
+    join_halves,
+    normalize_shape,
+    split_halves,
+    state_shape,
+)
+
+__all__ = [
+    "LeakyScanMethod",
+    "Shape",
+    "alif_step",
+    "check_floating",
+    "check_input",
+    "check_recurrent_shape",
+    "check_state",
+    "check_time_major",
+    "clip01",
+    "cuba_lif_step",
+    "decay_init",
+    "decay_value",
+    "if_step",
+    "join_halves",
+    "leaky_scan",
+    "li_step",
+    "lif_step",
+    "normalize_shape",
+    "psu_lif_step",
+    "rcuba_lif_step",
+    "recurrent_init",
+    "rif_step",
+    "rlif_step",
+    "split_halves",
+    "state_shape",
+    "sum_pool_axes",
+    "time_scan",
+]

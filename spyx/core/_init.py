@@ -1,0 +1,45 @@
+"""Parameter initialisation shared by both front ends (one place for defaults)."""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from ._shapes import Shape
+
+__all__ = ["decay_init", "decay_value", "recurrent_init"]
+
+
+def decay_init(key: Array, shape: Shape, dtype: Any = jnp.float32) -> Array:
+    """Per-unit decay: a normal with mean 0.5 and standard deviation 0.25,
+    truncated at two standard deviations, so every value lies in ``[0, 1]``."""
+    return 0.5 + 0.25 * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+
+def recurrent_init(key: Array, hidden_shape: Shape, dtype: Any = jnp.float32) -> Array:
+    """Recurrent weights ``W`` of shape ``hidden_shape + hidden_shape``: a
+    normal with standard deviation 0.01, truncated at two standard deviations."""
+    shape = (*hidden_shape, *hidden_shape)
+    return 0.01 * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+
+
+def decay_value(
+    layer: str, name: str, value: Any, hidden_shape: Shape, dtype: Any = jnp.float32
+) -> Array:
+    """A user-given decay: a number becomes a scalar ``()``, an array must be
+    ``()`` or `hidden_shape`."""
+    if isinstance(value, bool):
+        raise TypeError(
+            f"{layer}: `{name}` must be a number or an array, got {value!r}."
+        )
+    arr = jnp.asarray(value, dtype=dtype)
+    if arr.shape not in ((), hidden_shape):
+        raise ValueError(
+            f"{layer}: `{name}` must be a number or an array of shape "
+            f"{hidden_shape} (one per unit), got shape {arr.shape}."
+        )
+    if not bool(np.all(np.isfinite(np.asarray(arr)))):
+        raise ValueError(f"{layer}: `{name}` must be finite, got {value!r}.")
+    return arr

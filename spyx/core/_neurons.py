@@ -1,0 +1,187 @@
+"""One pure step function per neuron: the single home of the equations.
+
+Every step has the form ``step(x, state, *, params...) -> (out, new_state)``
+where ``x`` has shape ``(*batch, *hidden_shape)`` and ``new_state`` has the
+structure, shape and dtype of ``state``, so it can be carried through
+``jax.lax.scan``. Any number of leading batch axes works (none included).
+
+Notation: ``H`` is the spike function (Heaviside forward, surrogate
+backward), ``th`` the threshold, and ``b = clip(beta, 0, 1)``,
+``a = clip(alpha, 0, 1)``, ``g = clip(gamma, 0, 1)``: decay parameters are
+clipped here, where they are used, never where they are stored.
+
+The spike is taken from the membrane *before* the update (except
+`psu_lif_step`), and the reset is subtractive.
+"""
+
+from collections.abc import Callable
+
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+from ._shapes import join_halves, split_halves
+
+__all__ = [
+    "alif_step",
+    "clip01",
+    "cuba_lif_step",
+    "if_step",
+    "li_step",
+    "lif_step",
+    "psu_lif_step",
+    "rcuba_lif_step",
+    "rif_step",
+    "rlif_step",
+]
+
+SpikeFn = Callable[[Array], Array]
+
+
+def clip01(p: ArrayLike) -> Array:
+    """Clip a decay parameter to ``[0, 1]``."""
+    return jnp.clip(p, 0.0, 1.0)
+
+
+def _feedback(s: Array, weights: Array | None) -> Array | float:
+    return 0.0 if weights is None else s @ weights
+
+
+def lif_step(
+    x: Array,
+    V: Array,
+    *,
+    beta: ArrayLike,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+    weights: Array | None = None,
+) -> tuple[Array, Array]:
+    """Leaky integrate-and-fire, optionally with recurrent weights.
+
+    ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``;  out ``s``.
+
+    ``W`` is `weights` (shape ``(H, H)``); with ``weights=None`` the feedback
+    term is absent.
+    """
+    s = spike(V - threshold)
+    V_new = clip01(beta) * V + x + _feedback(s, weights) - s * threshold
+    return s, V_new.astype(V.dtype)
+
+
+def if_step(
+    x: Array, V: Array, *, threshold: ArrayLike, spike: SpikeFn
+) -> tuple[Array, Array]:
+    """Integrate-and-fire: `lif_step` without leak.
+
+    ``s = H(V - th)``;  ``V' = V + x - s th``;  out ``s``.
+    """
+    return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike)
+
+
+def rlif_step(
+    x: Array,
+    V: Array,
+    *,
+    beta: ArrayLike,
+    weights: Array,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+) -> tuple[Array, Array]:
+    """Recurrent LIF: ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``."""
+    return lif_step(x, V, beta=beta, threshold=threshold, spike=spike, weights=weights)
+
+
+def rif_step(
+    x: Array, V: Array, *, weights: Array, threshold: ArrayLike, spike: SpikeFn
+) -> tuple[Array, Array]:
+    """Recurrent IF: ``s = H(V - th)``;  ``V' = V + x + s @ W - s th``."""
+    return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike, weights=weights)
+
+
+def li_step(x: Array, V: Array, *, beta: ArrayLike) -> tuple[Array, Array]:
+    """Leaky integrator (non-spiking readout): ``V' = b V + x``; out ``V'``."""
+    V_new = (clip01(beta) * V + x).astype(V.dtype)
+    return V_new, V_new
+
+
+def alif_step(
+    x: Array,
+    VT: Array,
+    *,
+    beta: ArrayLike,
+    gamma: ArrayLike,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+) -> tuple[Array, Array]:
+    """Adaptive LIF (Bellec et al., 2018). State ``[V, T]`` on the last axis.
+
+    ``th_t = th + T``;  ``s = H(V - th_t)``;  ``V' = b V + x - s th_t``;
+    ``T' = g T + (1 - g) s``;  out ``s``.
+    """
+    V, T = split_halves(VT)
+    g = clip01(gamma)
+    th_t = threshold + T
+    s = spike(V - th_t)
+    V_new = clip01(beta) * V + x - s * th_t
+    T_new = g * T + (1.0 - g) * s
+    return s, join_halves(V_new, T_new).astype(VT.dtype)
+
+
+def cuba_lif_step(
+    x: Array,
+    VI: Array,
+    *,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+    weights: Array | None = None,
+) -> tuple[Array, Array]:
+    """Current-based LIF, optionally recurrent. State ``[V, I]`` on the last axis.
+
+    ``s = H(V - th)``;  ``I' = a I + x + s @ W``;  ``V' = b (V - s th) + I'``;
+    out ``s``. The reset is applied once, before the leak.
+    """
+    V, I = split_halves(VI)
+    s = spike(V - threshold)
+    I_new = clip01(alpha) * I + x + _feedback(s, weights)
+    V_new = clip01(beta) * (V - s * threshold) + I_new
+    return s, join_halves(V_new, I_new).astype(VI.dtype)
+
+
+def rcuba_lif_step(
+    x: Array,
+    VI: Array,
+    *,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    weights: Array,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+) -> tuple[Array, Array]:
+    """Recurrent current-based LIF: `cuba_lif_step` with ``s @ W`` into ``I``."""
+    return cuba_lif_step(
+        x,
+        VI,
+        alpha=alpha,
+        beta=beta,
+        threshold=threshold,
+        spike=spike,
+        weights=weights,
+    )
+
+
+def psu_lif_step(
+    x: Array,
+    V: Array,
+    *,
+    beta: ArrayLike,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+) -> tuple[Array, Array]:
+    """Reset-free parallel-spiking LIF: spike on the *updated* membrane.
+
+    ``V' = b V + x``;  ``s = H(V' - th)``;  out ``s``.
+    """
+    V_new = (clip01(beta) * V + x).astype(V.dtype)
+    return spike(V_new - threshold), V_new

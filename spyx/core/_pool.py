@@ -1,0 +1,64 @@
+"""Windowed sum pooling over chosen spatial axes."""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+__all__ = ["sum_pool_axes"]
+
+_PADDINGS = ("SAME", "VALID")
+
+
+def _per_axis(
+    layer: str, name: str, value: int | Sequence[int], ndim: int, spatial: Sequence[int]
+) -> tuple[int, ...]:
+    """Expand an int or per-spatial-axis tuple into one entry per array axis."""
+    if isinstance(value, int):
+        sizes = [value] * len(spatial)
+    else:
+        sizes = list(value)
+        if len(sizes) == ndim and len(sizes) != len(spatial):
+            spatial = range(ndim)
+        elif len(sizes) != len(spatial):
+            raise ValueError(
+                f"{layer}: `{name}` must be an int, one entry per spatial axis "
+                f"({len(spatial)}), or one per array axis ({ndim}); got {tuple(value)}."
+            )
+    full = [1] * ndim
+    for axis, size in zip(spatial, sizes, strict=True):
+        full[axis] = int(size)
+    if any(v <= 0 for v in full):
+        raise ValueError(f"{layer}: `{name}` entries must be positive, got {value!r}.")
+    return tuple(full)
+
+
+def sum_pool_axes(
+    value: Array,
+    window_shape: int | Sequence[int],
+    strides: int | Sequence[int] | None,
+    padding: str,
+    spatial_axes: Sequence[int],
+    layer: str = "sum_pool",
+) -> Array:
+    """Sum of `value` over sliding windows on `spatial_axes`.
+
+    `window_shape` and `strides` are an int (every spatial axis), one entry
+    per spatial axis, or one entry per array axis. `strides=None` means the
+    window. `padding` is ``"SAME"`` or ``"VALID"``.
+    """
+    if padding not in _PADDINGS:
+        raise ValueError(
+            f"{layer}: `padding` must be 'SAME' or 'VALID', got {padding!r}."
+        )
+    ndim = value.ndim
+    window = _per_axis(layer, "window_shape", window_shape, ndim, spatial_axes)
+    stride = (
+        window
+        if strides is None
+        else _per_axis(layer, "strides", strides, ndim, spatial_axes)
+    )
+    return jax.lax.reduce_window(
+        value, jnp.array(0, value.dtype), jax.lax.add, window, stride, padding
+    )

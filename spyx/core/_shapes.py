@@ -1,0 +1,167 @@
+"""Shape helpers and the input checks shared by both front ends.
+
+Every check runs on static shapes, so inside ``jit`` it fires at trace time
+and costs nothing at run time.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+__all__ = [
+    "Shape",
+    "check_floating",
+    "check_input",
+    "check_recurrent_shape",
+    "check_state",
+    "check_time_major",
+    "join_halves",
+    "normalize_shape",
+    "split_halves",
+    "state_shape",
+]
+
+Shape = tuple[int, ...]
+
+
+def normalize_shape(layer: str, name: str, shape: int | Sequence[int]) -> Shape:
+    """Turn an int or a sequence of ints into a tuple of positive ints.
+
+    Raises `ValueError` naming `layer` and the argument `name` for an empty
+    shape, a zero or negative size, or a non-integer entry.
+    """
+    if isinstance(shape, bool):
+        raise TypeError(
+            f"{layer}: `{name}` must be an int or a tuple of ints, got {shape!r}"
+        )
+    if isinstance(shape, int | np.integer):
+        shape = (int(shape),)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(
+            f"{layer}: `{name}` must be an int or a tuple of ints, got {shape!r}"
+        ) from None
+    if not dims:
+        raise ValueError(f"{layer}: `{name}` must have at least one axis, got ().")
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int | np.integer):
+            raise TypeError(f"{layer}: `{name}` must contain ints, got {shape!r}")
+        if d <= 0:
+            raise ValueError(
+                f"{layer}: every size in `{name}` must be positive, got {dims}."
+            )
+    return tuple(int(d) for d in dims)
+
+
+def check_recurrent_shape(layer: str, hidden_shape: Shape) -> None:
+    """Recurrent weights ``W`` are ``(H, H)``: the hidden shape must be 1-D."""
+    if len(hidden_shape) != 1:
+        raise ValueError(
+            f"{layer}: `hidden_shape` must be 1-D for a recurrent neuron, got "
+            f"{hidden_shape}. Flatten the input first (spyx.nn.Flatten) and "
+            f"use hidden_shape=({int(np.prod(hidden_shape))},)."
+        )
+
+
+def state_shape(hidden_shape: Shape, parts: int) -> Shape:
+    """Per-example state shape: `parts` halves side by side on the last axis."""
+    return (*hidden_shape[:-1], parts * hidden_shape[-1])
+
+
+def split_halves(state: Array) -> tuple[Array, Array]:
+    """Split a two-part state ``[A, B]`` (concatenated on the last axis)."""
+    n = state.shape[-1] // 2
+    return state[..., :n], state[..., n:]
+
+
+def join_halves(a: Array, b: Array) -> Array:
+    """Inverse of `split_halves`."""
+    return jnp.concatenate([a, b], axis=-1)
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray) or hasattr(x, "__jax_array__")
+
+
+def check_floating(layer: str, name: str, x: Any) -> None:
+    """Reject non-arrays and non-floating arrays with an actionable message."""
+    if not _is_array(x):
+        raise TypeError(
+            f"{layer}: `{name}` must be a JAX or NumPy array, got "
+            f"{type(x).__name__}. Wrap it with jnp.asarray(...)."
+        )
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{layer}: `{name}` must have a floating dtype, got {x.dtype}. "
+            f"Cast it first, e.g. x.astype(jnp.float32)."
+        )
+
+
+def check_input(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
+    """Check that `x` is a float array ending in `feature_shape`.
+
+    **Returns:** the leading (batch) axes of `x`.
+    """
+    check_floating(layer, "x", x)
+    k = len(feature_shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k :]) != feature_shape:
+        raise ValueError(
+            f"{layer}: `x` must have shape (*batch, {_dims(feature_shape)}), "
+            f"got {tuple(x.shape)}."
+        )
+    return tuple(x.shape[: x.ndim - k])
+
+
+def check_state(
+    layer: str, state: Any, batch: tuple[int, ...], per_example: Shape
+) -> None:
+    """Check that `state` has shape ``batch + per_example`` and a float dtype."""
+    check_floating(layer, "state", state)
+    expected = (*batch, *per_example)
+    if tuple(state.shape) != expected:
+        hint = ""
+        if tuple(state.shape[len(state.shape) - len(per_example) :]) == per_example:
+            lead = tuple(state.shape[: state.ndim - len(per_example)])
+            hint = (
+                f" The batch axes differ: state {lead} vs x {batch}; build the "
+                f"state with initial_state(batch_size)."
+            )
+        raise ValueError(
+            f"{layer}: `state` must have shape {expected} to match x, got "
+            f"{tuple(state.shape)}.{hint}"
+        )
+
+
+def check_time_major(layer: str, x: Any, state: Any = None) -> None:
+    """Check that `x` is a time-major float array ``[T, B, ...]``.
+
+    When `state` holds a batched array (two or more axes, batch first) whose
+    batch size matches ``x.shape[0]`` but not ``x.shape[1]``, the data is
+    almost surely batch-major, and the error says how to fix it. Other
+    mismatches are left to the layers, which name the exact shapes.
+    """
+    check_floating(layer, "x", x)
+    if x.ndim < 2:
+        raise ValueError(
+            f"{layer}: `x` must be time-major with shape [Time, Batch, ...], got "
+            f"{tuple(x.shape)}."
+        )
+    leaves = [leaf for leaf in jax.tree.leaves(state) if getattr(leaf, "ndim", 0) >= 2]
+    if not leaves:
+        return
+    batch_size = leaves[0].shape[0]
+    if x.shape[1] != batch_size and x.shape[0] == batch_size:
+        raise ValueError(
+            f"{layer}: `x` has shape {tuple(x.shape)}, which looks batch-major "
+            f"[Batch, Time, ...] (the state's batch size is {batch_size}). run "
+            f"expects time-major [Time, Batch, ...]: pass jnp.swapaxes(x, 0, 1)."
+        )
+
+
+def _dims(shape: Shape) -> str:
+    return ", ".join(str(d) for d in shape)
