@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 __all__ = ["sum_pool_axes"]
@@ -60,5 +60,5 @@ def sum_pool_axes(
         else _per_axis(layer, "strides", strides, ndim, spatial_axes)
     )
     return jax.lax.reduce_window(
-        value, jnp.array(0, value.dtype), jax.lax.add, window, stride, padding
+        value, np.array(0, value.dtype), jax.lax.add, window, stride, padding
     )

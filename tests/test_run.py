@@ -1,0 +1,181 @@
+"""`run`, `Sequential` and `PSU_LIF.parallel` against step-by-step loops, and
+the neurons under `nnx.jit`, `jax.vmap` and `nnx.value_and_grad`."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import spyx.axn as axn
+import spyx.experimental
+import spyx.nn as snn
+
+from .helpers import NEURON_IDS, NEURONS, spiking_input
+
+T, B, H = 15, 3, 6
+
+
+def _loop(model, xs, state):
+    outs = []
+    for x in xs:
+        out, state = model(x, state)
+        outs.append(out)
+    return jnp.stack(outs), state
+
+
+def _close(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_run_equals_python_loop(neuron):
+    layer = neuron.make((H,))
+    xs = spiking_input(0, (T, B, H))
+    outs, final = snn.run(layer, xs)
+    ref_outs, ref_final = _loop(layer, xs, layer.initial_state(B))
+    _close(outs, ref_outs)
+    _close(final, ref_final)
+    assert outs.shape == (T, B, H)
+
+
+def _network(neuron, seed=0):
+    rngs = nnx.Rngs(seed)
+    return snn.Sequential(
+        nnx.Linear(5, H, rngs=rngs),
+        neuron.make((H,), seed=seed + 1),
+        snn.ActivityRegularization((H,)),
+        nnx.Linear(H, 3, rngs=rngs),
+        snn.LI((3,)),
+    )
+
+
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_sequential_run_equals_loop_and_tracks_state(neuron):
+    model = _network(neuron)
+    xs = spiking_input(1, (T, B, 5), scale=3.0)
+    outs, final = snn.run(model, xs)
+    ref_outs, ref_final = _loop(model, xs, model.initial_state(B))
+    _close(outs, ref_outs)
+    _close(final, ref_final)
+    assert final[0] is None and final[3] is None
+    assert final[1].shape == (B, *neuron.make((H,)).state_shape)
+    # the activity counter holds the total of the neuron's outputs
+    hidden = []
+    state = model.initial_state(B)
+    for x in xs:
+        h = model.layers[0](x)
+        h, state[1] = model.layers[1](h, state[1])
+        hidden.append(h)
+    np.testing.assert_allclose(final[2], jnp.stack(hidden).sum(0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["auto", "associative", "sequential"])
+@pytest.mark.parametrize("hidden", [(H,), (2, 3, 4)], ids=["1d", "3d"])
+def test_psu_parallel_equals_scanned_steps(method, hidden):
+    layer = spyx.experimental.PSU_LIF(hidden, rngs=nnx.Rngs(0))
+    xs = spiking_input(2, (40, B, *hidden))
+    spikes, V_final = snn.run(layer, xs)
+    par = layer.parallel(xs, method=method)
+    np.testing.assert_array_equal(par, spikes)
+    assert 0 < float(spikes.mean()) < 1
+    # the membrane trace, not only the spikes
+    from spyx.core import leaky_scan
+
+    V = leaky_scan(xs, layer.beta[...], method=method)
+    np.testing.assert_allclose(V[-1], V_final, rtol=1e-5, atol=1e-6)
+    # gradients of both paths agree too
+    g_par = jax.grad(lambda x: layer.parallel(x, method=method).sum())(xs)
+    g_seq = jax.grad(lambda x: snn.run(layer, x)[0].sum())(xs)
+    np.testing.assert_allclose(g_par, g_seq, rtol=1e-4, atol=1e-6)
+
+
+def test_experimental_entry_point_is_the_same_class():
+    assert spyx.experimental.PSU_LIF is snn.PSU_LIF
+
+
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_jit_and_vmap_match_eager(neuron):
+    layer = neuron.make((H,))
+    xs = spiking_input(3, (T, B, H))
+    eager = snn.run(layer, xs)
+    jitted = nnx.jit(lambda m, x: snn.run(m, x))(layer, xs)
+    _close(jitted, eager)
+    # vmap over the batch axis: each example on its own, unbatched state
+    one = jax.vmap(lambda x, s: snn.run(layer, x, s), in_axes=(1, 0), out_axes=(1, 0))(
+        xs, layer.initial_state(B)
+    )
+    _close(one, eager)
+
+
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_optimizer_step_changes_every_parameter(neuron):
+    model = _network(neuron)
+    xs = spiking_input(4, (T, B, 5), scale=3.0)
+    labels = jnp.array([0, 1, 2])
+    optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+    before = jax.tree.map(jnp.copy, nnx.state(model.layers[1], nnx.Param))
+
+    @nnx.jit
+    def train_step(model, optimizer, xs):
+        def loss_fn(model):
+            outs, _ = snn.run(model, xs)
+            logits = outs.sum(0)
+            return optax.softmax_cross_entropy_with_integer_labels(
+                logits, labels
+            ).mean()
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss, grads
+
+    loss, grads = train_step(model, optimizer, xs)
+    assert jnp.isfinite(loss)
+    after = nnx.state(model.layers[1], nnx.Param)
+    names = sorted(k for k, _ in nnx.to_flat_state(after))
+    assert [n[0] for n in names] == sorted(neuron.param_names)
+    for b, a in zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True):
+        assert not np.allclose(a, b), "a neuron parameter did not change"
+    loss2, _ = train_step(model, optimizer, xs)
+    assert loss2 < loss
+
+
+def _lif(beta=0.5):
+    return snn.LIF((1,), beta=beta, activation=axn.superspike(k=25.0))
+
+
+def test_surrogate_gradient_through_one_step():
+    """d s / d V = g(V - th) with g the SuperSpike surrogate."""
+    layer = _lif()
+    V0 = jnp.array([[0.8]])
+    g = jax.grad(lambda V: layer(jnp.zeros((1, 1)), V)[0].sum())(V0)
+    np.testing.assert_allclose(g, 1 / (1 + 25 * 0.2) ** 2, rtol=1e-6)
+
+
+def test_surrogate_gradient_through_the_reset():
+    """s1 = H(V1 - th), V1 = b V0 + x0 - H(V0 - th) th, so
+    d s1 / d V0 = g(V1 - th) (b - th g(V0 - th))."""
+    b, th = 0.5, 1.0
+    layer = _lif(b)
+    V0, x0 = 1.3, 0.7
+    s0 = 1.0
+    V1 = b * V0 + x0 - s0 * th
+
+    def second_spike(V):
+        _, V = layer(jnp.array([[x0]]), V)
+        s1, _ = layer(jnp.zeros((1, 1)), V)
+        return s1.sum()
+
+    def g(v):
+        return 1 / (1 + 25 * abs(v)) ** 2
+
+    grad = jax.grad(second_spike)(jnp.array([[V0]]))
+    np.testing.assert_allclose(grad, g(V1 - th) * (b - th * g(V0 - th)), rtol=1e-5)
+
+
+def test_run_accepts_unroll():
+    layer = snn.LIF((H,), beta=0.7)
+    xs = spiking_input(5, (T, B, H))
+    _close(snn.run(layer, xs, unroll=4), snn.run(layer, xs))
