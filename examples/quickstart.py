@@ -3,9 +3,9 @@ against the closed-form firing rate of an integrate-and-fire neuron.
 
 An IF neuron driven by a constant current ``c`` (threshold 1, subtractive
 reset) fires ``c`` spikes per step in the long run (a little fewer over a
-finite window, since the first spike needs the membrane to pass 1). This script builds a small
-network, runs it over 200 steps, and prints the measured rates next to the
-predicted ones, then takes one training step.
+finite window, since the first spike needs the membrane to pass 1). This
+script runs such neurons for 200 steps and prints the measured rates next to
+the prediction, then trains a small LIF network for 20 steps.
 """
 
 import jax
