@@ -1,0 +1,34 @@
+"""spyx on Equinox: the same neurons as `spyx.nn`, as shape-typed modules.
+
+Modules act on one example (batch with `jax.vmap`, or pass a batched state)
+and check their array arguments with jaxtyping + beartype when traced.
+Importing this package does not import Flax.
+"""
+
+from ._layers import (
+    ActivityRegularization,
+    Flatten,
+    PopulationCode,
+    Sequential,
+    SumPool,
+    run,
+)
+from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
+
+__all__ = [
+    "ALIF",
+    "IF",
+    "LI",
+    "LIF",
+    "PSU_LIF",
+    "RIF",
+    "RLIF",
+    "ActivityRegularization",
+    "CuBaLIF",
+    "Flatten",
+    "PopulationCode",
+    "RCuBaLIF",
+    "Sequential",
+    "SumPool",
+    "run",
+]

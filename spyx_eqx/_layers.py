@@ -1,0 +1,304 @@
+"""Stateless layers, the activity counter, `Sequential` and `run` on Equinox."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from spyx import core
+
+from ._custom_types import AnyFloat, Hidden, typechecked
+from ._neurons import _batch
+
+__all__ = [
+    "ActivityRegularization",
+    "Flatten",
+    "PopulationCode",
+    "Sequential",
+    "SumPool",
+    "run",
+]
+
+
+class ActivityRegularization(eqx.Module):
+    """Counts spikes per neuron, threaded through `run` as a state.
+
+    A step returns ``(spikes, count + spikes)``; the final count is this
+    layer's entry in `run`'s final state, for `spyx.fn.silence_reg` and
+    `spyx.fn.sparsity_reg`.
+
+    **Arguments:**
+
+    - `hidden_shape`: per-neuron shape of the spikes.
+    - `batch_size`: batch size of `initial_state()`; ``None`` for one example.
+    - `dtype`: dtype of the count.
+    """
+
+    hidden_shape: tuple[int, ...] = eqx.field(static=True)
+    batch_size: int | None = eqx.field(static=True)
+    dtype: Any = eqx.field(static=True)
+
+    def __init__(
+        self,
+        hidden_shape: int | Sequence[int],
+        batch_size: int | None = None,
+        dtype: Any = jnp.float32,
+    ):
+        layer = "ActivityRegularization"
+        self.hidden_shape = core.normalize_shape(layer, "hidden_shape", hidden_shape)
+        _batch(layer, batch_size)
+        self.batch_size = batch_size
+        self.dtype = dtype
+
+    @property
+    def n(self) -> int:
+        return self.hidden_shape[-1]
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        return self.hidden_shape
+
+    def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> Array:
+        """Zero count, ``(*batch, *hidden_shape)``."""
+        size = self.batch_size if batch_size is None else batch_size
+        batch = _batch("ActivityRegularization", size)
+        return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
+
+    def _batch_ndim(self, state: Array) -> int:
+        return state.ndim - len(self.hidden_shape)
+
+    @typechecked
+    def __call__(self, spikes: Hidden, spike_count: Hidden) -> tuple[Hidden, Hidden]:
+        layer = "ActivityRegularization"
+        batch = core.check_input(layer, spikes, self.hidden_shape)
+        core.check_state(layer, spike_count, batch, self.hidden_shape)
+        return spikes, spike_count + spikes.astype(spike_count.dtype)
+
+
+class Flatten(eqx.Module):
+    """Flatten one example to a vector: ``(...) -> (prod(...),)``.
+
+    Inside `Sequential` it is mapped over the batch axes automatically.
+    """
+
+    @typechecked
+    def __call__(self, x: AnyFloat) -> AnyFloat:
+        return jnp.reshape(x, (-1,))
+
+
+class SumPool(eqx.Module):
+    """Windowed sum over the spatial axes of one example.
+
+    The example has `num_spatial_dims` spatial axes plus, unless
+    `channel_axis` is ``None``, a channel axis (default last, ``(H, W, C)``
+    as after `nnx.Conv`); leading axes beyond those are batch axes.
+
+    **Arguments:**
+
+    - `window_shape`: int (every spatial axis) or one entry per spatial axis.
+    - `strides`: likewise; ``None`` means `window_shape`.
+    - `padding`: ``"SAME"`` or ``"VALID"``.
+    - `channel_axis`: ``-1`` (channels last), ``0`` (channels first) or
+      ``None``.
+    - `num_spatial_dims`: number of spatial axes (2 for images).
+    """
+
+    window_shape: int | tuple[int, ...] = eqx.field(static=True)
+    strides: int | tuple[int, ...] | None = eqx.field(static=True)
+    padding: str = eqx.field(static=True)
+    channel_axis: int | None = eqx.field(static=True)
+    num_spatial_dims: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        window_shape: int | Sequence[int],
+        strides: int | Sequence[int] | None = None,
+        padding: str = "VALID",
+        channel_axis: int | None = -1,
+        num_spatial_dims: int = 2,
+    ):
+        self.window_shape = (
+            window_shape if isinstance(window_shape, int) else tuple(window_shape)
+        )
+        self.strides = (
+            strides if strides is None or isinstance(strides, int) else tuple(strides)
+        )
+        self.padding = padding
+        self.channel_axis = channel_axis
+        self.num_spatial_dims = num_spatial_dims
+
+    def __check_init__(self) -> None:
+        if self.padding not in ("SAME", "VALID"):
+            raise ValueError(
+                f"SumPool: `padding` must be 'SAME' or 'VALID', got {self.padding!r}."
+            )
+        if self.channel_axis not in (None, 0, -1):
+            raise ValueError(
+                f"SumPool: `channel_axis` must be -1, 0 or None, got "
+                f"{self.channel_axis!r}."
+            )
+
+    @typechecked
+    def __call__(self, x: AnyFloat) -> AnyFloat:
+        example = self.num_spatial_dims + (self.channel_axis is not None)
+        if x.ndim < example:
+            raise ValueError(
+                f"SumPool: `x` must have at least {example} axes "
+                f"({self.num_spatial_dims} spatial + channel), got {tuple(x.shape)}."
+            )
+        start = x.ndim - example + (self.channel_axis == 0)
+        spatial = list(range(start, start + self.num_spatial_dims))
+        return core.sum_pool_axes(
+            x, self.window_shape, self.strides, self.padding, spatial, "SumPool"
+        )
+
+
+class PopulationCode(eqx.Module):
+    """Sum groups of output neurons into class scores.
+
+    ``(..., N) -> (..., num_classes)``; neuron ``i`` votes for class
+    ``i // (N // num_classes)``.
+    """
+
+    num_classes: int = eqx.field(static=True)
+
+    def __init__(self, num_classes: int):
+        (self.num_classes,) = core.normalize_shape(
+            "PopulationCode", "num_classes", num_classes
+        )
+
+    @typechecked
+    def __call__(self, x: AnyFloat) -> AnyFloat:
+        n = x.shape[-1] if x.ndim else 0
+        if n == 0 or n % self.num_classes:
+            raise ValueError(
+                f"PopulationCode: the last axis of `x` ({n}) must be a positive "
+                f"multiple of num_classes={self.num_classes}; got shape "
+                f"{tuple(x.shape)}."
+            )
+        grouped = x.reshape(*x.shape[:-1], self.num_classes, n // self.num_classes)
+        return grouped.sum(axis=-1)
+
+
+def _is_stateful(layer: Any) -> bool:
+    return callable(getattr(layer, "initial_state", None))
+
+
+def _vmap_n(fn: Callable, n: int) -> Callable:
+    for _ in range(n):
+        fn = jax.vmap(fn)
+    return fn
+
+
+class Sequential(eqx.Module):
+    """A chain of layers that threads each stateful layer's state.
+
+    Stateful layers (with `initial_state`) are called as
+    ``layer(x, state) -> (x, state)``; stateless ones (`eqx.nn.Linear`,
+    `eqx.nn.Conv`, `Flatten`, functions, ...) as ``layer(x) -> x``, mapped
+    with `jax.vmap` over the batch axes the state carries, so that one-example
+    layers such as `eqx.nn.Linear` work in a batched model too.
+    The state is a list with one entry per layer, ``None`` for stateless ones.
+    """
+
+    layers: tuple[Any, ...]
+
+    def __init__(self, *layers: Any):
+        self.layers = tuple(layers)
+
+    def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:
+        """One entry per layer: its `initial_state`, or ``None``."""
+        return [
+            (
+                layer.initial_state(batch_size)
+                if dtype is None
+                else layer.initial_state(batch_size, dtype)
+            )
+            if _is_stateful(layer)
+            else None
+            for layer in self.layers
+        ]
+
+    def _batch_ndim(self, state: Sequence[Any]) -> int:
+        for layer, s in zip(self.layers, state, strict=True):
+            if s is not None and hasattr(layer, "_batch_ndim"):
+                return layer._batch_ndim(s)
+        return 0
+
+    def _check_state(self, state: Any) -> None:
+        n = len(self.layers)
+        if not isinstance(state, list | tuple) or len(state) != n:
+            got = (
+                f"a {type(state).__name__} of length {len(state)}"
+                if isinstance(state, list | tuple)
+                else type(state).__name__
+            )
+            raise TypeError(
+                f"Sequential: `state` must be a list with one entry per layer "
+                f"({n}), got {got}. Build it with model.initial_state()."
+            )
+        for i, (layer, s) in enumerate(zip(self.layers, state, strict=True)):
+            name = type(layer).__name__
+            if _is_stateful(layer) and s is None:
+                raise TypeError(
+                    f"Sequential: layer {i} ({name}) is stateful but its state "
+                    f"entry is None."
+                )
+            if not _is_stateful(layer) and s is not None:
+                raise TypeError(
+                    f"Sequential: layer {i} ({name}) is stateless, so its state "
+                    f"entry must be None, got {type(s).__name__}."
+                )
+
+    def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list]:
+        """Apply every layer in order; returns ``(out, new_state)``."""
+        self._check_state(state)
+        batch_ndim = self._batch_ndim(state)
+        new_state = []
+        for layer, s in zip(self.layers, state, strict=True):
+            if s is None:
+                x = _vmap_n(layer, batch_ndim)(x)
+            else:
+                x, s = layer(x, s)
+            new_state.append(s)
+        return x, new_state
+
+
+def run(
+    model: Any, x: Array, state: Any = None, *, unroll: int | bool = 1
+) -> tuple[Array, Any]:
+    """Run a stateful model over a time-major sequence with `jax.lax.scan`.
+
+    **Arguments:**
+
+    - `model`: a callable ``(x_t, state) -> (out_t, state)``, such as a
+      neuron or a `Sequential`.
+    - `x`: ``[T, ...]`` for one example, or ``[T, B, ...]`` with a batched
+      `state`.
+    - `state`: the state before the first step; ``None`` asks
+      ``model.initial_state()`` for one example's state. For a batch, pass
+      ``model.initial_state(batch_size)`` or `jax.vmap` over ``run``.
+    - `unroll`: time steps per loop iteration of the scan.
+
+    **Returns:** ``(outputs, final_state)``, outputs time-major.
+    """
+    layer = f"run({type(model).__name__})"
+    if not callable(model):
+        raise TypeError(f"{layer}: `model` must be callable as model(x_t, state).")
+    core.check_floating(layer, "x", x)
+    if x.ndim < 1:
+        raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
+    if state is None:
+        if not _is_stateful(model):
+            raise TypeError(
+                f"{layer}: no `state` was given and the model has no "
+                f"initial_state(). Pass state=... explicitly, or wrap the model "
+                f"in spyx_eqx.Sequential together with a stateful layer."
+            )
+        state = model.initial_state()
+    elif x.ndim >= 2:
+        core.check_time_major(layer, x, state)
+    return core.time_scan(model, x, state, unroll=unroll)
