@@ -5,8 +5,10 @@ and check their array arguments with jaxtyping + beartype when traced.
 Importing this package does not import Flax.
 """
 
+from ._convert import from_nnx, to_nnx
 from ._layers import (
     ActivityRegularization,
+    ChannelsLast,
     Flatten,
     PopulationCode,
     Sequential,
@@ -24,11 +26,14 @@ __all__ = [
     "RIF",
     "RLIF",
     "ActivityRegularization",
+    "ChannelsLast",
     "CuBaLIF",
     "Flatten",
     "PopulationCode",
     "RCuBaLIF",
     "Sequential",
     "SumPool",
+    "from_nnx",
     "run",
+    "to_nnx",
 ]

@@ -15,6 +15,7 @@ from ._neurons import _batch
 
 __all__ = [
     "ActivityRegularization",
+    "ChannelsLast",
     "Flatten",
     "PopulationCode",
     "Sequential",
@@ -92,9 +93,10 @@ class Flatten(eqx.Module):
 class SumPool(eqx.Module):
     """Windowed sum over the spatial axes of one example.
 
-    The example has `num_spatial_dims` spatial axes plus, unless
-    `channel_axis` is ``None``, a channel axis (default last, ``(H, W, C)``
-    as after `nnx.Conv`); leading axes beyond those are batch axes.
+    The example has a channel axis unless `channel_axis` is ``None`` (default
+    last, ``(H, W, C)`` as after `nnx.Conv`); every other axis is spatial.
+    To pass leading batch axes directly, give `num_spatial_dims`; inside
+    `Sequential` the layer is mapped over the batch and needs none.
 
     **Arguments:**
 
@@ -103,14 +105,15 @@ class SumPool(eqx.Module):
     - `padding`: ``"SAME"`` or ``"VALID"``.
     - `channel_axis`: ``-1`` (channels last), ``0`` (channels first) or
       ``None``.
-    - `num_spatial_dims`: number of spatial axes (2 for images).
+    - `num_spatial_dims`: number of spatial axes; ``None``: all but the
+      channel axis.
     """
 
     window_shape: int | tuple[int, ...] = eqx.field(static=True)
     strides: int | tuple[int, ...] | None = eqx.field(static=True)
     padding: str = eqx.field(static=True)
     channel_axis: int | None = eqx.field(static=True)
-    num_spatial_dims: int = eqx.field(static=True)
+    num_spatial_dims: int | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -118,7 +121,7 @@ class SumPool(eqx.Module):
         strides: int | Sequence[int] | None = None,
         padding: str = "VALID",
         channel_axis: int | None = -1,
-        num_spatial_dims: int = 2,
+        num_spatial_dims: int | None = None,
     ):
         self.window_shape = (
             window_shape if isinstance(window_shape, int) else tuple(window_shape)
@@ -143,14 +146,18 @@ class SumPool(eqx.Module):
 
     @typechecked
     def __call__(self, x: AnyFloat) -> AnyFloat:
-        example = self.num_spatial_dims + (self.channel_axis is not None)
-        if x.ndim < example:
+        has_channel = self.channel_axis is not None
+        n_spatial = self.num_spatial_dims
+        if n_spatial is None:
+            n_spatial = x.ndim - has_channel
+        example = n_spatial + has_channel
+        if n_spatial < 1 or x.ndim < example:
             raise ValueError(
-                f"SumPool: `x` must have at least {example} axes "
-                f"({self.num_spatial_dims} spatial + channel), got {tuple(x.shape)}."
+                f"SumPool: `x` must have at least {max(example, 1 + has_channel)} "
+                f"axes (spatial + channel), got {tuple(x.shape)}."
             )
         start = x.ndim - example + (self.channel_axis == 0)
-        spatial = list(range(start, start + self.num_spatial_dims))
+        spatial = list(range(start, start + n_spatial))
         return core.sum_pool_axes(
             x, self.window_shape, self.strides, self.padding, spatial, "SumPool"
         )
@@ -181,6 +188,20 @@ class PopulationCode(eqx.Module):
             )
         grouped = x.reshape(*x.shape[:-1], self.num_classes, n // self.num_classes)
         return grouped.sum(axis=-1)
+
+
+class ChannelsLast(eqx.Module):
+    """Run a channels-first layer (such as `eqx.nn.Conv`) on channels-last data.
+
+    ``(..., H, W, C) -> layer((C, H, W)) -> (..., H', W', C')``: the layout of
+    `nnx.Conv`, so that converted models see the same data. Acts on one
+    example.
+    """
+
+    layer: Any
+
+    def __call__(self, x: Array) -> Array:
+        return jnp.moveaxis(self.layer(jnp.moveaxis(x, -1, 0)), 0, -1)
 
 
 def _is_stateful(layer: Any) -> bool:

@@ -1,0 +1,216 @@
+"""Conversions between `spyx.nn` (Flax NNX) and `spyx_eqx` (Equinox) models.
+
+Parameters are copied, never re-drawn: a model trained in one API runs in
+the other with the same outputs. Flax is imported only when a conversion
+runs, so ``import spyx_eqx`` stays free of it.
+
+- `spyx.nn.<Neuron>` <-> `spyx_eqx.<Neuron>` (same name, same parameters);
+- `spyx.nn.Sequential` <-> `spyx_eqx.Sequential`;
+- `nnx.Linear` <-> `eqx.nn.Linear`: kernel ``(in, out)`` <-> weight ``(out, in)``;
+- `nnx.Conv` <-> `ChannelsLast(eqx.nn.Conv)`: kernel ``(*k, in, out)`` <->
+  weight ``(out, in, *k)``, and channels-last data on both sides;
+- `Flatten`, `SumPool`, `PopulationCode`, `ActivityRegularization` <-> their
+  twins.
+"""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from . import _layers, _neurons
+
+__all__ = ["from_nnx", "to_nnx"]
+
+NEURONS = ("IF", "LIF", "LI", "ALIF", "CuBaLIF", "RIF", "RLIF", "RCuBaLIF", "PSU_LIF")
+
+
+def _unsupported(module: Any, direction: str) -> TypeError:
+    return TypeError(
+        f"{direction}: no conversion for {type(module).__name__}. Supported: the "
+        f"spyx neurons ({', '.join(NEURONS)}), Sequential, Flatten, SumPool, "
+        f"PopulationCode, ActivityRegularization, Linear and Conv."
+    )
+
+
+def _neuron_kwargs(module: Any, decays: tuple[str, ...], get: Any) -> dict:
+    kwargs = {d: get(getattr(module, d)) for d in decays}
+    if hasattr(module, "threshold"):
+        kwargs["threshold"] = module.threshold
+        kwargs["activation"] = module.activation
+    return kwargs
+
+
+def from_nnx(module: Any) -> Any:
+    """The Equinox twin of a `spyx.nn` / `flax.nnx` module, same parameters.
+
+    **Arguments:**
+
+    - `module`: a `spyx.nn` neuron, `Sequential`, `Flatten`, `SumPool`,
+      `PopulationCode`, `ActivityRegularization`, or an `nnx.Linear` /
+      `nnx.Conv`.
+
+    **Returns:** the `spyx_eqx` (or `eqx.nn`) module.
+    """
+    from flax import nnx
+
+    import spyx.nn as snn
+
+    name = type(module).__name__
+    if isinstance(module, snn.Sequential):
+        return _layers.Sequential(*(from_nnx(layer) for layer in module.layers))
+    if name in NEURONS and isinstance(module, getattr(snn, name)):
+        cls = getattr(_neurons, name)
+        kwargs = _neuron_kwargs(module, cls._decays, lambda p: jnp.asarray(p[...]))
+        twin = cls(module.hidden_shape, **kwargs, key=jax.random.key(0))
+        if hasattr(module, "W"):
+            twin = eqx.tree_at(lambda m: m.W, twin, jnp.asarray(module.W[...]))
+        return twin
+    if isinstance(module, snn.Flatten):
+        return _layers.Flatten()
+    if isinstance(module, snn.SumPool):
+        return _layers.SumPool(
+            module.window_shape, module.strides, module.padding, module.channel_axis
+        )
+    if isinstance(module, snn.PopulationCode):
+        return _layers.PopulationCode(module.num_classes)
+    if isinstance(module, snn.ActivityRegularization):
+        return _layers.ActivityRegularization(
+            module.hidden_shape, module.batch_size, module.dtype
+        )
+    if isinstance(module, nnx.Linear):
+        return _linear_from_nnx(module)
+    if isinstance(module, nnx.Conv):
+        return _layers.ChannelsLast(_conv_from_nnx(module))
+    if callable(module) and not isinstance(module, nnx.Module):
+        return module  # plain functions (e.g. jax.nn.relu) are shared as is
+    raise _unsupported(module, "from_nnx")
+
+
+def to_nnx(module: Any) -> Any:
+    """The `spyx.nn` / `flax.nnx` twin of a `spyx_eqx` / `eqx.nn` module.
+
+    The inverse of `from_nnx`. A bare `eqx.nn.Conv` (channels first) becomes
+    an `nnx.Conv` (channels last) with the same weights; wrap it in
+    `ChannelsLast` to keep the two models' data layouts equal.
+    """
+    from flax import nnx
+
+    import spyx.nn as snn
+
+    name = type(module).__name__
+    if isinstance(module, _layers.Sequential):
+        return snn.Sequential(*(to_nnx(layer) for layer in module.layers))
+    if name in NEURONS and isinstance(module, getattr(_neurons, name)):
+        kwargs = _neuron_kwargs(module, module._decays, jnp.asarray)
+        twin = getattr(snn, name)(module.hidden_shape, **kwargs, rngs=nnx.Rngs(0))
+        if hasattr(module, "W"):
+            twin.W[...] = jnp.asarray(module.W)
+        return twin
+    if isinstance(module, _layers.Flatten):
+        return snn.Flatten()
+    if isinstance(module, _layers.SumPool):
+        return snn.SumPool(
+            module.window_shape, module.strides, module.padding, module.channel_axis
+        )
+    if isinstance(module, _layers.PopulationCode):
+        return snn.PopulationCode(module.num_classes)
+    if isinstance(module, _layers.ActivityRegularization):
+        return snn.ActivityRegularization(
+            module.hidden_shape, module.batch_size or 1, module.dtype
+        )
+    if isinstance(module, eqx.nn.Linear):
+        return _linear_to_nnx(module)
+    if isinstance(module, _layers.ChannelsLast) and isinstance(
+        module.layer, eqx.nn.Conv
+    ):
+        return _conv_to_nnx(module.layer)
+    if isinstance(module, eqx.nn.Conv):
+        return _conv_to_nnx(module)
+    if callable(module) and not isinstance(module, eqx.Module):
+        return module
+    raise _unsupported(module, "to_nnx")
+
+
+def _linear_from_nnx(m: Any) -> eqx.nn.Linear:
+    twin = eqx.nn.Linear(
+        m.in_features, m.out_features, use_bias=m.use_bias, key=jax.random.key(0)
+    )
+    twin = eqx.tree_at(lambda t: t.weight, twin, jnp.asarray(m.kernel[...]).T)
+    if m.use_bias:
+        twin = eqx.tree_at(lambda t: t.bias, twin, jnp.asarray(m.bias[...]))
+    return twin
+
+
+def _linear_to_nnx(m: eqx.nn.Linear) -> Any:
+    from flax import nnx
+
+    in_f = 1 if m.in_features == "scalar" else m.in_features
+    out_f = 1 if m.out_features == "scalar" else m.out_features
+    if "scalar" in (m.in_features, m.out_features):
+        raise TypeError("to_nnx: eqx.nn.Linear with 'scalar' features has no twin.")
+    twin = nnx.Linear(in_f, out_f, use_bias=m.use_bias, rngs=nnx.Rngs(0))
+    twin.kernel[...] = jnp.asarray(m.weight).T
+    if m.use_bias:
+        twin.bias[...] = jnp.asarray(m.bias)
+    return twin
+
+
+def _tuple(v: Any, n: int) -> tuple[int, ...]:
+    return (v,) * n if isinstance(v, int) else tuple(v)
+
+
+def _conv_from_nnx(m: Any) -> eqx.nn.Conv:
+    kernel = jnp.asarray(m.kernel[...])  # (*k, in / groups, out)
+    n = kernel.ndim - 2
+    if _tuple(m.input_dilation or 1, n) != (1,) * n:
+        raise TypeError("from_nnx: nnx.Conv with input_dilation has no eqx twin.")
+    padding = m.padding
+    if isinstance(padding, str) and padding not in ("SAME", "VALID"):
+        raise TypeError(
+            f"from_nnx: nnx.Conv padding {padding!r} is not supported; use 'SAME', "
+            f"'VALID' or explicit pads."
+        )
+    twin = eqx.nn.Conv(
+        n,
+        m.in_features,
+        m.out_features,
+        kernel.shape[:n],
+        stride=m.strides or 1,
+        padding=padding,
+        dilation=m.kernel_dilation or 1,
+        groups=m.feature_group_count,
+        use_bias=m.use_bias,
+        key=jax.random.key(0),
+    )
+    weight = jnp.moveaxis(kernel, (n, n + 1), (1, 0))  # (out, in, *k)
+    twin = eqx.tree_at(lambda t: t.weight, twin, weight)
+    if m.use_bias:
+        bias = jnp.asarray(m.bias[...]).reshape(-1, *(1,) * n)
+        twin = eqx.tree_at(lambda t: t.bias, twin, bias)
+    return twin
+
+
+def _conv_to_nnx(m: eqx.nn.Conv) -> Any:
+    from flax import nnx
+
+    n = m.num_spatial_dims
+    padding = m.padding
+    if not isinstance(padding, str):
+        padding = [tuple(p) for p in padding]
+    twin = nnx.Conv(
+        m.in_channels,
+        m.out_channels,
+        m.kernel_size,
+        m.stride,
+        padding=padding,
+        kernel_dilation=m.dilation,
+        feature_group_count=m.groups,
+        use_bias=m.use_bias,
+        rngs=nnx.Rngs(0),
+    )
+    twin.kernel[...] = jnp.moveaxis(jnp.asarray(m.weight), (0, 1), (n + 1, n))
+    if m.use_bias:
+        twin.bias[...] = jnp.asarray(m.bias).reshape(-1)
+    return twin
