@@ -7,12 +7,14 @@ shape and bad-input matrices pick it up.
 from dataclasses import dataclass, field
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 import spyx.nn as snn
+import spyx_eqx
 
 from . import reference as ref
 
@@ -53,6 +55,18 @@ class Neuron:
         layer = getattr(snn, self.name)(hidden_shape, rngs=nnx.Rngs(0), **kwargs)
         if self.recurrent:
             layer.W[...] = jnp.asarray(p["W"], jnp.float32)
+        return layer
+
+    def eqx_from(self, hidden_shape, p: dict) -> Any:
+        """The Equinox layer holding exactly `p`, built without `from_nnx`."""
+        kwargs = {d: jnp.asarray(p[d], jnp.float32) for d in self.decays}
+        if self.spiking:
+            kwargs["threshold"] = p["threshold"]
+        layer = getattr(spyx_eqx, self.name)(
+            hidden_shape, key=jax.random.key(0), **kwargs
+        )
+        if self.recurrent:
+            layer = eqx.tree_at(lambda m: m.W, layer, jnp.asarray(p["W"], jnp.float32))
         return layer
 
     def split(self, state) -> Any:
