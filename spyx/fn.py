@@ -1,0 +1,205 @@
+"""Losses, metrics and activity regularisers for spiking networks.
+
+Every factory returns a jitted function. Traces are batch-major by default,
+``[Batch, Time, Classes]`` (``time_axis=1``); the time-major output of
+`spyx.nn.run` / `spyx_eqx.run`, ``[Time, Batch, Classes]``, needs
+``time_axis=0``. Shapes are checked when the function is traced: a mismatch
+between traces and targets raises `ValueError` naming both shapes, and says
+so when the other time axis would have fitted.
+
+Example:
+
+```python
+traces, final_state = spyx.nn.run(model, x)          # [T, B, C]
+loss = spyx.fn.integral_crossentropy(time_axis=0)(traces, labels)
+```
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import Array
+
+__all__ = [
+    "integral_accuracy",
+    "integral_crossentropy",
+    "mse_spikerate",
+    "silence_reg",
+    "sparsity_reg",
+]
+
+
+def _check_traces(name: str, traces: Any, targets: Any, time_axis: int) -> None:
+    """Traces ``(..., C)`` with a time axis; integer targets of the rest."""
+    traces = jnp.asarray(traces)
+    targets = jnp.asarray(targets)
+    if traces.ndim < 2:
+        raise ValueError(
+            f"{name}: `traces` needs a time axis and a class axis, got shape "
+            f"{traces.shape}."
+        )
+    if not -traces.ndim <= time_axis < traces.ndim or (
+        time_axis % traces.ndim == traces.ndim - 1
+    ):
+        raise ValueError(
+            f"{name}: `time_axis`={time_axis} must name an axis of `traces` "
+            f"{traces.shape} other than the last (classes)."
+        )
+    if not jnp.issubdtype(targets.dtype, jnp.integer):
+        raise ValueError(
+            f"{name}: `targets` must be integer class labels, got dtype "
+            f"{targets.dtype} with shape {targets.shape}."
+        )
+    rest = list(traces.shape[:-1])
+    del rest[time_axis % traces.ndim]
+    if tuple(targets.shape) == tuple(rest):
+        return
+    hint = ""
+    if traces.ndim == 3:
+        other = 1 - (time_axis % traces.ndim)
+        if other in (0, 1) and targets.shape == (traces.shape[1 - other],):
+            layout = (
+                "time-major [Time, Batch, C]"
+                if other == 0
+                else ("batch-major [Batch, Time, C]")
+            )
+            hint = (
+                f" The traces look {layout}: pass time_axis={other} (run's "
+                f"output is time-major, so use time_axis=0)."
+            )
+    raise ValueError(
+        f"{name}: `targets` shape {targets.shape} does not match `traces` shape "
+        f"{traces.shape} with time_axis={time_axis} (expected targets of shape "
+        f"{tuple(rest)}).{hint}"
+    )
+
+
+def integral_crossentropy(
+    smoothing: float = 0.3, time_axis: int = 1
+) -> Callable[[Array, Array], Array]:
+    """Cross-entropy of the summed traces against smoothed one-hot labels.
+
+    ``logits = sum_t traces``;  ``loss = mean_b CE(softmax(logits),
+    (1 - smoothing) onehot(y) + smoothing / C)``.
+
+    **Arguments:**
+
+    - `smoothing`: label smoothing (`optax.smooth_labels`).
+    - `time_axis`: axis of `traces` that is time (1 for ``[B, T, C]``, 0 for
+      the time-major output of `run`).
+
+    **Returns:** ``f(traces, targets) -> scalar`` with `targets` integer
+    labels of shape ``[B]``.
+    """
+
+    def loss(traces: Array, targets: Array) -> Array:
+        _check_traces("integral_crossentropy", traces, targets, time_axis)
+        logits = jnp.sum(traces, axis=time_axis)
+        labels = optax.smooth_labels(
+            jax.nn.one_hot(targets, logits.shape[-1]), smoothing
+        )
+        return optax.softmax_cross_entropy(logits, labels).mean()
+
+    return jax.jit(loss)
+
+
+def integral_accuracy(
+    time_axis: int = 1,
+) -> Callable[[Array, Array], tuple[Array, Array]]:
+    """Accuracy of the class with the largest summed trace.
+
+    ``pred = argmax_c sum_t traces``;  ``accuracy = mean(pred == targets)``.
+
+    **Returns:** ``f(traces, targets) -> (accuracy, predictions)``.
+    """
+
+    def accuracy(traces: Array, targets: Array) -> tuple[Array, Array]:
+        _check_traces("integral_accuracy", traces, targets, time_axis)
+        preds = jnp.argmax(jnp.sum(traces, axis=time_axis), axis=-1)
+        return jnp.mean(preds == targets), preds
+
+    return jax.jit(accuracy)
+
+
+def mse_spikerate(
+    sparsity: float = 0.25, smoothing: float = 0.0, time_axis: int = 1
+) -> Callable[[Array, Array], Array]:
+    """Squared error between the time-averaged output and a target rate.
+
+    ``loss = mean((mean_t traces - labels * sparsity * T)^2)`` with `labels`
+    the (optionally smoothed) one-hot targets and ``T`` the number of steps.
+
+    **Arguments:**
+
+    - `sparsity`: target firing level of the correct class.
+    - `smoothing`: label smoothing.
+    - `time_axis`: axis of `traces` that is time.
+    """
+
+    def loss(traces: Array, targets: Array) -> Array:
+        _check_traces("mse_spikerate", traces, targets, time_axis)
+        t = traces.shape[time_axis]
+        rate = jnp.mean(traces, axis=time_axis)
+        labels = optax.smooth_labels(jax.nn.one_hot(targets, rate.shape[-1]), smoothing)
+        return jnp.mean(optax.squared_error(rate, labels * sparsity * t))
+
+    return jax.jit(loss)
+
+
+def _per_example(name: str, counts: Any) -> list[Array]:
+    leaves = [jnp.asarray(leaf) for leaf in jax.tree.leaves(counts)]
+    if not leaves:
+        raise ValueError(f"{name}: `spike_counts` holds no arrays.")
+    batch = leaves[0].shape[:1]
+    for leaf in leaves:
+        if leaf.ndim < 2 or leaf.shape[:1] != batch:
+            raise ValueError(
+                f"{name}: every spike count must be (Batch, ...) with the same "
+                f"batch size, got shapes {[tuple(x.shape) for x in leaves]}."
+            )
+    return [leaf.reshape(leaf.shape[0], -1) for leaf in leaves]
+
+
+def silence_reg(min_spikes: float) -> Callable[[Any], Array]:
+    """Penalty on neurons that fire too little on average over the batch.
+
+    ``sum_neurons max(0, min_spikes - mean_b count)^2`` over every array in a
+    pytree of spike counts ``(Batch, ...)`` (e.g. the `ActivityRegularization`
+    entries of `run`'s final state).
+    """
+
+    def reg(spike_counts: Any) -> Array:
+        flat = _per_example("silence_reg", spike_counts)
+        return sum(
+            jnp.sum(jnp.maximum(0.0, min_spikes - jnp.mean(c, axis=0)) ** 2)
+            for c in flat
+        )
+
+    return jax.jit(reg)
+
+
+def sparsity_reg(
+    max_spikes: float, norm: Callable[[Array], Array] = optax.huber_loss
+) -> Callable[[Any], Array]:
+    """Penalty on examples whose neurons fire too much on average.
+
+    ``sum_b norm(max(0, mean_neurons count - max_spikes))`` over every array
+    in a pytree of spike counts ``(Batch, ...)``.
+
+    **Arguments:**
+
+    - `max_spikes`: allowed mean count per neuron.
+    - `norm`: elementwise penalty; default `optax.huber_loss`.
+    """
+
+    def reg(spike_counts: Any) -> Array:
+        flat = _per_example("sparsity_reg", spike_counts)
+        return sum(
+            jnp.sum(norm(jnp.maximum(0.0, jnp.mean(c, axis=-1) - max_spikes)))
+            for c in flat
+        )
+
+    return jax.jit(reg)

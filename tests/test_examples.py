@@ -1,0 +1,86 @@
+"""The examples run end to end: a tiny smoke run of each by default, the full
+accuracy run (the README's first command) marked slow."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .test_data import write_shd
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
+def test_digits_example_smoke(name, tmp_path, capsys):
+    acc = _load(name).main(
+        [
+            "--epochs",
+            "1",
+            "--steps",
+            "4",
+            "--hidden",
+            "16",
+            "--max-samples",
+            "200",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert 0.0 <= acc <= 1.0 and "test accuracy" in out
+    assert (tmp_path / f"{name}_raster.png").stat().st_size > 1000
+    assert (tmp_path / f"{name}_curves.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
+def test_digits_example_on_an_shd_file(name, tmp_path):
+    rng = np.random.default_rng(0)
+    n = 40
+    labels = rng.integers(0, 3, n)
+    times = [rng.uniform(0, 1.0, 30) for _ in range(n)]
+    units = [rng.integers(0, 700, 30) for _ in range(n)]
+    path = write_shd(tmp_path / "shd.h5", times, units, labels)
+    acc = _load(name).main(
+        [
+            "--shd",
+            str(path),
+            "--epochs",
+            "1",
+            "--steps",
+            "10",
+            "--hidden",
+            "8",
+            "--batch-size",
+            "8",
+            "--no-plots",
+        ]
+    )
+    assert 0.0 <= acc <= 1.0
+
+
+def test_quickstart_runs():
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "measured 0.495" in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
+def test_digits_example_reaches_97_percent(name, tmp_path):
+    """The README's first command: default settings, held-out 20%."""
+    assert _load(name).main(["--out", str(tmp_path)]) >= 0.97
