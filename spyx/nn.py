@@ -128,6 +128,9 @@ class _Neuron(nnx.Module):
         batch = core.check_input(layer, x, self.hidden_shape)
         core.check_state(layer, state, batch, self.state_shape)
 
+    def _batch_ndim(self, state: Array) -> int:
+        return state.ndim - len(self.state_shape)
+
 
 class _Spiking(_Neuron):
     threshold: float
@@ -516,7 +519,7 @@ class PSU_LIF(_Spiking):
         )
 
     def parallel(self, x: Array, *, method: core.LeakyScanMethod = "auto") -> Array:
-        """Spikes for a whole time-major sequence at once.
+        """Spikes for a whole time-major sequence at once, from a zero state.
 
         Computes ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) with
         `spyx.core.leaky_scan`, then ``s_t = H(V_t - th)`` pointwise.
@@ -524,11 +527,27 @@ class PSU_LIF(_Spiking):
         **Arguments:**
 
         - `x`: ``[T, B, *hidden_shape]``.
-        - `method`: ``"auto"`` (fastest for the backend), ``"associative"``
-          or ``"sequential"``.
+        - `method`: ``"auto"`` (the faster for the backend: sequential on
+          CPU, associative on accelerators), ``"associative"`` or
+          ``"sequential"``.
 
         **Returns:** spikes of shape ``[T, B, *hidden_shape]``.
         """
+        self._check_sequence(x)
+        return self._sequence(x, None, method)[0]
+
+    def run_sequence(
+        self, x: Array, V: Array, *, method: core.LeakyScanMethod = "auto"
+    ) -> tuple[Array, Array]:
+        """`parallel` from the state `V`: returns ``(spikes, final V)``.
+
+        Equal to scanning `__call__` over `x`; layer-wise `run` uses it.
+        """
+        batch = self._check_sequence(x)
+        core.check_state("PSU_LIF", V, batch, self.state_shape)
+        return self._sequence(x, V, method)
+
+    def _check_sequence(self, x: Any) -> tuple[int, ...]:
         layer = "PSU_LIF.parallel"
         lead = core.check_input(layer, x, self.hidden_shape)
         if not lead:
@@ -536,8 +555,19 @@ class PSU_LIF(_Spiking):
                 f"{layer}: `x` needs a leading time axis, [Time, Batch, "
                 f"*{self.hidden_shape}], got {tuple(x.shape)}."
             )
-        V = core.leaky_scan(x, self.beta[...], method=method)
-        return self.activation(V - self.threshold)
+        return lead[1:]
+
+    def _sequence(
+        self, x: Array, V: Array | None, method: core.LeakyScanMethod
+    ) -> tuple[Array, Array]:
+        return core.psu_lif_sequence(
+            x,
+            V,
+            beta=self.beta[...],
+            threshold=self.threshold,
+            spike=self.activation,
+            method=method,
+        )
 
 
 class ActivityRegularization(nnx.Module):
@@ -578,6 +608,9 @@ class ActivityRegularization(nnx.Module):
         batch = core.check_input(layer, spikes, self.hidden_shape)
         core.check_state(layer, spike_count, batch, self.hidden_shape)
         return spikes, spike_count + spikes.astype(spike_count.dtype)
+
+    def _batch_ndim(self, state: Array) -> int:
+        return state.ndim - len(self.hidden_shape)
 
 
 class Flatten(nnx.Module):
@@ -717,6 +750,12 @@ class Sequential(nnx.Sequential):
             for layer in self.layers
         ]
 
+    def _batch_ndim(self, state: Sequence[Any]) -> int:
+        for layer, s in zip(self.layers, state, strict=True):
+            if s is not None and hasattr(layer, "_batch_ndim"):
+                return layer._batch_ndim(s)
+        return 0
+
     def _check_state(self, state: Any) -> None:
         n = len(self.layers)
         if not isinstance(state, list | tuple) or len(state) != n:
@@ -760,9 +799,18 @@ def run(
     x: Array,
     state: Any = None,
     *,
+    layerwise: bool = True,
     unroll: int | bool = 1,
+    checkpoint: int | None = None,
 ) -> tuple[Array, Any]:
-    """Run a stateful model over a time-major sequence with `jax.lax.scan`.
+    """Run a stateful model over a time-major sequence.
+
+    A `Sequential` runs layer by layer (`spyx.core.run_layerwise`):
+    stateless layers (`nnx.Linear`, `nnx.Conv`, `Flatten`, ...) see all
+    ``T * B`` rows at once, each stateful layer is scanned over time on its
+    own, and `PSU_LIF` runs its parallel path. Any other model, or
+    ``layerwise=False``, is stepped through time as a whole with
+    `jax.lax.scan`. Both give the same outputs, final state and gradients.
 
     **Arguments:**
 
@@ -772,7 +820,10 @@ def run(
     - `x`: input of shape ``[Time, Batch, ...]``.
     - `state`: the state before the first step; ``None`` asks
       ``model.initial_state(x.shape[1])``.
-    - `unroll`: time steps per loop iteration of the scan.
+    - `layerwise`: run a `Sequential` layer by layer (default) or step by step.
+    - `unroll`: time steps per loop iteration of the scans.
+    - `checkpoint`: memory-bounded backpropagation through time: remat blocks
+      of this many steps (see `spyx.core.time_scan`).
 
     **Returns:** ``(outputs, final_state)``, outputs time-major
     ``[Time, Batch, ...]``.
@@ -789,4 +840,15 @@ def run(
                 f"the model in spyx.nn.Sequential together with a stateful layer."
             )
         state = model.initial_state(x.shape[1])
-    return core.time_scan(model, x, state, unroll=unroll)
+    if layerwise and isinstance(model, Sequential):
+        model._check_state(state)
+        return core.run_layerwise(
+            model.layers,
+            x,
+            state,
+            batch_ndim=model._batch_ndim(state),
+            apply_rows=lambda layer: layer,
+            unroll=unroll,
+            checkpoint=checkpoint,
+        )
+    return core.time_scan(model, x, state, unroll=unroll, checkpoint=checkpoint)

@@ -289,9 +289,21 @@ class Sequential(eqx.Module):
 
 
 def run(
-    model: Any, x: Array, state: Any = None, *, unroll: int | bool = 1
+    model: Any,
+    x: Array,
+    state: Any = None,
+    *,
+    layerwise: bool = True,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
 ) -> tuple[Array, Any]:
-    """Run a stateful model over a time-major sequence with `jax.lax.scan`.
+    """Run a stateful model over a time-major sequence.
+
+    A `Sequential` runs layer by layer (`spyx.core.run_layerwise`): each
+    stateless layer is mapped over all ``T * batch`` rows at once, each
+    stateful layer is scanned over time on its own, and `PSU_LIF` runs its
+    parallel path. Any other model, or ``layerwise=False``, is stepped through
+    time as a whole with `jax.lax.scan`. Both give the same results.
 
     **Arguments:**
 
@@ -302,7 +314,10 @@ def run(
     - `state`: the state before the first step; ``None`` asks
       ``model.initial_state()`` for one example's state. For a batch, pass
       ``model.initial_state(batch_size)`` or `jax.vmap` over ``run``.
-    - `unroll`: time steps per loop iteration of the scan.
+    - `layerwise`: run a `Sequential` layer by layer (default) or step by step.
+    - `unroll`: time steps per loop iteration of the scans.
+    - `checkpoint`: memory-bounded backpropagation through time: remat blocks
+      of this many steps (see `spyx.core.time_scan`).
 
     **Returns:** ``(outputs, final_state)``, outputs time-major.
     """
@@ -322,4 +337,15 @@ def run(
         state = model.initial_state()
     elif x.ndim >= 2:
         core.check_time_major(layer, x, state)
-    return core.time_scan(model, x, state, unroll=unroll)
+    if layerwise and isinstance(model, Sequential):
+        model._check_state(state)
+        return core.run_layerwise(
+            model.layers,
+            x,
+            state,
+            batch_ndim=model._batch_ndim(state),
+            apply_rows=jax.vmap,
+            unroll=unroll,
+            checkpoint=checkpoint,
+        )
+    return core.time_scan(model, x, state, unroll=unroll, checkpoint=checkpoint)

@@ -529,7 +529,30 @@ class PSU_LIF(_Spiking):
     ) -> Sequence_:
         """Spikes ``[T, *batch, *hidden_shape]`` of a whole time-major sequence,
         from ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) via
-        `spyx.core.leaky_scan`."""
+        `spyx.core.leaky_scan`; `method` as in `spyx.nn.PSU_LIF.parallel`."""
         core.check_input("PSU_LIF.parallel", x, self.hidden_shape)
-        V = core.leaky_scan(x, self.beta, method=method)
-        return self.activation(V - self.threshold)
+        return self._sequence(x, None, method)[0]
+
+    @typechecked
+    def run_sequence(
+        self, x: Sequence_, V: Hidden, *, method: core.LeakyScanMethod = "auto"
+    ) -> tuple[Sequence_, Hidden]:
+        """`parallel` from the state `V`: returns ``(spikes, final V)``.
+
+        Equal to scanning `__call__` over `x`; layer-wise `run` uses it.
+        """
+        batch = core.check_input("PSU_LIF.parallel", x, self.hidden_shape)[1:]
+        core.check_state("PSU_LIF", V, batch, self.state_shape)
+        return self._sequence(x, V, method)
+
+    def _sequence(
+        self, x: Array, V: Array | None, method: core.LeakyScanMethod
+    ) -> tuple[Array, Array]:
+        return core.psu_lif_sequence(
+            x,
+            V,
+            beta=self.beta,
+            threshold=self.threshold,
+            spike=self.activation,
+            method=method,
+        )

@@ -18,7 +18,13 @@ from ._neurons import (
     rlif_step,
 )
 from ._pool import sum_pool_axes
-from ._scan import LeakyScanMethod, leaky_scan, time_scan
+from ._scan import (
+    LeakyScanMethod,
+    leaky_scan,
+    psu_lif_sequence,
+    run_layerwise,
+    time_scan,
+)
 from ._shapes import (
     Shape,
     check_floating,
@@ -51,11 +57,13 @@ __all__ = [
     "li_step",
     "lif_step",
     "normalize_shape",
+    "psu_lif_sequence",
     "psu_lif_step",
     "rcuba_lif_step",
     "recurrent_init",
     "rif_step",
     "rlif_step",
+    "run_layerwise",
     "split_halves",
     "state_shape",
     "sum_pool_axes",

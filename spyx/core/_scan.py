@@ -4,7 +4,7 @@ associative scan behind ``PSU_LIF.parallel``.
 Data is time-major: a sequence is ``[Time, *batch, *features]``.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import jax
@@ -14,7 +14,13 @@ from jax.typing import ArrayLike
 
 from ._neurons import clip01, li_step
 
-__all__ = ["LeakyScanMethod", "leaky_scan", "time_scan"]
+__all__ = [
+    "LeakyScanMethod",
+    "leaky_scan",
+    "psu_lif_sequence",
+    "run_layerwise",
+    "time_scan",
+]
 
 State = TypeVar("State")
 LeakyScanMethod = Literal["auto", "associative", "sequential"]
@@ -26,6 +32,7 @@ def time_scan(
     state: State,
     *,
     unroll: int | bool = 1,
+    checkpoint: int | None = None,
 ) -> tuple[Any, State]:
     """Apply ``step(x_t, state) -> (out_t, state)`` along axis 0 of `xs`.
 
@@ -36,6 +43,11 @@ def time_scan(
     - `xs`: a pytree of time-major arrays ``[T, ...]``.
     - `state`: the state before the first step.
     - `unroll`: time steps per loop iteration (see `jax.lax.scan`).
+    - `checkpoint`: if given, memory-bounded backpropagation through time:
+      the steps are grouped in blocks of this many, and each block is
+      rematerialised on the backward pass (`jax.checkpoint`), so only the
+      state at block boundaries is stored, not every step's intermediates.
+      Costs about one extra forward pass. A last partial block is allowed.
 
     **Returns:** ``(outs, final_state)`` with `outs` stacked on axis 0.
     """
@@ -44,8 +56,36 @@ def time_scan(
         out, new = step(x_t, carry)
         return new, out
 
-    final, outs = jax.lax.scan(body, state, xs, unroll=unroll)
-    return outs, final
+    if checkpoint is None:
+        final, outs = jax.lax.scan(body, state, xs, unroll=unroll)
+        return outs, final
+    if (
+        isinstance(checkpoint, bool)
+        or not isinstance(checkpoint, int)
+        or checkpoint < 1
+    ):
+        raise ValueError(
+            f"time_scan: `checkpoint` must be a positive number of steps, got "
+            f"{checkpoint!r}."
+        )
+    T = jax.tree.leaves(xs)[0].shape[0]
+    k = min(checkpoint, T)
+    n_blocks, rest = divmod(T, k)
+
+    @jax.checkpoint
+    def block(carry: State, xs_block: Any) -> tuple[State, Any]:
+        return jax.lax.scan(body, carry, xs_block, unroll=unroll)
+
+    head = jax.tree.map(
+        lambda a: a[: n_blocks * k].reshape(n_blocks, k, *a.shape[1:]), xs
+    )
+    state, outs = jax.lax.scan(block, state, head)
+    outs = jax.tree.map(lambda a: a.reshape(n_blocks * k, *a.shape[2:]), outs)
+    if rest:
+        tail = jax.tree.map(lambda a: a[n_blocks * k :], xs)
+        state, tail_outs = block(state, tail)
+        outs = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), outs, tail_outs)
+    return outs, state
 
 
 def _leaky_combine(
@@ -101,3 +141,76 @@ def leaky_scan(
         f"leaky_scan: `method` must be 'auto', 'associative' or 'sequential', "
         f"got {method!r}."
     )
+
+
+def psu_lif_sequence(
+    x: Array,
+    V0: Array | None,
+    *,
+    beta: ArrayLike,
+    threshold: ArrayLike,
+    spike: Callable[[Array], Array],
+    method: LeakyScanMethod = "auto",
+) -> tuple[Array, Array]:
+    """A whole sequence of the reset-free `psu_lif_step`, via `leaky_scan`.
+
+    ``V_t = b V_{t-1} + x_t`` from ``V_{-1} = V0`` (zero when ``None``), and
+    ``s_t = H(V_t - th)``. A non-zero start folds into the first input:
+    ``x_0 + b V0``.
+
+    **Returns:** ``(spikes [T, ...], V_{T-1})``.
+    """
+    if V0 is not None:
+        x = x.at[0].add((clip01(beta) * V0).astype(x.dtype))
+    V = leaky_scan(x, beta, method=method)
+    return spike(V - threshold), V[-1]
+
+
+def _merge_leading(fn: Callable[[Array], Array], xs: Array, n: int) -> Array:
+    """Apply `fn` to `xs` with its `n` leading axes merged into one."""
+    lead = xs.shape[:n]
+    out = fn(xs.reshape(-1, *xs.shape[n:]))
+    return out.reshape(*lead, *out.shape[1:])
+
+
+def run_layerwise(
+    layers: Sequence[Any],
+    xs: Array,
+    states: Sequence[Any],
+    *,
+    batch_ndim: int,
+    apply_rows: Callable[[Any], Callable[[Array], Array]],
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+) -> tuple[Array, list[Any]]:
+    """Run a chain of layers over a time-major sequence one layer at a time.
+
+    A stateless layer (state ``None``) is applied once to all ``T * batch``
+    rows: a single large matmul or convolution instead of ``T`` small ones.
+    A stateful layer is scanned over time on its own (`time_scan`), or, if it
+    has ``run_sequence(xs, state)``, runs the whole sequence through it (the
+    parallel path of reset-free neurons). The result equals stepping the
+    whole chain through time, since no layer feeds back into an earlier one.
+
+    **Arguments:**
+
+    - `layers`, `states`: the chain and one state per layer (``None`` for
+      stateless layers).
+    - `xs`: ``[T, *batch, ...]`` with `batch_ndim` batch axes.
+    - `apply_rows`: ``layer -> f`` where ``f`` maps ``[N, ...]`` rows.
+    - `unroll`, `checkpoint`: passed to `time_scan`.
+
+    **Returns:** ``(outputs [T, *batch, ...], new_states)``.
+    """
+    new_states = []
+    for layer, state in zip(layers, states, strict=True):
+        if state is None:
+            xs = _merge_leading(apply_rows(layer), xs, 1 + batch_ndim)
+        elif hasattr(layer, "run_sequence"):
+            xs, state = layer.run_sequence(xs, state)
+        else:
+            xs, state = time_scan(
+                layer, xs, state, unroll=unroll, checkpoint=checkpoint
+            )
+        new_states.append(state)
+    return xs, new_states

@@ -1,0 +1,133 @@
+"""Layer-wise execution and memory-bounded BPTT equal step-by-step execution:
+outputs, final state and gradients, in both APIs."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import spyx.nn as snn
+import spyx_eqx as se
+
+from .helpers import NEURONS, spiking_input
+
+T, B, F, H = 30, 4, 6, 8
+
+OPTIONS = {
+    "layerwise": {"layerwise": True},
+    "layerwise-ckpt7": {"layerwise": True, "checkpoint": 7},
+    "stepwise-ckpt10": {"layerwise": False, "checkpoint": 10},
+    "layerwise-unroll3": {"layerwise": True, "unroll": 3},
+}
+# Every neuron layer-wise; the scan options on one neuron of each state kind
+# (one-part, two-part, recurrent two-part, parallel).
+CASES = [(n, "layerwise") for n in NEURONS] + [
+    (n, opt)
+    for n in NEURONS
+    if n.name in ("LIF", "ALIF", "RCuBaLIF", "PSU_LIF")
+    for opt in OPTIONS
+    if opt != "layerwise"
+]
+CASE_IDS = [f"{n.name}-{opt}" for n, opt in CASES]
+
+
+def _model(neuron):
+    rngs = nnx.Rngs(0)
+    return snn.Sequential(
+        nnx.Linear(F, H, rngs=rngs),
+        neuron.make((H,), seed=1),
+        snn.ActivityRegularization((H,)),
+        nnx.Linear(H, 3, rngs=rngs),
+        snn.LI((3,)),
+    )
+
+
+def _close(a, b):
+    # One matmul over T*B rows and T matmuls over B rows sum in different
+    # orders; through 30 recurrent steps of float32 backpropagation that
+    # leaves differences of a few 1e-5 (relative and absolute).
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-4)
+
+
+def _loss_and_grads(run, model, xs, grad, **options):
+    def loss(m, x):
+        outs, final = run(m, x, **options)
+        return jnp.sum(outs**2) + jnp.sum(final[1]), (outs, final)
+
+    (value, aux), grads = grad(loss, argnums=(0, 1), has_aux=True)(model, xs)
+    return value, aux, grads
+
+
+@pytest.mark.parametrize(("neuron", "option"), CASES, ids=CASE_IDS)
+def test_nnx_layerwise_equals_stepwise(neuron, option):
+    options = OPTIONS[option]
+    model = _model(neuron)
+    xs = spiking_input(0, (T, B, F), scale=3.0)
+    ref = _loss_and_grads(snn.run, model, xs, nnx.value_and_grad, layerwise=False)
+    got = _loss_and_grads(snn.run, model, xs, nnx.value_and_grad, **options)
+    _close(got, ref)
+
+
+def _eqx_grad(loss, argnums, has_aux):
+    def wrapped(m, x):
+        (value, aux), g = eqx.filter_value_and_grad(lambda mx: loss(*mx), has_aux=True)(
+            (m, x)
+        )
+        return (value, aux), g
+
+    return wrapped
+
+
+@pytest.mark.parametrize(("neuron", "option"), CASES, ids=CASE_IDS)
+def test_eqx_layerwise_equals_stepwise(neuron, option):
+    options = OPTIONS[option]
+    model = se.from_nnx(_model(neuron))
+    xs = spiking_input(0, (T, B, F), scale=3.0)
+    state = model.initial_state(B)
+
+    def run(m, x, **kw):
+        return se.run(m, x, state, **kw)
+
+    ref = _loss_and_grads(run, model, xs, _eqx_grad, layerwise=False)
+    got = _loss_and_grads(run, model, xs, _eqx_grad, **options)
+    _close(got, ref)
+
+
+def test_psu_lif_in_a_sequential_runs_its_parallel_path():
+    layer = snn.PSU_LIF((H,), rngs=nnx.Rngs(0))
+    model = snn.Sequential(nnx.Linear(F, H, rngs=nnx.Rngs(1)), layer)
+    xs = spiking_input(1, (T, B, F), scale=3.0)
+    calls = []
+    original = type(layer).run_sequence
+
+    def spy(self, x, V, **kw):
+        calls.append(x.shape)
+        return original(self, x, V, **kw)
+
+    type(layer).run_sequence = spy
+    try:
+        outs, final = snn.run(model, xs)
+    finally:
+        type(layer).run_sequence = original
+    assert calls == [(T, B, H)]
+    ref, ref_final = snn.run(model, xs, layerwise=False)
+    np.testing.assert_array_equal(outs, ref)
+    np.testing.assert_allclose(final[1], ref_final[1], rtol=1e-5, atol=1e-6)
+
+
+def test_psu_run_sequence_from_a_nonzero_state():
+    layer = snn.PSU_LIF((H,), rngs=nnx.Rngs(0))
+    xs = spiking_input(2, (T, B, H))
+    V0 = jnp.full((B, H), 0.7)
+    spikes, V = layer.run_sequence(xs, V0)
+    ref, ref_V = snn.run(layer, xs, V0)
+    np.testing.assert_array_equal(spikes, ref)
+    np.testing.assert_allclose(V, ref_V, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_must_be_positive():
+    with pytest.raises(ValueError, match=r"`checkpoint` must be a positive number"):
+        snn.run(snn.LIF((H,), beta=0.5), jnp.ones((T, B, H)), checkpoint=0)
