@@ -208,6 +208,22 @@ def _is_stateful(layer: Any) -> bool:
     return callable(getattr(layer, "initial_state", None))
 
 
+def _apply_rows(layer: Any) -> Callable[[Array], Array]:
+    """``[N, ...] -> [N, ...]``: a one-example layer mapped over rows.
+
+    `eqx.nn.Linear` becomes one matmul, ``X @ W.T + b``, the same operation
+    `nnx.Linear` performs, so both APIs round alike.
+    """
+    if isinstance(layer, eqx.nn.Linear) and "scalar" not in (
+        layer.in_features,
+        layer.out_features,
+    ):
+        if layer.bias is None:
+            return lambda rows: rows @ layer.weight.T
+        return lambda rows: rows @ layer.weight.T + layer.bias
+    return jax.vmap(layer)
+
+
 def _vmap_n(fn: Callable, n: int) -> Callable:
     for _ in range(n):
         fn = jax.vmap(fn)
@@ -344,7 +360,7 @@ def run(
             x,
             state,
             batch_ndim=model._batch_ndim(state),
-            apply_rows=jax.vmap,
+            apply_rows=_apply_rows,
             unroll=unroll,
             checkpoint=checkpoint,
         )

@@ -217,9 +217,8 @@ def _evaluate(api, model, mode, transform, x, state, weights):
 
 
 @functools.cache
-def _results(name, mode, transform, twin):
+def _setup(name, mode):
     nnx_model, eqx_explicit, in_shape = MODELS[name]()
-    eqx_model = spyx_eqx.from_nnx(nnx_model) if twin == "from_nnx" else eqx_explicit
     if mode == "step":
         x = spiking_input(1, (B, *in_shape), scale=2.5)
         state = nnx_model.initial_state(B)
@@ -230,9 +229,21 @@ def _results(name, mode, transform, twin):
         state = None if mode == "parallel" else nnx_model.initial_state(B)
     out_shape = MODES[mode]("nnx")(nnx_model, x, state)[0].shape
     weights = jax.random.normal(jax.random.key(9), out_shape)
-    out_nnx = _evaluate("nnx", nnx_model, mode, transform, x, state, weights)
+    return nnx_model, eqx_explicit, x, state, weights
+
+
+@functools.cache
+def _nnx_results(name, mode, transform):
+    nnx_model, _, x, state, weights = _setup(name, mode)
+    return _evaluate("nnx", nnx_model, mode, transform, x, state, weights)
+
+
+@functools.cache
+def _results(name, mode, transform, twin):
+    nnx_model, eqx_explicit, x, state, weights = _setup(name, mode)
+    eqx_model = spyx_eqx.from_nnx(nnx_model) if twin == "from_nnx" else eqx_explicit
     out_eqx = _evaluate("eqx", eqx_model, mode, transform, x, state, weights)
-    return out_nnx, out_eqx
+    return _nnx_results(name, mode, transform), out_eqx
 
 
 def _assert_close(a, b, what):
