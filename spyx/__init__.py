@@ -14,7 +14,17 @@ from types import ModuleType
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("axn", "core", "experimental", "fn", "nn", "nir", "bench", "data")
+_SUBMODULES = (
+    "axn",
+    "bench",
+    "core",
+    "data",
+    "experimental",
+    "fn",
+    "nir",
+    "nn",
+    "sharding",
+)
 
 __all__ = ["__version__", *_SUBMODULES]
 

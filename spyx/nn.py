@@ -799,7 +799,7 @@ def run(
     x: Array,
     state: Any = None,
     *,
-    layerwise: bool = True,
+    layerwise: bool | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
 ) -> tuple[Array, Any]:
@@ -820,7 +820,10 @@ def run(
     - `x`: input of shape ``[Time, Batch, ...]``.
     - `state`: the state before the first step; ``None`` asks
       ``model.initial_state(x.shape[1])``.
-    - `layerwise`: run a `Sequential` layer by layer (default) or step by step.
+    - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
+      step (``False``). Default: layer by layer, unless `checkpoint` is set
+      (layer-wise execution keeps every layer's whole sequence, so only the
+      step-by-step scan bounds the memory).
     - `unroll`: time steps per loop iteration of the scans.
     - `checkpoint`: memory-bounded backpropagation through time: remat blocks
       of this many steps (see `spyx.core.time_scan`).
@@ -840,6 +843,8 @@ def run(
                 f"the model in spyx.nn.Sequential together with a stateful layer."
             )
         state = model.initial_state(x.shape[1])
+    if layerwise is None:
+        layerwise = checkpoint is None
     if layerwise and isinstance(model, Sequential):
         model._check_state(state)
         return core.run_layerwise(

@@ -309,7 +309,7 @@ def run(
     x: Array,
     state: Any = None,
     *,
-    layerwise: bool = True,
+    layerwise: bool | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
 ) -> tuple[Array, Any]:
@@ -330,7 +330,10 @@ def run(
     - `state`: the state before the first step; ``None`` asks
       ``model.initial_state()`` for one example's state. For a batch, pass
       ``model.initial_state(batch_size)`` or `jax.vmap` over ``run``.
-    - `layerwise`: run a `Sequential` layer by layer (default) or step by step.
+    - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
+      step (``False``). Default: layer by layer, unless `checkpoint` is set
+      (layer-wise execution keeps every layer's whole sequence, so only the
+      step-by-step scan bounds the memory).
     - `unroll`: time steps per loop iteration of the scans.
     - `checkpoint`: memory-bounded backpropagation through time: remat blocks
       of this many steps (see `spyx.core.time_scan`).
@@ -353,6 +356,8 @@ def run(
         state = model.initial_state()
     elif x.ndim >= 2:
         core.check_time_major(layer, x, state)
+    if layerwise is None:
+        layerwise = checkpoint is None
     if layerwise and isinstance(model, Sequential):
         model._check_state(state)
         return core.run_layerwise(
