@@ -1,0 +1,407 @@
+"""NIR export/import: round trips in both APIs, file round trips, graphs as
+other frameworks write them against a hand-written Euler simulation, and what
+is refused."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import nir
+import numpy as np
+import pytest
+from flax import nnx
+
+import spyx.nir as snir
+import spyx.nn as snn
+import spyx_eqx
+import spyx_eqx.nir as enir
+
+from .helpers import spiking_input
+
+F, H, O = 5, 6, 3
+
+
+def _dense(neuron_cls, **kw):
+    rngs = nnx.Rngs(0)
+    return snn.Sequential(
+        nnx.Linear(F, H, rngs=rngs),
+        neuron_cls((H,), rngs=rngs, **kw),
+        snn.ActivityRegularization((H,)),
+        nnx.Linear(H, O, use_bias=False, rngs=rngs),
+        snn.LI((O,), beta=jnp.linspace(0.5, 0.9, O)),
+    )
+
+
+def _conv():
+    rngs = nnx.Rngs(0)
+    return snn.Sequential(
+        nnx.Conv(2, 3, (3, 3), rngs=rngs),
+        snn.LIF((6, 6, 3), rngs=rngs),
+        snn.SumPool(2),
+        snn.Flatten(),
+        nnx.Linear(27, O, rngs=rngs),
+        snn.LI((O,)),
+    )
+
+
+MODELS = {
+    "IF": (lambda: _dense(snn.IF), (F,)),
+    "LIF": (lambda: _dense(snn.LIF), (F,)),
+    "CuBaLIF": (lambda: _dense(snn.CuBaLIF), (F,)),
+    "RIF": (lambda: _dense(snn.RIF), (F,)),
+    "RLIF": (lambda: _dense(snn.RLIF), (F,)),
+    "RCuBaLIF": (lambda: _dense(snn.RCuBaLIF), (F,)),
+    "PSU_LIF": (lambda: _dense(snn.PSU_LIF), (F,)),
+    "conv": (_conv, (6, 6, 2)),
+}
+
+
+def _params(model):
+    return [np.asarray(v) for v in jax.tree.leaves(nnx.state(model, nnx.Param))]
+
+
+def _strict():
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("error")
+    return ctx
+
+
+@pytest.mark.parametrize("dt", [1.0, 1e-3])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_nnx_round_trip_same_layers_parameters_outputs(name, dt, tmp_path):
+    build, in_shape = MODELS[name]
+    model = build()
+    graph = snir.to_nir(model, in_shape, dt=dt)
+    path = tmp_path / "model.nir"
+    nir.write(path, graph)
+    for g in (graph, nir.read(path)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # spyx's own graphs import silently
+            back = snir.from_nir(g, dt=dt)
+        kept = [
+            type(layer)
+            for layer in model.layers
+            if not isinstance(layer, snn.ActivityRegularization)
+        ]
+        assert [type(layer) for layer in back.layers] == kept
+        a = [np.asarray(v) for v in jax.tree.leaves(nnx.state(model, nnx.Param))]
+        b = [np.asarray(v) for v in jax.tree.leaves(nnx.state(back, nnx.Param))]
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(
+                np.broadcast_to(x, y.shape), y, rtol=2e-6, atol=1e-7
+            )
+        xs = spiking_input(0, (12, 2, *in_shape), scale=2.0)
+        np.testing.assert_allclose(
+            snn.run(back, xs)[0], snn.run(model, xs)[0], rtol=1e-5, atol=1e-5
+        )
+
+
+@pytest.mark.parametrize("name", ["LIF", "RCuBaLIF", "PSU_LIF", "conv"])
+def test_equinox_round_trip(name):
+    build, in_shape = MODELS[name]
+    model = spyx_eqx.from_nnx(build())
+    graph = enir.to_nir(model, in_shape)
+    back = enir.from_nir(graph)
+    assert isinstance(back, spyx_eqx.Sequential)
+    xs = spiking_input(1, (10, 2, *in_shape), scale=2.0)
+    np.testing.assert_allclose(
+        spyx_eqx.run(back, xs, back.initial_state(2))[0],
+        spyx_eqx.run(model, xs, model.initial_state(2))[0],
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_exported_parameters_follow_the_mapping():
+    model = snn.Sequential(
+        nnx.Linear(2, 2, rngs=nnx.Rngs(0)), snn.LIF((2,), beta=0.8, threshold=1.5)
+    )
+    g = snir.to_nir(model, (2,), dt=1e-3)
+    lif = g.nodes["1_lif"]
+    np.testing.assert_allclose(lif.tau, 5e-3, rtol=1e-6)  # dt / (1 - beta)
+    np.testing.assert_allclose(lif.r, 5.0, rtol=1e-6)  # tau / dt
+    np.testing.assert_allclose(lif.v_threshold, 1.5)
+    np.testing.assert_array_equal(lif.v_leak, 0.0)
+    np.testing.assert_allclose(
+        g.nodes["0_linear"].weight, np.asarray(model.layers[0].kernel[...]).T
+    )
+
+
+# ------------------------------------------------ foreign graphs, Euler reference
+
+DT = 1e-3
+RNG = np.random.default_rng(0)
+W_IN = RNG.normal(0, 0.3, (H, F)).astype(np.float32)
+B_IN = RNG.normal(0, 0.05, (H,)).astype(np.float32)
+TAU = np.linspace(2e-3, 8e-3, H).astype(np.float32)
+
+
+def _graph(neuron, feedback=None, nested=False):
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([F])}),
+        "fc": nir.Affine(weight=W_IN, bias=B_IN),
+        "neuron": neuron,
+        "output": nir.Output(output_type={"output": np.array([H])}),
+    }
+    edges = [("input", "fc"), ("fc", "neuron"), ("neuron", "output")]
+    if feedback is not None:
+        if nested:  # snnTorch writes recurrent layers as a subgraph
+            sub = nir.NIRGraph(
+                nodes={
+                    "input": nir.Input(input_type={"input": np.array([H])}),
+                    "lif": neuron,
+                    "w_rec": nir.Linear(weight=feedback),
+                    "output": nir.Output(output_type={"output": np.array([H])}),
+                },
+                edges=[
+                    ("input", "lif"),
+                    ("lif", "w_rec"),
+                    ("w_rec", "lif"),
+                    ("lif", "output"),
+                ],
+                type_check=False,
+            )
+            nodes["neuron"] = sub
+        else:
+            nodes["rec"] = nir.Linear(weight=feedback)
+            edges += [("neuron", "rec"), ("rec", "neuron")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _membrane(model, xs):
+    """The neuron's membrane (first state half) after every step."""
+    fc, neuron = model.layers
+    V = neuron.initial_state(xs.shape[1])
+    trace = []
+    for x in xs:
+        _, V = neuron(fc(x), V)
+        trace.append(V[..., :H])
+    return np.stack(trace)
+
+
+def _euler(xs, step):
+    I = xs @ W_IN.T + B_IN
+    v, c, out = np.zeros(I.shape[1:]), np.zeros(I.shape[1:]), []
+    for i_t in I:
+        v, c = step(v, c, i_t)
+        out.append(v)
+    return np.stack(out)
+
+
+SUB = 0.3 * np.abs(RNG.normal(size=(20, 2, F))).astype(
+    np.float32
+)  # stays sub-threshold
+
+
+@pytest.mark.parametrize("style", ["snntorch", "norse"])
+def test_lif_graph_against_euler(style):
+    r = TAU / DT if style == "snntorch" else np.ones(H, np.float32)
+    lif = nir.LIF(
+        tau=TAU,
+        r=r,
+        v_leak=np.zeros(H),
+        v_threshold=np.full(H, 50.0),
+        v_reset=np.zeros(H),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = snir.from_nir(_graph(lif), dt=DT)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "hard reset" in messages
+    assert ("folded exactly" in messages) == (style == "norse")
+    assert isinstance(model.layers[1], snn.LIF)
+    ref = _euler(SUB, lambda v, c, i: (v + DT / TAU * (-v + r * i), c))
+    np.testing.assert_allclose(_membrane(model, SUB), ref, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("style", ["snntorch", "norse"])
+def test_cubalif_graph_against_euler(style):
+    tau_syn = np.full(H, 4e-3, np.float32)
+    r = TAU / DT if style == "snntorch" else np.ones(H, np.float32)
+    w_in = tau_syn / DT if style == "snntorch" else np.ones(H, np.float32)
+    node = nir.CubaLIF(
+        tau_syn=tau_syn,
+        tau_mem=TAU,
+        r=r,
+        v_leak=np.zeros(H),
+        v_threshold=np.full(H, 50.0),
+        v_reset=np.zeros(H),
+        w_in=w_in,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = snir.from_nir(_graph(node), dt=DT)
+
+    def step(v, c, i):
+        c = c + DT / tau_syn * (-c + w_in * i)
+        return v + DT / TAU * (-v + r * c), c
+
+    np.testing.assert_allclose(
+        _membrane(model, SUB), _euler(SUB, step), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_if_and_li_graphs_against_euler():
+    node = nir.IF(r=np.full(H, 2.0), v_threshold=np.full(H, 50.0), v_reset=np.zeros(H))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = snir.from_nir(_graph(node), dt=DT)
+    ref = _euler(SUB, lambda v, c, i: (v + DT * 2.0 * i, c))
+    np.testing.assert_allclose(_membrane(model, SUB), ref, rtol=1e-4, atol=1e-7)
+    li = nir.LI(tau=TAU, r=np.ones(H), v_leak=np.zeros(H))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = snir.from_nir(_graph(li), dt=DT)
+    assert isinstance(model.layers[1], snn.LI)
+    ref = _euler(SUB, lambda v, c, i: (v + DT / TAU * (-v + i), c))
+    np.testing.assert_allclose(
+        snn.run(model, jnp.asarray(SUB))[0], ref, rtol=1e-4, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "subgraph"])
+def test_recurrent_graph_maps_to_rlif(nested):
+    W_rec = RNG.normal(0, 0.5, (H, H)).astype(np.float32)  # NIR: (out, in)
+    lif = nir.LIF(
+        tau=TAU,
+        r=TAU / DT,
+        v_leak=np.zeros(H),
+        v_threshold=np.full(H, 0.2),
+        v_reset=np.zeros(H),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = snir.from_nir(_graph(lif, W_rec, nested), dt=DT)
+    layer = model.layers[1]
+    assert isinstance(layer, snn.RLIF)
+    np.testing.assert_allclose(layer.W[...], W_rec.T)  # spyx: s @ W
+    np.testing.assert_allclose(layer.beta[...], 1 - DT / TAU, rtol=1e-6)
+
+
+def test_conv_graph_channels_first_layout():
+    """Input (C, H, W) -> Conv2d -> AvgPool2d -> Flatten -> Affine -> LI, checked
+    against the same computation done in NIR's channels-first layout."""
+    w = RNG.normal(0, 0.5, (3, 2, 3, 3)).astype(np.float32)
+    fc = RNG.normal(0, 0.5, (4, 12)).astype(np.float32)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2, 4, 4])}),
+        "conv": nir.Conv2d(
+            input_shape=(4, 4),
+            weight=w,
+            stride=1,
+            padding=1,
+            dilation=1,
+            groups=1,
+            bias=np.arange(3, dtype=np.float32),
+        ),
+        "pool": nir.AvgPool2d(
+            kernel_size=np.array([2, 2]),
+            stride=np.array([2, 2]),
+            padding=np.array([0, 0]),
+        ),
+        "flat": nir.Flatten(input_type={"input": np.array([3, 2, 2])}, start_dim=0),
+        "fc": nir.Affine(weight=fc, bias=np.zeros(4, np.float32)),
+        "li": nir.LI(tau=np.full(4, 2.0), r=np.full(4, 2.0), v_leak=np.zeros(4)),
+        "output": nir.Output(output_type={"output": np.array([4])}),
+    }
+    names = list(nodes)
+    graph = nir.NIRGraph(
+        nodes=nodes, edges=list(zip(names, names[1:], strict=False)), type_check=False
+    )
+    model = snir.from_nir(graph, dt=1.0)
+    x_nchw = RNG.normal(size=(1, 2, 4, 4)).astype(np.float32)
+    conv = jax.lax.conv_general_dilated(x_nchw, w, (1, 1), [(1, 1), (1, 1)])
+    conv = conv + np.arange(3).reshape(1, 3, 1, 1)
+    pooled = conv.reshape(1, 3, 2, 2, 2, 2).mean(axis=(3, 5))
+    expected = np.asarray(pooled).reshape(1, -1) @ fc.T  # first LI step: V = x
+    x_nhwc = jnp.asarray(x_nchw.transpose(0, 2, 3, 1))[None]  # [T=1, B, H, W, C]
+    out = snn.run(model, x_nhwc)[0][0]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def _lif_node(**kw):
+    base = dict(
+        tau=TAU,
+        r=TAU / DT,
+        v_leak=np.zeros(H),
+        v_threshold=np.ones(H),
+        v_reset=np.zeros(H),
+    )
+    base.update(kw)
+    return nir.LIF(**base)
+
+
+@pytest.mark.parametrize(
+    ("graph", "match"),
+    [
+        (lambda: _graph(_lif_node(v_leak=np.full(H, 0.1))), r"v_leak != 0"),
+        (lambda: _graph(_lif_node(v_reset=np.full(H, -0.5))), r"v_reset != 0"),
+        (
+            lambda: _graph(_lif_node(v_threshold=np.linspace(1, 2, H))),
+            r"per-unit v_threshold",
+        ),
+        (lambda: _graph(_lif_node(tau=np.full(H, 1e-4))), r"tau 0.0001 < dt=0.001"),
+        (
+            lambda: _graph(nir.Delay(delay=np.ones(H))),
+            r"Delay\) has no spyx equivalent",
+        ),
+        (
+            lambda: nir.NIRGraph(
+                nodes={
+                    "input": nir.Input(input_type={"input": np.array([F])}),
+                    "a": nir.Affine(weight=W_IN, bias=B_IN),
+                    "b": nir.Affine(weight=W_IN, bias=B_IN),
+                    "output": nir.Output(output_type={"output": np.array([H])}),
+                },
+                edges=[
+                    ("input", "a"),
+                    ("input", "b"),
+                    ("a", "output"),
+                    ("b", "output"),
+                ],
+                type_check=False,
+            ),
+            r"only chains of layers",
+        ),
+    ],
+    ids=[
+        "v_leak",
+        "v_reset",
+        "per-unit-threshold",
+        "tau-below-dt",
+        "delay",
+        "branching",
+    ],
+)
+def test_unrepresentable_graphs_are_refused(graph, match):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=match):
+            snir.from_nir(graph(), dt=DT)
+
+
+def test_gain_with_no_weighted_layer_before_is_refused():
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([H])}),
+        "lif": _lif_node(r=np.ones(H)),
+        "output": nir.Output(output_type={"output": np.array([H])}),
+    }
+    g = nir.NIRGraph(
+        nodes=nodes, edges=[("input", "lif"), ("lif", "output")], type_check=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"no weighted layer"):
+            snir.from_nir(g, dt=DT)
+
+
+def test_export_refusals():
+    with pytest.raises(TypeError, match=r"ALIF has no NIR equivalent"):
+        snir.to_nir(snn.ALIF((3,), rngs=nnx.Rngs(0)), (3,))
+    with pytest.raises(ValueError, match=r"beta = 1 \(no leak\)"):
+        snir.to_nir(snn.LIF((3,), beta=1.0), (3,))
+    with pytest.raises(TypeError, match=r"PopulationCode\) has no NIR"):
+        snir.to_nir(
+            snn.Sequential(snn.LIF((3,), beta=0.5), snn.PopulationCode(3)), (3,)
+        )
