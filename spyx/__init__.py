@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "axn",
     "bench",
+    "checkpoint",
     "core",
     "data",
     "experimental",

@@ -127,6 +127,9 @@ class _Neuron(nnx.Module):
         layer = type(self).__name__
         batch = core.check_input(layer, x, self.hidden_shape)
         core.check_state(layer, state, batch, self.state_shape)
+        for name in ("alpha", "beta", "gamma", "W"):
+            if hasattr(self, name):
+                core.check_finite(layer, name, getattr(self, name)[...])
 
     def _batch_ndim(self, state: Array) -> int:
         return state.ndim - len(self.state_shape)
@@ -724,6 +727,16 @@ class PopulationCode(nnx.Module):
         return grouped.sum(axis=-1)
 
 
+def _initial_state(layer: Any, batch_size: int | None, dtype: Any) -> Any:
+    """A layer's zero state; `dtype` reaches the neurons (an activity count
+    keeps its own dtype, so that long counts stay exact)."""
+    if not _is_stateful(layer):
+        return None
+    if dtype is not None and isinstance(layer, _Neuron | Sequential):
+        return layer.initial_state(batch_size, dtype)
+    return layer.initial_state(batch_size)
+
+
 def _is_stateful(layer: Any) -> bool:
     return callable(getattr(layer, "initial_state", None))
 
@@ -739,16 +752,7 @@ class Sequential(nnx.Sequential):
 
     def initial_state(self, batch_size: int | None, dtype: Any = None) -> list[Any]:
         """One entry per layer: its `initial_state`, or ``None``."""
-        return [
-            (
-                layer.initial_state(batch_size)
-                if dtype is None
-                else layer.initial_state(batch_size, dtype)
-            )
-            if _is_stateful(layer)
-            else None
-            for layer in self.layers
-        ]
+        return [_initial_state(layer, batch_size, dtype) for layer in self.layers]
 
     def _batch_ndim(self, state: Sequence[Any]) -> int:
         for layer, s in zip(self.layers, state, strict=True):
@@ -819,7 +823,7 @@ def run(
       it in a `Sequential` with a stateful layer, or `jax.vmap` it over time.
     - `x`: input of shape ``[Time, Batch, ...]``.
     - `state`: the state before the first step; ``None`` asks
-      ``model.initial_state(x.shape[1])``.
+      ``model.initial_state(x.shape[1])``, with neuron states in `x`'s dtype.
     - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
       step (``False``). Default: layer by layer, unless `checkpoint` is set
       (layer-wise execution keeps every layer's whole sequence, so only the
@@ -842,7 +846,7 @@ def run(
                 f"initial_state(batch_size). Pass state=... explicitly, or wrap "
                 f"the model in spyx.nn.Sequential together with a stateful layer."
             )
-        state = model.initial_state(x.shape[1])
+        state = _initial_state(model, x.shape[1], x.dtype)
     if layerwise is None:
         layerwise = checkpoint is None
     if layerwise and isinstance(model, Sequential):

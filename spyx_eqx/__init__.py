@@ -5,6 +5,7 @@ and check their array arguments with jaxtyping + beartype when traced.
 Importing this package does not import Flax.
 """
 
+from ._checkpoint import restore, save
 from ._convert import from_nnx, to_nnx
 from ._layers import (
     ActivityRegularization,
@@ -34,6 +35,8 @@ __all__ = [
     "Sequential",
     "SumPool",
     "from_nnx",
+    "restore",
     "run",
+    "save",
     "to_nnx",
 ]

@@ -11,7 +11,7 @@ from jax import Array
 from spyx import core
 
 from ._custom_types import AnyFloat, Hidden, typechecked
-from ._neurons import _batch
+from ._neurons import _batch, _Neuron
 
 __all__ = [
     "ActivityRegularization",
@@ -34,7 +34,9 @@ class ActivityRegularization(eqx.Module):
     **Arguments:**
 
     - `hidden_shape`: per-neuron shape of the spikes.
-    - `batch_size`: batch size of `initial_state()`; ``None`` for one example.
+    - `batch_size`: kept for parity with `spyx.nn` (and conversions);
+      `initial_state(batch_size=None)` is one example's count, as everywhere
+      in `spyx_eqx`.
     - `dtype`: dtype of the count.
     """
 
@@ -63,9 +65,8 @@ class ActivityRegularization(eqx.Module):
         return self.hidden_shape
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> Array:
-        """Zero count, ``(*batch, *hidden_shape)``."""
-        size = self.batch_size if batch_size is None else batch_size
-        batch = _batch("ActivityRegularization", size)
+        """Zero count: ``hidden_shape``, or ``(batch_size, *hidden_shape)``."""
+        batch = _batch("ActivityRegularization", batch_size)
         return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
 
     def _batch_ndim(self, state: Array) -> int:
@@ -204,6 +205,16 @@ class ChannelsLast(eqx.Module):
         return jnp.moveaxis(self.layer(jnp.moveaxis(x, -1, 0)), 0, -1)
 
 
+def _initial_state(layer: Any, batch_size: int | None, dtype: Any) -> Any:
+    """A layer's zero state; `dtype` reaches the neurons (an activity count
+    keeps its own dtype, so that long counts stay exact)."""
+    if not _is_stateful(layer):
+        return None
+    if dtype is not None and isinstance(layer, _Neuron | Sequential):
+        return layer.initial_state(batch_size, dtype)
+    return layer.initial_state(batch_size)
+
+
 def _is_stateful(layer: Any) -> bool:
     return callable(getattr(layer, "initial_state", None))
 
@@ -248,16 +259,7 @@ class Sequential(eqx.Module):
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:
         """One entry per layer: its `initial_state`, or ``None``."""
-        return [
-            (
-                layer.initial_state(batch_size)
-                if dtype is None
-                else layer.initial_state(batch_size, dtype)
-            )
-            if _is_stateful(layer)
-            else None
-            for layer in self.layers
-        ]
+        return [_initial_state(layer, batch_size, dtype) for layer in self.layers]
 
     def _batch_ndim(self, state: Sequence[Any]) -> int:
         for layer, s in zip(self.layers, state, strict=True):
@@ -353,7 +355,7 @@ def run(
                 f"initial_state(). Pass state=... explicitly, or wrap the model "
                 f"in spyx_eqx.Sequential together with a stateful layer."
             )
-        state = model.initial_state()
+        state = _initial_state(model, None, x.dtype)
     elif x.ndim >= 2:
         core.check_time_major(layer, x, state)
     if layerwise is None:

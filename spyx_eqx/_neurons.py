@@ -95,6 +95,9 @@ class _Neuron(eqx.Module):
         layer = type(self).__name__
         batch = core.check_input(layer, x, self.hidden_shape)
         core.check_state(layer, state, batch, self.state_shape)
+        for name in (*self._decays, "W"):
+            if hasattr(self, name):
+                core.check_finite(layer, name, getattr(self, name))
 
     def _init_decays(self, values: dict[str, Any], key: Array | None) -> None:
         layer = type(self).__name__

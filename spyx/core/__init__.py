@@ -4,6 +4,7 @@ Plain functions on JAX arrays. Nothing here imports Flax or Equinox; both
 front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 """
 
+from ._checks import check_finite, debug_checks, debug_checks_enabled
 from ._init import decay_init, decay_value, recurrent_init
 from ._neurons import (
     alif_step,
@@ -42,6 +43,7 @@ __all__ = [
     "LeakyScanMethod",
     "Shape",
     "alif_step",
+    "check_finite",
     "check_floating",
     "check_input",
     "check_recurrent_shape",
@@ -49,6 +51,8 @@ __all__ = [
     "check_time_major",
     "clip01",
     "cuba_lif_step",
+    "debug_checks",
+    "debug_checks_enabled",
     "decay_init",
     "decay_value",
     "if_step",

@@ -1,0 +1,60 @@
+"""Opt-in run-time value checks (off by default: they cost time under jit).
+
+Shape checks always run, at trace time, for free. Value checks, such as
+"no parameter is NaN", depend on the data: with `debug_checks` on, a concrete
+(eager) parameter is checked at once and raises `ValueError` before any
+computation; a traced one (inside ``jit``) is checked when the compiled
+function runs, through `jax.debug.callback`, and fails the call.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = ["check_finite", "debug_checks", "debug_checks_enabled"]
+
+_ENABLED = [False]
+
+
+@contextlib.contextmanager
+def debug_checks(enabled: bool = True) -> Iterator[None]:
+    """Turn the value checks on (or off) inside a ``with`` block.
+
+    Example: ``with spyx.core.debug_checks(): spyx.nn.run(model, x)``.
+    Functions compiled inside the block keep their checks.
+    """
+    previous = _ENABLED[0]
+    _ENABLED[0] = enabled
+    try:
+        yield
+    finally:
+        _ENABLED[0] = previous
+
+
+def debug_checks_enabled() -> bool:
+    return _ENABLED[0]
+
+
+def _message(layer: str, name: str) -> str:
+    return (
+        f"{layer}: parameter `{name}` holds NaN or inf values. Check the learning "
+        f"rate and the data; the neuron's output would be meaningless."
+    )
+
+
+def check_finite(layer: str, name: str, value: Any) -> None:
+    """With `debug_checks` on, fail if `value` holds NaN or inf."""
+    if not _ENABLED[0]:
+        return
+    if isinstance(value, jax.core.Tracer):
+
+        def fail_if_not_finite(v: np.ndarray) -> None:
+            if not np.all(np.isfinite(v)):
+                raise ValueError(_message(layer, name))
+
+        jax.debug.callback(fail_if_not_finite, value)
+    elif not np.all(np.isfinite(np.asarray(value))):
+        raise ValueError(_message(layer, name))

@@ -1,0 +1,365 @@
+"""Dtypes, long sequences, gradients at the parameter edges, value checks,
+property-based equivalences, and save/restore."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import spyx.checkpoint
+import spyx.core as core
+import spyx.nn as snn
+import spyx_eqx as se
+
+from .helpers import NEURON_IDS, NEURONS, spiking_input
+
+# ------------------------------------------------------------------ dtypes
+
+# Documented tolerances against float32 after 20 steps, on the membrane of a
+# non-spiking run (spikes themselves may flip where V sits within rounding of
+# the threshold): bfloat16 has an 8-bit mantissa, float16 an 11-bit one.
+TOLERANCE = {jnp.bfloat16: 5e-2, jnp.float16: 5e-3}
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bf16", "f16"])
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_low_precision_runs_end_to_end(neuron, dtype):
+    layer = neuron.make((6,))
+    xs32 = spiking_input(0, (20, 3, 6))
+    outs, final = snn.run(layer, xs32.astype(dtype))
+    assert outs.dtype == dtype and final.dtype == dtype  # state follows the input
+    assert bool(jnp.all(jnp.isfinite(outs.astype(jnp.float32))))
+    # sub-threshold input: compare membranes with float32
+    quiet = 0.05 * xs32
+    _, f32 = snn.run(layer, quiet)
+    _, low = snn.run(layer, quiet.astype(dtype))
+    np.testing.assert_allclose(
+        low.astype(jnp.float32), f32, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype]
+    )
+    # an explicit state dtype wins over the input's
+    _, mixed = snn.run(layer, xs32.astype(dtype), layer.initial_state(3, jnp.float32))
+    assert mixed.dtype == jnp.float32
+
+
+def test_low_precision_sequential_and_equinox():
+    model = snn.Sequential(
+        nnx.Linear(4, 6, rngs=nnx.Rngs(0)),
+        snn.ALIF((6,), rngs=nnx.Rngs(1)),
+        snn.ActivityRegularization((6,)),
+    )
+    x = spiking_input(1, (10, 2, 4)).astype(jnp.bfloat16)
+    _, state = snn.run(model, x)
+    assert state[1].dtype == jnp.bfloat16 and state[2].dtype == jnp.float32
+    _, estate = se.run(se.from_nnx(model), x[:, 0])
+    assert estate[1].dtype == jnp.bfloat16
+
+
+X64 = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp, numpy as np
+    from flax import nnx
+    import spyx.nn as snn, spyx_eqx as se
+    from tests.reference import alif_ref, simulate
+    layer = snn.ALIF((3,), beta=0.7, gamma=0.6)
+    xs = jnp.asarray(np.random.default_rng(0).uniform(0, 1.5, (30, 2, 3)))
+    assert xs.dtype == jnp.float64
+    outs, final = snn.run(layer, xs)
+    assert outs.dtype == final.dtype == jnp.float64
+    # parameters are stored in float32 (like Flax's param_dtype); the
+    # computation runs in float64
+    p = dict(beta=np.float64(layer.beta[...]), gamma=np.float64(layer.gamma[...]),
+             threshold=1.0)
+    ref, states = simulate(alif_ref, np.asarray(xs), (np.zeros((2, 3)),) * 2, p)
+    np.testing.assert_allclose(outs, ref, rtol=0, atol=0)
+    np.testing.assert_allclose(final, np.concatenate(states[-1], -1), rtol=1e-12)
+    e = se.ALIF((3,), beta=0.7, gamma=0.6)
+    eo, _ = se.run(e, xs, e.initial_state(2, jnp.float64))
+    np.testing.assert_array_equal(eo, outs)
+    print("ok")
+    """
+)
+
+
+def test_float64_under_x64():
+    env = dict(os.environ, JAX_ENABLE_X64="1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", X64], capture_output=True, text=True, env=env, cwd=root
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+# ----------------------------------------------------------- long sequences
+
+
+def _long_run(neuron, T):
+    layer = neuron.make((4,))
+    xs = jnp.clip(spiking_input(T, (T, 2, 4), scale=1.5), -1.0, 1.0)  # bounded input
+
+    def loss(m, x):
+        outs, final = snn.run(m, x)
+        return jnp.mean(outs) + jnp.mean(final)
+
+    (value, grads) = nnx.jit(nnx.value_and_grad(loss, argnums=(0, 1)))(layer, xs)
+    outs, final = nnx.jit(lambda m, x: snn.run(m, x))(layer, xs)
+    for a in (outs, final, value, *jax.tree.leaves(grads)):
+        assert bool(jnp.all(jnp.isfinite(a))), "overflow or NaN"
+    if neuron.spiking:
+        assert 0 < float(outs.mean()) < 1
+    return float(jnp.abs(final).max())
+
+
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_ten_thousand_steps_stay_finite(neuron):
+    bound = _long_run(neuron, 10_000)
+    if neuron.name not in ("IF", "RIF"):  # leaky membranes stay bounded
+        assert bound < 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_hundred_thousand_steps_stay_finite(neuron):
+    _long_run(neuron, 100_000)
+
+
+# -------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize("edge", [0.0, 1.0])
+@pytest.mark.parametrize(
+    "neuron", [n for n in NEURONS if n.decays], ids=lambda n: n.name
+)
+def test_finite_gradients_at_parameter_edges(neuron, edge):
+    p = neuron.random_params((4,), seed=2)
+    for d in neuron.decays:
+        p[d] = np.full(4, edge)
+    layer = neuron.nnx_from((4,), p)
+    xs = spiking_input(3, (25, 2, 4), scale=1.5)
+    grads = nnx.grad(
+        lambda m, x: jnp.sum(snn.run(m, x)[0] ** 2) + jnp.sum(snn.run(m, x)[1]),
+        argnums=(0, 1),
+    )(layer, xs)
+    for g in jax.tree.leaves(grads):
+        assert bool(jnp.all(jnp.isfinite(g)))
+
+
+def test_cuba_gradient_by_hand():
+    """Two CuBaLIF steps from V0 = 1.2, I0 = 0: s0 = 1, I1 = x0, V1 = b (V0 - th)
+    + x0, s1 = H(V1 - th): d s1 / d x0 = g(V1 - th) and d s1 / d V0 =
+    g(V1 - th) b (1 - th g(V0 - th))."""
+    a, b, th, V0, x0 = 0.6, 0.5, 1.0, 1.2, 0.9
+    layer = snn.CuBaLIF((1,), alpha=a, beta=b, threshold=th)
+
+    def s1(V0, x0):
+        state = jnp.array([[V0, 0.0]])
+        _, state = layer(jnp.array([[x0]]), state)
+        s, _ = layer(jnp.zeros((1, 1)), state)
+        return s.sum()
+
+    def g(v):
+        return 1 / (1 + 25 * abs(v)) ** 2
+
+    V1 = b * (V0 - th) + x0
+    dV0, dx0 = jax.grad(s1, argnums=(0, 1))(V0, x0)
+    np.testing.assert_allclose(dx0, g(V1 - th), rtol=1e-5)
+    np.testing.assert_allclose(dV0, g(V1 - th) * b * (1 - th * g(V0 - th)), rtol=1e-5)
+
+
+def test_alif_gradient_by_hand():
+    """ALIF from V0 = 1.3, T0 = 0.2: th0 = th + T0, s0 = H(V0 - th0) = 1,
+    V1 = b V0 + x0 - s0 th0, T1 = g T0 + (1 - g) s0, s1 = H(V1 - th - T1):
+    d s1 / d T0 = g'(u1) (-b*0 - d(s0 th0)/dT0 - dT1/dT0) with
+    d(s0 th0)/dT0 = s0 + th0 * (-g'(u0)), dT1/dT0 = g + (1 - g) (-g'(u0))."""
+    b, gm, th, V0, T0, x0 = 0.5, 0.7, 1.0, 1.3, 0.2, 0.8
+    layer = snn.ALIF((1,), beta=b, gamma=gm, threshold=th)
+
+    def s1(T0):
+        _, state = layer(jnp.array([[x0]]), jnp.array([[V0, T0]]))
+        s, _ = layer(jnp.zeros((1, 1)), state)
+        return s.sum()
+
+    def g(v):
+        return 1 / (1 + 25 * abs(v)) ** 2
+
+    th0 = th + T0
+    u0 = V0 - th0
+    V1 = b * V0 + x0 - th0
+    T1 = gm * T0 + (1 - gm)
+    u1 = V1 - th - T1
+    d_s0 = -g(u0)  # d s0 / d T0
+    dV1 = -(d_s0 * th0 + 1.0)  # d (s0 th0) / d T0, with s0 = 1
+    dT1 = gm + (1 - gm) * d_s0
+    np.testing.assert_allclose(jax.grad(s1)(T0), g(u1) * (dV1 - dT1), rtol=1e-5)
+
+
+# ----------------------------------------------------------- value checks
+
+
+def test_nan_parameters_are_caught_when_checking_is_enabled():
+    layer = snn.LIF((3,), beta=0.5)
+    layer.beta[...] = jnp.nan
+    x, V = jnp.ones((1, 3)), jnp.zeros((1, 3))
+    layer(x, V)  # off by default: no cost, no check
+    with core.debug_checks():
+        with pytest.raises(ValueError, match=r"LIF: parameter `beta` holds NaN"):
+            layer(x, V)
+        with pytest.raises(Exception, match=r"LIF: parameter `beta` holds NaN"):
+            jax.block_until_ready(nnx.jit(lambda m, x: snn.run(m, x))(layer, x[None]))
+    e = se.RLIF((3,), beta=0.5, key=jax.random.key(0))
+    e = eqx.tree_at(lambda m: m.W, e, jnp.full((3, 3), jnp.inf))
+    with core.debug_checks():
+        with pytest.raises(ValueError, match=r"RLIF: parameter `W` holds NaN or inf"):
+            e(jnp.ones(3), jnp.zeros(3))
+
+
+# ------------------------------------------------------------ properties
+
+PROPERTY = settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@st.composite
+def _cases(draw, recurrent_ok=True):
+    pool = NEURONS if recurrent_ok else [n for n in NEURONS if not n.recurrent]
+    neuron = draw(st.sampled_from(pool))
+    ndim = 1 if neuron.recurrent else draw(st.integers(1, 3))
+    hidden = tuple(draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim)))
+    T = draw(st.integers(1, 12))
+    B = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**16))
+    return neuron, hidden, T, B, seed
+
+
+@PROPERTY
+@given(_cases())
+def test_property_run_equals_the_loop_and_equinox(case):
+    neuron, hidden, T, B, seed = case
+    p = neuron.random_params(hidden, seed=seed)
+    layer = neuron.nnx_from(hidden, p)
+    xs = spiking_input(seed, (T, B, *hidden), scale=2.0)
+    outs, final = snn.run(layer, xs)
+    V = layer.initial_state(B)
+    for t in range(T):
+        o, V = layer(xs[t], V)
+        np.testing.assert_allclose(outs[t], o, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(final, V, rtol=1e-6, atol=1e-6)
+    twin = neuron.eqx_from(hidden, p)
+    e_outs, e_final = se.run(twin, xs, twin.initial_state(B))
+    np.testing.assert_allclose(e_outs, outs, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(e_final, final, rtol=1e-6, atol=1e-6)
+
+
+@PROPERTY
+@given(st.integers(1, 64), st.integers(1, 3), st.floats(0.0, 1.0), st.integers(0, 999))
+def test_property_parallel_equals_the_scan(T, B, beta, seed):
+    layer = snn.PSU_LIF((3,), beta=beta)
+    xs = spiking_input(seed, (T, B, 3), scale=2.0)
+    ref, _ = snn.run(layer, xs)
+    for method in ("associative", "sequential"):
+        spikes = layer.parallel(xs, method=method)
+        V = core.leaky_scan(xs, beta, method=method)
+        near = jnp.abs(V - 1.0) < 1e-5  # a spike may flip within rounding of th
+        np.testing.assert_array_equal(
+            jnp.where(near, 0, spikes), jnp.where(near, 0, ref)
+        )
+
+
+@PROPERTY
+@given(_cases(recurrent_ok=True))
+def test_property_layerwise_equals_stepwise(case):
+    neuron, hidden, T, B, seed = case
+    if len(hidden) > 1:
+        hidden = (int(np.prod(hidden)),)
+    model = snn.Sequential(
+        nnx.Linear(3, hidden[0], rngs=nnx.Rngs(seed)),
+        neuron.nnx_from(hidden, neuron.random_params(hidden, seed=seed)),
+        nnx.Linear(hidden[0], 2, rngs=nnx.Rngs(seed + 1)),
+    )
+    xs = spiking_input(seed, (T, B, 3), scale=3.0)
+    a = snn.run(model, xs, layerwise=True)
+    b = snn.run(model, xs, layerwise=False)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------- save / restore
+
+
+def _nnx_model(hidden=8, seed=0):
+    return snn.Sequential(
+        nnx.Linear(5, hidden, rngs=nnx.Rngs(seed)),
+        snn.RCuBaLIF((hidden,), rngs=nnx.Rngs(seed + 1)),
+        nnx.Linear(hidden, 3, rngs=nnx.Rngs(seed + 2)),
+        snn.LI((3,)),
+    )
+
+
+def test_nnx_save_and_restore_bit_identical(tmp_path):
+    model = _nnx_model()
+    xs = spiking_input(0, (15, 2, 5), scale=3.0)
+    spyx.checkpoint.save(tmp_path / "ckpt", model)
+    fresh = spyx.checkpoint.restore(tmp_path / "ckpt", _nnx_model(seed=7))
+    for a, b in zip(
+        jax.tree.leaves(snn.run(model, xs)),
+        jax.tree.leaves(snn.run(fresh, xs)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(
+        ValueError,
+        match=r"entry layers/0/bias is float32\[8\] in "
+        r"the checkpoint but the model expects float32\[4\]",
+    ):
+        spyx.checkpoint.restore(tmp_path / "ckpt", _nnx_model(hidden=4))
+
+
+def test_nnx_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = _nnx_model()
+    spyx.checkpoint.save(tmp_path / "ckpt", model)
+    other = _nnx_model(seed=3)
+
+    def cut(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    import orbax.checkpoint as ocp
+
+    monkeypatch.setattr(ocp.StandardCheckpointer, "wait_until_finished", cut)
+    with pytest.raises(KeyboardInterrupt):
+        spyx.checkpoint.save(tmp_path / "ckpt", other)
+    monkeypatch.undo()
+    restored = spyx.checkpoint.restore(tmp_path / "ckpt", _nnx_model(seed=9))
+    np.testing.assert_array_equal(
+        restored.layers[0].kernel[...], model.layers[0].kernel[...]
+    )
+
+
+def test_equinox_save_and_restore(tmp_path, monkeypatch):
+    model = se.from_nnx(_nnx_model())
+    xs = spiking_input(0, (15, 5), scale=3.0)
+    se.save(tmp_path / "m.eqx", model)
+    restored = se.restore(tmp_path / "m.eqx", se.from_nnx(_nnx_model(seed=5)))
+    np.testing.assert_array_equal(se.run(model, xs)[0], se.run(restored, xs)[0])
+    with pytest.raises(ValueError, match=r"does not fit this model"):
+        se.restore(tmp_path / "m.eqx", se.from_nnx(_nnx_model(hidden=4)))
+
+    def cut(path, tree):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(eqx, "tree_serialise_leaves", cut)
+    with pytest.raises(KeyboardInterrupt):
+        se.save(tmp_path / "m.eqx", se.from_nnx(_nnx_model(seed=6)))
+    monkeypatch.undo()
+    again = se.restore(tmp_path / "m.eqx", se.from_nnx(_nnx_model(seed=5)))
+    np.testing.assert_array_equal(se.run(model, xs)[0], se.run(again, xs)[0])
