@@ -78,27 +78,6 @@ def _decay(
     return nnx.Param(core.decay_value(layer, name, value, hidden_shape))
 
 
-def _threshold(layer: str, threshold: Any) -> float:
-    try:
-        return float(threshold)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{layer}: `threshold` must be a number, got {threshold!r}."
-        ) from None
-
-
-def _batch_size(layer: str, batch_size: Any) -> tuple[int, ...]:
-    if batch_size is None:
-        return ()
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(
-            f"{layer}: `batch_size` must be a positive int or None, got {batch_size!r}."
-        )
-    if batch_size <= 0:
-        raise ValueError(f"{layer}: `batch_size` must be positive, got {batch_size}.")
-    return (batch_size,)
-
-
 class _Neuron(nnx.Module):
     """Shared shell of the neurons: state construction and input checks."""
 
@@ -120,7 +99,7 @@ class _Neuron(nnx.Module):
 
         `batch_size=None` gives one example's state (for use under `jax.vmap`).
         """
-        batch = _batch_size(type(self).__name__, batch_size)
+        batch = core.batch_shape(type(self).__name__, batch_size)
         return jnp.zeros((*batch, *self.state_shape), dtype)
 
     def _check(self, x: Any, state: Any) -> None:
@@ -140,7 +119,7 @@ class _Spiking(_Neuron):
     activation: SpikeFn
 
     def _init_spiking(self, threshold: Any, activation: SpikeFn | None) -> None:
-        self.threshold = _threshold(type(self).__name__, threshold)
+        self.threshold = core.threshold_value(type(self).__name__, threshold)
         self.activation = superspike() if activation is None else activation
 
 
@@ -593,13 +572,13 @@ class ActivityRegularization(nnx.Module):
         self.hidden_shape = core.normalize_shape(
             "ActivityRegularization", "hidden_shape", hidden_shape
         )
-        _batch_size("ActivityRegularization", batch_size)
+        core.batch_shape("ActivityRegularization", batch_size)
         self.batch_size = batch_size
         self.dtype = dtype
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> Array:
         """Zero count of shape ``(batch_size, *hidden_shape)``."""
-        batch = _batch_size(
+        batch = core.batch_shape(
             "ActivityRegularization",
             self.batch_size if batch_size is None else batch_size,
         )
@@ -755,35 +734,10 @@ class Sequential(nnx.Sequential):
         return [_initial_state(layer, batch_size, dtype) for layer in self.layers]
 
     def _batch_ndim(self, state: Sequence[Any]) -> int:
-        for layer, s in zip(self.layers, state, strict=True):
-            if s is not None and hasattr(layer, "_batch_ndim"):
-                return layer._batch_ndim(s)
-        return 0
+        return core.sequential_batch_ndim(self.layers, state)
 
     def _check_state(self, state: Any) -> None:
-        n = len(self.layers)
-        if not isinstance(state, list | tuple) or len(state) != n:
-            got = (
-                f"a {type(state).__name__} of length {len(state)}"
-                if isinstance(state, list | tuple)
-                else type(state).__name__
-            )
-            raise TypeError(
-                f"Sequential: `state` must be a list with one entry per layer "
-                f"({n}), got {got}. Build it with model.initial_state(batch_size)."
-            )
-        for i, (layer, s) in enumerate(zip(self.layers, state, strict=True)):
-            name = type(layer).__name__
-            if _is_stateful(layer) and s is None:
-                raise TypeError(
-                    f"Sequential: layer {i} ({name}) is stateful but its state "
-                    f"entry is None."
-                )
-            if not _is_stateful(layer) and s is not None:
-                raise TypeError(
-                    f"Sequential: layer {i} ({name}) is stateless, so its state "
-                    f"entry must be None, got {type(s).__name__}."
-                )
+        core.check_sequential_state(self.layers, state, _is_stateful)
 
     def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list[Any]]:  # type: ignore[override]
         """Apply every layer in order; returns ``(out, new_state)``."""

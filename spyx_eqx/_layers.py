@@ -11,7 +11,7 @@ from jax import Array
 from spyx import core
 
 from ._custom_types import AnyFloat, Hidden, typechecked
-from ._neurons import _batch, _Neuron
+from ._neurons import _Neuron
 
 __all__ = [
     "ActivityRegularization",
@@ -52,7 +52,7 @@ class ActivityRegularization(eqx.Module):
     ):
         layer = "ActivityRegularization"
         self.hidden_shape = core.normalize_shape(layer, "hidden_shape", hidden_shape)
-        _batch(layer, batch_size)
+        core.batch_shape(layer, batch_size)
         self.batch_size = batch_size
         self.dtype = dtype
 
@@ -66,7 +66,7 @@ class ActivityRegularization(eqx.Module):
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> Array:
         """Zero count: ``hidden_shape``, or ``(batch_size, *hidden_shape)``."""
-        batch = _batch("ActivityRegularization", batch_size)
+        batch = core.batch_shape("ActivityRegularization", batch_size)
         return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
 
     def _batch_ndim(self, state: Array) -> int:
@@ -262,35 +262,10 @@ class Sequential(eqx.Module):
         return [_initial_state(layer, batch_size, dtype) for layer in self.layers]
 
     def _batch_ndim(self, state: Sequence[Any]) -> int:
-        for layer, s in zip(self.layers, state, strict=True):
-            if s is not None and hasattr(layer, "_batch_ndim"):
-                return layer._batch_ndim(s)
-        return 0
+        return core.sequential_batch_ndim(self.layers, state)
 
     def _check_state(self, state: Any) -> None:
-        n = len(self.layers)
-        if not isinstance(state, list | tuple) or len(state) != n:
-            got = (
-                f"a {type(state).__name__} of length {len(state)}"
-                if isinstance(state, list | tuple)
-                else type(state).__name__
-            )
-            raise TypeError(
-                f"Sequential: `state` must be a list with one entry per layer "
-                f"({n}), got {got}. Build it with model.initial_state()."
-            )
-        for i, (layer, s) in enumerate(zip(self.layers, state, strict=True)):
-            name = type(layer).__name__
-            if _is_stateful(layer) and s is None:
-                raise TypeError(
-                    f"Sequential: layer {i} ({name}) is stateful but its state "
-                    f"entry is None."
-                )
-            if not _is_stateful(layer) and s is not None:
-                raise TypeError(
-                    f"Sequential: layer {i} ({name}) is stateless, so its state "
-                    f"entry must be None, got {type(s).__name__}."
-                )
+        core.check_sequential_state(self.layers, state, _is_stateful)
 
     def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list]:
         """Apply every layer in order; returns ``(out, new_state)``."""

@@ -43,27 +43,6 @@ def _keys(layer: str, key: Array | None, n: int, what: str) -> list[Array]:
     return list(jax.random.split(key, n))
 
 
-def _threshold(layer: str, threshold: Any) -> float:
-    try:
-        return float(threshold)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{layer}: `threshold` must be a number, got {threshold!r}."
-        ) from None
-
-
-def _batch(layer: str, batch_size: Any) -> tuple[int, ...]:
-    if batch_size is None:
-        return ()
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(
-            f"{layer}: `batch_size` must be a positive int or None, got {batch_size!r}."
-        )
-    if batch_size <= 0:
-        raise ValueError(f"{layer}: `batch_size` must be positive, got {batch_size}.")
-    return (batch_size,)
-
-
 class _Neuron(eqx.Module):
     """Shared shell: hidden shape, state construction and input checks."""
 
@@ -85,7 +64,7 @@ class _Neuron(eqx.Module):
         self, batch_size: int | None = None, dtype: Any = jnp.float32
     ) -> Array:
         """Zero state: ``state_shape``, or ``(batch_size, *state_shape)``."""
-        batch = _batch(type(self).__name__, batch_size)
+        batch = core.batch_shape(type(self).__name__, batch_size)
         return jnp.zeros((*batch, *self.state_shape), dtype)
 
     def _batch_ndim(self, state: Array) -> int:
@@ -134,7 +113,7 @@ class _Spiking(_Neuron):
     ) -> None:
         layer = type(self).__name__
         self.hidden_shape = core.normalize_shape(layer, "hidden_shape", hidden_shape)
-        self.threshold = _threshold(layer, threshold)
+        self.threshold = core.threshold_value(layer, threshold)
         self.activation = superspike() if activation is None else activation
 
 

@@ -28,25 +28,31 @@ from ._scan import (
 )
 from ._shapes import (
     Shape,
+    batch_shape,
     check_floating,
     check_input,
     check_recurrent_shape,
+    check_sequential_state,
     check_state,
     check_time_major,
     join_halves,
     normalize_shape,
+    sequential_batch_ndim,
     split_halves,
     state_shape,
+    threshold_value,
 )
 
 __all__ = [
     "LeakyScanMethod",
     "Shape",
     "alif_step",
+    "batch_shape",
     "check_finite",
     "check_floating",
     "check_input",
     "check_recurrent_shape",
+    "check_sequential_state",
     "check_state",
     "check_time_major",
     "clip01",
@@ -67,9 +73,11 @@ __all__ = [
     "recurrent_init",
     "rif_step",
     "rlif_step",
+    "sequential_batch_ndim",
     "run_layerwise",
     "split_halves",
     "state_shape",
     "sum_pool_axes",
+    "threshold_value",
     "time_scan",
 ]

@@ -14,6 +14,8 @@ from jax import Array
 
 __all__ = [
     "Shape",
+    "batch_shape",
+    "check_sequential_state",
     "check_floating",
     "check_input",
     "check_recurrent_shape",
@@ -21,8 +23,10 @@ __all__ = [
     "check_time_major",
     "join_halves",
     "normalize_shape",
+    "sequential_batch_ndim",
     "split_halves",
     "state_shape",
+    "threshold_value",
 ]
 
 Shape = tuple[int, ...]
@@ -56,6 +60,65 @@ def normalize_shape(layer: str, name: str, shape: int | Sequence[int]) -> Shape:
                 f"{layer}: every size in `{name}` must be positive, got {dims}."
             )
     return tuple(int(d) for d in dims)
+
+
+def threshold_value(layer: str, threshold: Any) -> float:
+    """A threshold as a plain float (it is a hyperparameter, not trained)."""
+    try:
+        return float(threshold)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{layer}: `threshold` must be a number, got {threshold!r}."
+        ) from None
+
+
+def batch_shape(layer: str, batch_size: Any) -> tuple[int, ...]:
+    """``()`` for ``None`` (one example), else ``(batch_size,)``, checked."""
+    if batch_size is None:
+        return ()
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise TypeError(
+            f"{layer}: `batch_size` must be a positive int or None, got {batch_size!r}."
+        )
+    if batch_size <= 0:
+        raise ValueError(f"{layer}: `batch_size` must be positive, got {batch_size}.")
+    return (int(batch_size),)
+
+
+def check_sequential_state(layers: Any, state: Any, is_stateful: Any) -> None:
+    """A `Sequential`'s state: a list with one entry per layer, ``None``
+    exactly for the stateless layers."""
+    n = len(layers)
+    if not isinstance(state, list | tuple) or len(state) != n:
+        got = (
+            f"a {type(state).__name__} of length {len(state)}"
+            if isinstance(state, list | tuple)
+            else type(state).__name__
+        )
+        raise TypeError(
+            f"Sequential: `state` must be a list with one entry per layer "
+            f"({n}), got {got}. Build it with model.initial_state(batch_size)."
+        )
+    for i, (layer, s) in enumerate(zip(layers, state, strict=True)):
+        name = type(layer).__name__
+        if is_stateful(layer) and s is None:
+            raise TypeError(
+                f"Sequential: layer {i} ({name}) is stateful but its state "
+                f"entry is None."
+            )
+        if not is_stateful(layer) and s is not None:
+            raise TypeError(
+                f"Sequential: layer {i} ({name}) is stateless, so its state "
+                f"entry must be None, got {type(s).__name__}."
+            )
+
+
+def sequential_batch_ndim(layers: Any, state: Any) -> int:
+    """Batch axes of a `Sequential`'s state, read off its first stateful layer."""
+    for layer, s in zip(layers, state, strict=True):
+        if s is not None and hasattr(layer, "_batch_ndim"):
+            return layer._batch_ndim(s)
+    return 0
 
 
 def check_recurrent_shape(layer: str, hidden_shape: Shape) -> None:
