@@ -110,7 +110,10 @@ def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def _spike_rate(model: Any, x: Array, batch: int) -> float | None:
-    """Mean output of every spiking layer (one with a threshold) in a model."""
+    """Mean output of every spiking layer (one with a threshold) in a model;
+    ``None`` for a plain function or a model without spiking layers."""
+    if not hasattr(model, "initial_state"):
+        return None
     layers = getattr(model, "layers", [model])
     rates = []
     for i, layer in enumerate(layers):
@@ -182,11 +185,7 @@ def benchmark(
         forward_ms=forward_ms,
         train_ms=train_ms,
         throughput=batch / (train_ms / 1e3),
-        spike_rate=(
-            _spike_rate(module_or_thunk, x, batch)
-            if not isinstance(params, tuple)
-            else None
-        ),
+        spike_rate=_spike_rate(module_or_thunk, x, batch),
         peak_memory_bytes=int(peak) if peak is not None else None,
         temp_memory_bytes=temp,
         compile_s=compile_s,
