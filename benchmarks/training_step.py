@@ -8,8 +8,9 @@ Rows, for each shape (T, B, H):
 - spyx.nn layer-wise: spyx.nn.run (default);
 - spyx_eqx layer-wise: the Equinox twin (spyx_eqx.from_nnx) with spyx_eqx.run.
 
-Each time is the median of forward + backward over `--repeats` runs; ratios
-are against the floor measured in the same run. Compile time is the
+Each time is the median of forward + backward over `--repeats` runs, the
+variants timed round-robin; ratios are against the floor measured in the same
+run. Compile time is the
 lower-and-compile time of the jitted training step.
 
     python benchmarks/training_step.py
@@ -41,17 +42,30 @@ def network(hidden: int) -> snn.Sequential:
     )
 
 
-def timed(fn, args, repeats):
+def compile_(fn, args):
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - start
     jax.block_until_ready(compiled(*args))
-    times = []
+    return compiled, compile_s
+
+
+def timed(fn, args, repeats):
+    """Median ms and compile seconds of one function."""
+    compiled, compile_s = compile_(fn, args)
+    return interleaved([(compiled, args)], repeats)[0], compile_s
+
+
+def interleaved(calls, repeats):
+    """Median ms of each compiled call, timed round-robin so that slow drifts
+    of the machine (frequency, other load) hit every variant alike."""
+    times = [[] for _ in calls]
     for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times), compile_s
+        for i, (compiled, args) in enumerate(calls):
+            start = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            times[i].append(time.perf_counter() - start)
+    return [1e3 * statistics.median(t) for t in times]
 
 
 def cases(T, B, H):
@@ -105,12 +119,17 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for T, B, H in SHAPES:
         x, rows = cases(T, B, H)
-        floor_ms = None
-        for name, fn, params in rows:
-            ms, compile_s = timed(fn, (params, x), args.repeats)
-            floor_ms = floor_ms or ms
+        compiled = [compile_(fn, (params, x)) for _, fn, params in rows]
+        calls = [
+            (c, (params, x))
+            for (c, _), (_, _, params) in zip(compiled, rows, strict=True)
+        ]
+        medians = interleaved(calls, args.repeats)
+        for (name, _, _), ms, (_, compile_s) in zip(
+            rows, medians, compiled, strict=True
+        ):
             print(
-                f"| {T}, {B}, {H} | {name} | {ms:.1f} | {ms / floor_ms:.2f} | "
+                f"| {T}, {B}, {H} | {name} | {ms:.1f} | {ms / medians[0]:.2f} | "
                 f"{compile_s:.2f} |",
                 flush=True,
             )

@@ -113,6 +113,17 @@ class _Neuron(nnx.Module):
     def _batch_ndim(self, state: Array) -> int:
         return state.ndim - len(self.state_shape)
 
+    def _check_sequence(self, x: Any, layer: str | None = None) -> tuple[int, ...]:
+        """Check a time-major sequence ``[T, *batch, *hidden]``; returns batch."""
+        layer = layer or f"{type(self).__name__}.run_sequence"
+        lead = core.check_input(layer, x, self.hidden_shape)
+        if not lead:
+            raise ValueError(
+                f"{layer}: `x` needs a leading time axis, [Time, Batch, "
+                f"*{self.hidden_shape}], got {tuple(x.shape)}."
+            )
+        return lead[1:]
+
 
 class _Spiking(_Neuron):
     threshold: float
@@ -165,6 +176,18 @@ class IF(_Spiking):
         self._check(x, V)
         return core.if_step(x, V, threshold=self.threshold, spike=self.activation)
 
+    def run_sequence(self, x: Array, V: Array) -> tuple[Array, Array]:
+        """The whole time-major sequence ``[T, B, *hidden_shape]`` from the state
+        `V`, returning ``(spikes, final V)``: equal to scanning `__call__`, with
+        a leaner backward pass (`spyx.core.lif_sequence`). Layer-wise `run`
+        uses it.
+        """
+        batch = self._check_sequence(x)
+        core.check_state(type(self).__name__, V, batch, self.state_shape)
+        return core.lif_sequence(
+            x, V, beta=1.0, threshold=self.threshold, spike=self.activation
+        )
+
 
 class LIF(_Spiking):
     """Leaky integrate-and-fire neuron.
@@ -199,6 +222,18 @@ class LIF(_Spiking):
         """One step: `x` and `V` of shape ``(B, *hidden_shape)``."""
         self._check(x, V)
         return core.lif_step(
+            x, V, beta=self.beta[...], threshold=self.threshold, spike=self.activation
+        )
+
+    def run_sequence(self, x: Array, V: Array) -> tuple[Array, Array]:
+        """The whole time-major sequence ``[T, B, *hidden_shape]`` from the state
+        `V`, returning ``(spikes, final V)``: equal to scanning `__call__`, with
+        a leaner backward pass (`spyx.core.lif_sequence`). Layer-wise `run`
+        uses it.
+        """
+        batch = self._check_sequence(x)
+        core.check_state(type(self).__name__, V, batch, self.state_shape)
+        return core.lif_sequence(
             x, V, beta=self.beta[...], threshold=self.threshold, spike=self.activation
         )
 
@@ -515,7 +550,7 @@ class PSU_LIF(_Spiking):
 
         **Returns:** spikes of shape ``[T, B, *hidden_shape]``.
         """
-        self._check_sequence(x)
+        self._check_sequence(x, "PSU_LIF.parallel")
         return self._sequence(x, None, method)[0]
 
     def run_sequence(
@@ -525,19 +560,9 @@ class PSU_LIF(_Spiking):
 
         Equal to scanning `__call__` over `x`; layer-wise `run` uses it.
         """
-        batch = self._check_sequence(x)
+        batch = self._check_sequence(x, "PSU_LIF.parallel")
         core.check_state("PSU_LIF", V, batch, self.state_shape)
         return self._sequence(x, V, method)
-
-    def _check_sequence(self, x: Any) -> tuple[int, ...]:
-        layer = "PSU_LIF.parallel"
-        lead = core.check_input(layer, x, self.hidden_shape)
-        if not lead:
-            raise ValueError(
-                f"{layer}: `x` needs a leading time axis, [Time, Batch, "
-                f"*{self.hidden_shape}], got {tuple(x.shape)}."
-            )
-        return lead[1:]
 
     def _sequence(
         self, x: Array, V: Array | None, method: core.LeakyScanMethod

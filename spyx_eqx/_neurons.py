@@ -70,6 +70,17 @@ class _Neuron(eqx.Module):
     def _batch_ndim(self, state: Array) -> int:
         return state.ndim - len(self.state_shape)
 
+    def _check_sequence(self, x: Any, layer: str | None = None) -> tuple[int, ...]:
+        """Check a time-major sequence ``[T, *batch, *hidden]``; returns batch."""
+        layer = layer or f"{type(self).__name__}.run_sequence"
+        lead = core.check_input(layer, x, self.hidden_shape)
+        if not lead:
+            raise ValueError(
+                f"{layer}: `x` needs a leading time axis, [Time, *batch, "
+                f"*{self.hidden_shape}], got {tuple(x.shape)}."
+            )
+        return lead[1:]
+
     def _check(self, x: Any, state: Any) -> None:
         layer = type(self).__name__
         batch = core.check_input(layer, x, self.hidden_shape)
@@ -168,6 +179,17 @@ class IF(_Spiking):
         self._check(x, V)
         return core.if_step(x, V, threshold=self.threshold, spike=self.activation)
 
+    @typechecked
+    def run_sequence(self, x: Sequence_, V: Hidden) -> tuple[Sequence_, Hidden]:
+        """The whole time-major sequence from the state `V`, returning
+        ``(spikes, final V)``: equal to scanning `__call__`, with a leaner
+        backward pass (`spyx.core.lif_sequence`). Layer-wise `run` uses it."""
+        batch = self._check_sequence(x)
+        core.check_state(type(self).__name__, V, batch, self.state_shape)
+        return core.lif_sequence(
+            x, V, beta=1.0, threshold=self.threshold, spike=self.activation
+        )
+
 
 class LIF(_Spiking):
     """Leaky integrate-and-fire neuron.
@@ -204,6 +226,17 @@ class LIF(_Spiking):
     def __call__(self, x: Hidden, V: Hidden) -> tuple[Hidden, Hidden]:
         self._check(x, V)
         return core.lif_step(
+            x, V, beta=self.beta, threshold=self.threshold, spike=self.activation
+        )
+
+    @typechecked
+    def run_sequence(self, x: Sequence_, V: Hidden) -> tuple[Sequence_, Hidden]:
+        """The whole time-major sequence from the state `V`, returning
+        ``(spikes, final V)``: equal to scanning `__call__`, with a leaner
+        backward pass (`spyx.core.lif_sequence`). Layer-wise `run` uses it."""
+        batch = self._check_sequence(x)
+        core.check_state(type(self).__name__, V, batch, self.state_shape)
+        return core.lif_sequence(
             x, V, beta=self.beta, threshold=self.threshold, spike=self.activation
         )
 
@@ -523,7 +556,7 @@ class PSU_LIF(_Spiking):
 
         Equal to scanning `__call__` over `x`; layer-wise `run` uses it.
         """
-        batch = core.check_input("PSU_LIF.parallel", x, self.hidden_shape)[1:]
+        batch = self._check_sequence(x, "PSU_LIF.parallel")
         core.check_state("PSU_LIF", V, batch, self.state_shape)
         return self._sequence(x, V, method)
 

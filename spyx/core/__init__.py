@@ -26,6 +26,7 @@ from ._scan import (
     run_layerwise,
     time_scan,
 )
+from ._sequences import lif_sequence
 from ._shapes import (
     Shape,
     batch_shape,
@@ -65,6 +66,7 @@ __all__ = [
     "join_halves",
     "leaky_scan",
     "li_step",
+    "lif_sequence",
     "lif_step",
     "normalize_shape",
     "psu_lif_sequence",

@@ -1,0 +1,87 @@
+"""Whole-sequence kernels with a hand-written backward pass.
+
+Autodiff of a `jax.lax.scan` over `lif_step` keeps several arrays per step
+for the backward pass. The adjoint of the LIF recurrence needs only the
+membrane trace, so `lif_sequence` stores that alone and runs one fused
+reverse scan: about a quarter less time for a LIF layer's forward + backward
+on a CPU (`benchmarks/training_step.py`). Layer-wise `run` uses it for `IF`
+and `LIF`; gradients equal autodiff's to float rounding (tested).
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+from ._neurons import clip01, lif_step
+
+__all__ = ["lif_sequence"]
+
+
+def lif_sequence(
+    x: Array,
+    V0: Array,
+    *,
+    beta: ArrayLike,
+    threshold: float,
+    spike: Callable[[Array], Array],
+) -> tuple[Array, Array]:
+    """`lif_step` over a whole time-major sequence, with a custom VJP.
+
+    Forward: ``s_t = H(V_t - th)``, ``V_{t+1} = b V_t + x_t - s_t th``.
+    Backward, with ``g_t = H'(V_t - th)`` the surrogate and ``l_t`` the
+    gradient w.r.t. ``V_t``:
+
+        l_t = dL/ds_t g_t + l_{t+1} (b - th g_t),    dL/dx_t = l_{t+1},
+        dL/db = sum_t l_{t+1} V_t,                   dL/dV_0 = l_0.
+
+    **Arguments:** `x` ``[T, *batch, *hidden]``; `V0` ``[*batch, *hidden]``;
+    `beta` a scalar or ``hidden``-shaped decay; `threshold` a number; `spike`
+    a spike function (its backward pass must be linear in the incoming
+    gradient, as every `spyx.axn` function's is).
+
+    **Returns:** ``(spikes [T, ...], V_T)``.
+    """
+    beta = jnp.asarray(beta, jnp.result_type(float))
+
+    def forward(x: Array, V0: Array, beta: Array) -> tuple[Array, Array, Array]:
+        def body(V: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
+            s, V_new = lif_step(x_t, V, beta=beta, threshold=threshold, spike=spike)
+            return V_new, (s, V)
+
+        V_T, (spikes, trace) = jax.lax.scan(body, V0, x)
+        return spikes, V_T, trace
+
+    @jax.custom_vjp
+    def sequence(x: Array, V0: Array, beta: Array) -> tuple[Array, Array]:
+        spikes, V_T, _ = forward(x, V0, beta)
+        return spikes, V_T
+
+    def sequence_fwd(x, V0, beta):  # noqa: ANN001, ANN202
+        spikes, V_T, trace = forward(x, V0, beta)
+        return (spikes, V_T), (trace, beta)
+
+    def sequence_bwd(res, cts):  # noqa: ANN001, ANN202
+        trace, beta = res
+        d_spikes, d_VT = cts
+        b, clip_vjp = jax.vjp(clip01, beta)
+
+        def body(carry, inputs):  # noqa: ANN001, ANN202
+            lam, d_b = carry
+            V, d_s = inputs
+            u = V - threshold
+            g = jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+            d_b = d_b + lam * V
+            lam_prev = (d_s * g + lam * (b - threshold * g)).astype(V.dtype)
+            return (lam_prev, d_b), lam
+
+        init = (d_VT, jnp.zeros(d_VT.shape, jnp.result_type(d_VT, b)))
+        (lam0, d_b), d_x = jax.lax.scan(body, init, (trace, d_spikes), reverse=True)
+        d_b = d_b.reshape(-1, *b.shape).sum(0) if b.ndim else d_b.sum()
+        (d_beta,) = clip_vjp(d_b.astype(b.dtype))
+        return d_x.astype(trace.dtype), lam0, d_beta
+
+    sequence.defvjp(sequence_fwd, sequence_bwd)
+    return sequence(x, V0, beta)
