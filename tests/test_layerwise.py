@@ -131,3 +131,32 @@ def test_psu_run_sequence_from_a_nonzero_state():
 def test_checkpoint_must_be_positive():
     with pytest.raises(ValueError, match=r"`checkpoint` must be a positive number"):
         snn.run(snn.LIF((H,), beta=0.5), jnp.ones((T, B, H)), checkpoint=0)
+
+
+@pytest.mark.parametrize("beta", [0.8, "per-unit", 1.0, 0.0], ids=str)
+def test_lif_sequence_backward_equals_autodiff(beta):
+    """The hand-written adjoint of `core.lif_sequence` against autodiff of the
+    step-by-step scan, w.r.t. the input, the start state and beta."""
+    from spyx import axn, core
+
+    b = jnp.linspace(0.1, 0.95, H) if beta == "per-unit" else jnp.asarray(beta)
+    xs = spiking_input(7, (T, B, H), scale=1.5)
+    V0 = jnp.full((B, H), 0.4)
+    spike = axn.arctan()
+    weights = jax.random.normal(jax.random.key(3), (T, B, H))
+
+    def by_steps(x, V, b):
+        s, V = core.time_scan(
+            lambda x_t, v: core.lif_step(x_t, v, beta=b, threshold=1.0, spike=spike),
+            x,
+            V,
+        )
+        return jnp.sum(s * weights) + jnp.sum(V**2)
+
+    def by_kernel(x, V, b):
+        s, V = core.lif_sequence(x, V, beta=b, threshold=1.0, spike=spike)
+        return jnp.sum(s * weights) + jnp.sum(V**2)
+
+    ref = jax.value_and_grad(by_steps, argnums=(0, 1, 2))(xs, V0, b)
+    got = jax.value_and_grad(by_kernel, argnums=(0, 1, 2))(xs, V0, b)
+    _close(got, ref)
