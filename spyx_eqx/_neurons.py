@@ -72,14 +72,7 @@ class _Neuron(eqx.Module):
 
     def _check_sequence(self, x: Any, layer: str | None = None) -> tuple[int, ...]:
         """Check a time-major sequence ``[T, *batch, *hidden]``; returns batch."""
-        layer = layer or f"{type(self).__name__}.run_sequence"
-        lead = core.check_input(layer, x, self.hidden_shape)
-        if not lead:
-            raise ValueError(
-                f"{layer}: `x` needs a leading time axis, [Time, *batch, "
-                f"*{self.hidden_shape}], got {tuple(x.shape)}."
-            )
-        return lead[1:]
+        return core.check_sequence(layer or type(self).__name__, x, self.hidden_shape)
 
     def _check(self, x: Any, state: Any) -> None:
         layer = type(self).__name__

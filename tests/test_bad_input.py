@@ -92,6 +92,12 @@ CASES = [
         "mismatched layer sizes",
         lambda: snn.run(_mismatched(), jnp.ones((3, 2, 5))),
         ValueError,
+        r"LIF: `x` must have shape \(Time, \*batch, 4\), got \(3, 2, 8\)",
+    ),
+    (
+        "mismatched layer sizes, step by step",
+        lambda: snn.run(_mismatched(), jnp.ones((3, 2, 5)), layerwise=False),
+        ValueError,
         r"LIF: `x` must have shape \(\*batch, 4\), got \(2, 8\)",
     ),
     (

@@ -19,6 +19,7 @@ __all__ = [
     "check_floating",
     "check_input",
     "check_recurrent_shape",
+    "check_sequence",
     "check_state",
     "check_time_major",
     "join_halves",
@@ -178,6 +179,26 @@ def check_input(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
             f"got {tuple(x.shape)}."
         )
     return tuple(x.shape[: x.ndim - k])
+
+
+def check_sequence(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
+    """Check a time-major float sequence ``[T, *batch, *feature_shape]``.
+
+    **Returns:** the batch axes of `x` (between time and features).
+    """
+    check_floating(layer, "x", x)
+    k = len(feature_shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k :]) != feature_shape:
+        raise ValueError(
+            f"{layer}: `x` must have shape (Time, *batch, {_dims(feature_shape)}), "
+            f"got {tuple(x.shape)}."
+        )
+    if x.ndim == k:
+        raise ValueError(
+            f"{layer}: `x` needs a leading time axis, (Time, *batch, "
+            f"{_dims(feature_shape)}), got {tuple(x.shape)}."
+        )
+    return tuple(x.shape[1 : x.ndim - k])
 
 
 def check_state(
