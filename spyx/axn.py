@@ -47,6 +47,8 @@ def heaviside(x: ArrayLike) -> Array:
 
     **Returns:** an array of zeros and ones with the shape and dtype of `x`
     (integer or boolean inputs give float32).
+
+    Example: ``heaviside(jnp.array([-1.0, 0.0, 2.0]))`` is ``[0., 0., 1.]``.
     """
     x = jnp.asarray(x)
     dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
@@ -120,6 +122,15 @@ def superspike(k: float = 25.0) -> SpikeFn:
     **Arguments:**
 
     - `k`: sharpness; larger `k` concentrates the gradient near threshold.
+
+    Example:
+
+    ```python
+    spike = spyx.axn.superspike(k=25.0)
+    spike(jnp.array([-0.5, 0.5]))                   # [0., 1.]
+    jax.grad(lambda x: spike(x).sum())(jnp.zeros(1))  # the surrogate at 0
+    layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
+    ```
     """
     return _surrogate(lambda x: 1.0 / (1.0 + k * jnp.abs(x)) ** 2, "superspike")
 
@@ -132,6 +143,15 @@ def arctan(k: float = 2.0) -> SpikeFn:
     **Arguments:**
 
     - `k`: sharpness.
+
+    Example:
+
+    ```python
+    spike = spyx.axn.arctan(k=2.0)
+    spike(jnp.array([-0.5, 0.5]))                   # [0., 1.]
+    jax.grad(lambda x: spike(x).sum())(jnp.zeros(1))  # the surrogate at 0
+    layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
+    ```
     """
     return _surrogate(
         lambda x: 1.0 / (math.pi * (1.0 + (k * math.pi * x) ** 2)), "arctan"
@@ -146,6 +166,15 @@ def tanh(k: float = 1.0) -> SpikeFn:
     **Arguments:**
 
     - `k`: sharpness.
+
+    Example:
+
+    ```python
+    spike = spyx.axn.tanh(k=1.0)
+    spike(jnp.array([-0.5, 0.5]))                   # [0., 1.]
+    jax.grad(lambda x: spike(x).sum())(jnp.zeros(1))  # the surrogate at 0
+    layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
+    ```
     """
     return _surrogate(lambda x: 4.0 / (jnp.exp(-k * x) + jnp.exp(k * x)) ** 2, "tanh")
 
@@ -159,6 +188,15 @@ def boxcar(width: float = 2.0, height: float = 0.5) -> SpikeFn:
 
     - `width`: width of the window, centred on 0.
     - `height`: gradient inside the window.
+
+    Example:
+
+    ```python
+    spike = spyx.axn.boxcar(width=2.0, height=0.5)
+    spike(jnp.array([-0.5, 0.5]))                   # [0., 1.]
+    jax.grad(lambda x: spike(x).sum())(jnp.zeros(1))  # the surrogate at 0
+    layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
+    ```
     """
     return _surrogate(
         lambda x: jnp.where(jnp.abs(x) < width / 2, height, 0.0), "boxcar"
@@ -173,5 +211,14 @@ def triangular(k: float = 2.0) -> SpikeFn:
     **Arguments:**
 
     - `k`: inverse half-width of the triangle.
+
+    Example:
+
+    ```python
+    spike = spyx.axn.triangular(k=2.0)
+    spike(jnp.array([-0.5, 0.5]))                   # [0., 1.]
+    jax.grad(lambda x: spike(x).sum())(jnp.zeros(1))  # the surrogate at 0
+    layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
+    ```
     """
     return _surrogate(lambda x: jnp.maximum(0.0, 1.0 - jnp.abs(k * x)), "triangular")

@@ -153,6 +153,8 @@ def benchmark(
 
     **Returns:** a `BenchResult`. The training step is
     ``value_and_grad(sum(outputs ** 2))`` w.r.t. the parameters and input.
+
+    Example: ``spyx.bench.benchmark(model, (700,), seq_len=100, batch=64)``.
     """
     f, params, default_name = _pure(module_or_thunk, batch)
     key = jax.random.key(seed)
@@ -200,7 +202,10 @@ def compare(
     batch: int,
     **kwargs: Any,
 ) -> list[BenchResult]:
-    """`benchmark` at each sequence length in `seq_lens`."""
+    """`benchmark` at each sequence length in `seq_lens`.
+
+    Example: ``compare(model, (700,), seq_lens=[100, 1000], batch=16)``.
+    """
     return [
         benchmark(module_or_thunk, input_shape, seq_len=t, batch=batch, **kwargs)
         for t in seq_lens
@@ -215,7 +220,10 @@ def format_table(
     results: Sequence[BenchResult], reference: BenchResult | None = None
 ) -> str:
     """A Markdown table of results; with `reference`, the ratios of the
-    training-step time to it."""
+    training-step time to it.
+
+    Example: ``print(format_table(results, reference=results[0]))``.
+    """
     head = (
         "| name | T | B | forward ms | train ms | "
         + ("x ref | " if reference else "")

@@ -39,6 +39,8 @@ def save(path: str | os.PathLike, model: nnx.Module) -> Path:
     """Write `model`'s variables to the folder `path` (replacing it atomically).
 
     **Returns:** the absolute path written.
+
+    Example: ``spyx.checkpoint.save("ckpt/model", model)``.
     """
     path = Path(path).absolute()
     tmp = path.with_name(path.name + ".saving")
@@ -62,6 +64,8 @@ def restore(path: str | os.PathLike, model: nnx.Module) -> nnx.Module:
 
     Raises `ValueError` naming the entry when the checkpoint and the model
     differ in structure, shape or dtype, before changing anything.
+
+    Example: ``spyx.checkpoint.restore("ckpt/model", build_model())``.
     """
     path = Path(path).absolute()
     if not path.exists() and path.with_name(path.name + ".old").exists():

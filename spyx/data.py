@@ -58,6 +58,9 @@ def rate_code(
     - `dtype`: dtype of the spikes.
 
     **Returns:** spikes of shape ``[T, *x.shape]``, time-major.
+
+    Example: ``rate_code(images, 25, key=jax.random.key(0))`` maps
+    ``[B, 64]`` values in ``[0, 1]`` to ``[25, B, 64]`` spikes.
     """
     num_steps = _check_steps("rate_code", num_steps)
     p = jnp.clip(gain * jnp.asarray(x, jnp.float32), 0.0, 1.0)
@@ -86,6 +89,9 @@ def latency_code(
 
     **Returns:** spikes of shape ``[T, *x.shape]`` with at most one spike per
     input.
+
+    Example: ``latency_code(jnp.array([1.0, 0.5]), 5)[:, 0]`` is
+    ``[1, 0, 0, 0, 0]``.
     """
     num_steps = _check_steps("latency_code", num_steps)
     v = jnp.clip(jnp.asarray(x, jnp.float32), 0.0, 1.0)
@@ -191,6 +197,9 @@ def load_shd(
     Raises `ValueError` naming the sample for a corrupt file: missing
     datasets, times and units of different lengths, negative times, unknown
     units, or labels that are not non-negative integers.
+
+    Example: ``data = load_shd("shd_test.h5", num_steps=100)``, then
+    ``for x, y in data.batches(64): ...``.
     """
     try:
         import h5py

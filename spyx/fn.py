@@ -93,6 +93,14 @@ def integral_crossentropy(
 
     **Returns:** ``f(traces, targets) -> scalar`` with `targets` integer
     labels of shape ``[B]``.
+
+    Example:
+
+    ```python
+    loss_fn = spyx.fn.integral_crossentropy(time_axis=0)
+    traces, _ = spyx.nn.run(model, x)          # [T, B, C]
+    loss = loss_fn(traces, labels)             # labels: int [B]
+    ```
     """
 
     def loss(traces: Array, targets: Array) -> Array:
@@ -114,6 +122,8 @@ def integral_accuracy(
     ``pred = argmax_c sum_t traces``;  ``accuracy = mean(pred == targets)``.
 
     **Returns:** ``f(traces, targets) -> (accuracy, predictions)``.
+
+    Example: ``acc, preds = spyx.fn.integral_accuracy(time_axis=0)(traces, labels)``.
     """
 
     def accuracy(traces: Array, targets: Array) -> tuple[Array, Array]:
@@ -137,6 +147,8 @@ def mse_spikerate(
     - `sparsity`: target firing level of the correct class.
     - `smoothing`: label smoothing.
     - `time_axis`: axis of `traces` that is time.
+
+    Example: ``spyx.fn.mse_spikerate(sparsity=0.25, time_axis=0)(traces, labels)``.
     """
 
     def loss(traces: Array, targets: Array) -> Array:
@@ -169,6 +181,9 @@ def silence_reg(min_spikes: float) -> Callable[[Any], Array]:
     ``sum_neurons max(0, min_spikes - mean_b count)^2`` over every array in a
     pytree of spike counts ``(Batch, ...)`` (e.g. the `ActivityRegularization`
     entries of `run`'s final state).
+
+    Example: ``spyx.fn.silence_reg(0.5)(final_state[2])`` with `final_state[2]`
+    the count of an `ActivityRegularization` layer at index 2.
     """
 
     def reg(spike_counts: Any) -> Array:
@@ -193,6 +208,8 @@ def sparsity_reg(
 
     - `max_spikes`: allowed mean count per neuron.
     - `norm`: elementwise penalty; default `optax.huber_loss`.
+
+    Example: ``spyx.fn.sparsity_reg(5.0)(final_state[2])``.
     """
 
     def reg(spike_counts: Any) -> Array:

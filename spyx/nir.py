@@ -232,6 +232,8 @@ def to_nir(model: Any, input_shape: Any, *, dt: float = 1.0) -> nir.NIRGraph:
     - `dt`: the time step the discrete model stands for (see the module doc).
 
     **Returns:** a `nir.NIRGraph` with ``input`` and ``output`` nodes.
+
+    Example: ``nir.write("model.nir", spyx.nir.to_nir(model, (700,), dt=1e-3))``.
     """
     layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
     shape = tuple(int(d) for d in input_shape)
@@ -600,6 +602,8 @@ def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0) -> snn.Sequential:
 
     **Returns:** the model; run it with `spyx.nn.run` on time-major input.
     What is rescaled (with a warning) or refused is listed in the module doc.
+
+    Example: ``model = spyx.nir.from_nir(nir.read("model.nir"), dt=1e-3)``.
     """
     nodes, edges = _inline_subgraphs(graph)
     chain = _chain(nodes, edges)

@@ -151,6 +151,15 @@ class IF(_Spiking):
     - `rngs`: accepted for uniformity and ignored (IF has no parameters).
 
     State: ``V`` of shape ``(B, *hidden_shape)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.IF((128,))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     def __init__(
@@ -196,6 +205,15 @@ class LIF(_Spiking):
     - `rngs`: `nnx.Rngs`, needed when `beta` is ``None``.
 
     State: ``V`` of shape ``(B, *hidden_shape)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.LIF((128,), rngs=nnx.Rngs(0))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     def __init__(
@@ -243,6 +261,15 @@ class LI(_Neuron):
     - `rngs`: accepted for uniformity; the default `beta` is not random.
 
     State: ``V`` of shape ``(B, *layer_shape)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.LI((10,))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 10)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 10)))  # [T, B, 10]
+    ```
     """
 
     def __init__(
@@ -277,6 +304,15 @@ class ALIF(_Spiking):
 
     State: ``[V, T]`` side by side on the last axis, shape
     ``(B, *hidden_shape[:-1], 2 * hidden_shape[-1])``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.ALIF((128,), rngs=nnx.Rngs(0))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     _state_parts = 2
@@ -325,6 +361,15 @@ class CuBaLIF(_Spiking):
 
     State: ``[V, I]`` side by side on the last axis, shape
     ``(B, *hidden_shape[:-1], 2 * hidden_shape[-1])``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.CuBaLIF((128,), rngs=nnx.Rngs(0))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     _state_parts = 2
@@ -370,6 +415,15 @@ class RIF(_Recurrent):
     - `rngs`: `nnx.Rngs` for the recurrent weights ``W`` of shape ``(H, H)``.
 
     State: ``V`` of shape ``(B, H)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.RIF((128,), rngs=nnx.Rngs(0))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     def __init__(
@@ -406,6 +460,15 @@ class RLIF(_Recurrent):
     - `rngs`: `nnx.Rngs` for ``W`` (and `beta` when ``None``).
 
     State: ``V`` of shape ``(B, H)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.RLIF((128,), rngs=nnx.Rngs(0))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     def __init__(
@@ -451,6 +514,15 @@ class RCuBaLIF(_Recurrent):
     - `rngs`: `nnx.Rngs` for ``W`` (and the decays when ``None``).
 
     State: ``[V, I]`` side by side, shape ``(B, 2 H)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.RCuBaLIF((128,), rngs=nnx.Rngs(0))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     _state_parts = 2
@@ -506,6 +578,15 @@ class PSU_LIF(_Spiking):
     - `rngs`: `nnx.Rngs`, needed when `beta` is ``None``.
 
     State: ``V`` of shape ``(B, *hidden_shape)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.PSU_LIF((128,), rngs=nnx.Rngs(0))
+    state = layer.initial_state(32)
+    out, state = layer(jnp.ones((32, 128)), state)           # one step
+    outs, final = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
     """
 
     def __init__(
@@ -582,6 +663,9 @@ class ActivityRegularization(nnx.Module):
     - `hidden_shape`: per-neuron shape of the spikes.
     - `batch_size`: default batch size of `initial_state`.
     - `dtype`: dtype of the count.
+
+    Example: put ``ActivityRegularization((128,))`` after a neuron in a
+    `Sequential`; ``run(model, x)[1][i]`` is then the ``(B, 128)`` count.
     """
 
     def __init__(
@@ -617,6 +701,8 @@ class Flatten(nnx.Module):
     """Flatten every axis but the first: ``(B, ...) -> (B, prod(...))``.
 
     Stateless (no `initial_state`), so `Sequential` calls it as ``f(x)``.
+
+    Example: ``Flatten()(jnp.ones((4, 8, 8, 3))).shape == (4, 192)``.
     """
 
     def __call__(self, x: Array) -> Array:
@@ -671,6 +757,8 @@ class SumPool(nnx.Module):
     - `strides`: step between windows; ``None`` means `window_shape`.
     - `padding`: ``"SAME"`` or ``"VALID"``.
     - `channel_axis`: axis of the channels, ``None`` if there is none.
+
+    Example: ``SumPool(2)(jnp.ones((4, 8, 8, 3))).shape == (4, 4, 4, 3)``.
     """
 
     def __init__(
@@ -704,6 +792,8 @@ class PopulationCode(nnx.Module):
 
     ``(..., N) -> (..., num_classes)``: neuron ``i`` votes for class
     ``i // (N // num_classes)``. `N` must be a multiple of `num_classes`.
+
+    Example: ``PopulationCode(2)(jnp.array([[1., 2., 3., 4.]]))`` is ``[[3., 7.]]``.
     """
 
     def __init__(self, num_classes: int):
@@ -745,6 +835,16 @@ class Sequential(nnx.Sequential):
     ``layer(x, state) -> (x, state)``; stateless ones (`nnx.Linear`,
     `nnx.Conv`, `Flatten`, plain functions, ...) as ``layer(x) -> x``.
     The state is a list with one entry per layer, ``None`` for stateless ones.
+
+    Example:
+
+    ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
+    state = model.initial_state(4)                 # [None, zeros((4, 16))]
+    out, state = model(jnp.ones((4, 8)), state)    # one step
+    ```
     """
 
     def initial_state(self, batch_size: int | None, dtype: Any = None) -> list[Any]:
@@ -806,6 +906,17 @@ def run(
 
     **Returns:** ``(outputs, final_state)``, outputs time-major
     ``[Time, Batch, ...]``.
+
+    Example:
+
+    ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
+    x = jnp.ones((100, 4, 8))  # [T, B, features]
+    outs, final = spyx.nn.run(model, x)  # layer by layer: outs [100, 4, 16]
+    outs, final = spyx.nn.run(model, x, checkpoint=25)  # bounded memory
+    ```
     """
     layer = f"run({type(model).__name__})"
     if not callable(model):

@@ -37,7 +37,10 @@ __all__ = ["data_mesh", "replicate", "shard_batch"]
 
 
 def data_mesh(devices: Sequence[Any] | None = None, axis_name: str = "batch") -> Mesh:
-    """A one-axis mesh over `devices` (default: all) for data parallelism."""
+    """A one-axis mesh over `devices` (default: all) for data parallelism.
+
+    Example: ``mesh = spyx.sharding.data_mesh()``.
+    """
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.asarray(devices), (axis_name,))
 
@@ -57,6 +60,8 @@ def shard_batch(
 
     Raises `ValueError` when a batch size is not divisible by the number of
     devices.
+
+    Example: ``x, y = shard_batch((x, y), mesh, batch_axes=(1, 0))``.
     """
     leaves, treedef = jax.tree.flatten(tree)
     axes = (
@@ -85,6 +90,8 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
 
     NNX modules are updated in place (their variables are re-placed) and
     returned; other pytrees are returned as new trees.
+
+    Example: ``model = replicate(model, mesh)``.
     """
     sharding = NamedSharding(mesh, PartitionSpec())
     try:

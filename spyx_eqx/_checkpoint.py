@@ -14,7 +14,10 @@ __all__ = ["restore", "save"]
 def save(path: str | os.PathLike, model: Any) -> Path:
     """Serialise `model`'s leaves to the file `path`, replacing it atomically
     (a temporary file is renamed once complete, so an interrupted save leaves
-    the previous file readable)."""
+    the previous file readable).
+
+    Example: ``spyx_eqx.save("model.eqx", model)``.
+    """
     path = Path(path).absolute()
     tmp = path.with_name(path.name + ".saving")
     eqx.tree_serialise_leaves(tmp, model)
@@ -27,6 +30,8 @@ def restore(path: str | os.PathLike, like: Any) -> Any:
 
     Raises `ValueError` naming the leaf when a stored array's shape or dtype
     differs from `like`'s (the model must be built the same way).
+
+    Example: ``model = spyx_eqx.restore("model.eqx", build_model())``.
     """
     path = Path(path).absolute()
     if not path.exists():

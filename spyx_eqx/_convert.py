@@ -52,6 +52,9 @@ def from_nnx(module: Any) -> Any:
       `nnx.Conv`.
 
     **Returns:** the `spyx_eqx` (or `eqx.nn`) module.
+
+    Example: ``twin = spyx_eqx.from_nnx(nnx_model)``; ``spyx_eqx.run(twin, x,
+    twin.initial_state(B))`` then equals ``spyx.nn.run(nnx_model, x)``.
     """
     from flax import nnx
 
@@ -94,6 +97,8 @@ def to_nnx(module: Any) -> Any:
     The inverse of `from_nnx`. A bare `eqx.nn.Conv` (channels first) becomes
     an `nnx.Conv` (channels last) with the same weights; wrap it in
     `ChannelsLast` to keep the two models' data layouts equal.
+
+    Example: ``nnx_model = spyx_eqx.to_nnx(eqx_model)``.
     """
     from flax import nnx
 

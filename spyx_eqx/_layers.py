@@ -38,6 +38,9 @@ class ActivityRegularization(eqx.Module):
       `initial_state(batch_size=None)` is one example's count, as everywhere
       in `spyx_eqx`.
     - `dtype`: dtype of the count.
+
+    Example: ``spyx_eqx.ActivityRegularization((128,))`` after a neuron in a
+    `Sequential`; the final state holds its count.
     """
 
     hidden_shape: tuple[int, ...] = eqx.field(static=True)
@@ -84,6 +87,8 @@ class Flatten(eqx.Module):
     """Flatten one example to a vector: ``(...) -> (prod(...),)``.
 
     Inside `Sequential` it is mapped over the batch axes automatically.
+
+    Example: ``Flatten()(jnp.ones((8, 8, 3))).shape == (192,)``.
     """
 
     @typechecked
@@ -108,6 +113,8 @@ class SumPool(eqx.Module):
       ``None``.
     - `num_spatial_dims`: number of spatial axes; ``None``: all but the
       channel axis.
+
+    Example: ``SumPool(2)(jnp.ones((8, 8, 3))).shape == (4, 4, 3)``.
     """
 
     window_shape: int | tuple[int, ...] = eqx.field(static=True)
@@ -169,6 +176,8 @@ class PopulationCode(eqx.Module):
 
     ``(..., N) -> (..., num_classes)``; neuron ``i`` votes for class
     ``i // (N // num_classes)``.
+
+    Example: ``PopulationCode(2)(jnp.array([1., 2., 3., 4.]))`` is ``[3., 7.]``.
     """
 
     num_classes: int = eqx.field(static=True)
@@ -197,6 +206,9 @@ class ChannelsLast(eqx.Module):
     ``(..., H, W, C) -> layer((C, H, W)) -> (..., H', W', C')``: the layout of
     `nnx.Conv`, so that converted models see the same data. Acts on one
     example.
+
+    Example: ``ChannelsLast(eqx.nn.Conv2d(3, 8, 3, key=key))(jnp.ones((32, 32, 3)))``
+    has shape ``(30, 30, 8)``.
     """
 
     layer: Any
@@ -250,6 +262,16 @@ class Sequential(eqx.Module):
     with `jax.vmap` over the batch axes the state carries, so that one-example
     layers such as `eqx.nn.Linear` work in a batched model too.
     The state is a list with one entry per layer, ``None`` for stateless ones.
+
+    Example:
+
+    ```python
+    key = jax.random.key(0)
+    model = spyx_eqx.Sequential(
+        eqx.nn.Linear(8, 16, key=key), spyx_eqx.LIF((16,), beta=0.9)
+    )
+    out, state = model(jnp.ones(8), model.initial_state())
+    ```
     """
 
     layers: tuple[Any, ...]
@@ -316,6 +338,18 @@ def run(
       of this many steps (see `spyx.core.time_scan`).
 
     **Returns:** ``(outputs, final_state)``, outputs time-major.
+
+    Example:
+
+    ```python
+    model = spyx_eqx.Sequential(
+        eqx.nn.Linear(8, 16, key=jax.random.key(0)), spyx_eqx.LIF((16,), beta=0.9)
+    )
+    outs, final = spyx_eqx.run(model, jnp.ones((100, 8)))  # one example [T, 8]
+    xs = jnp.ones((100, 4, 8))  # [T, B, 8]
+    run_one = lambda s: spyx_eqx.run(model, s)  # noqa: E731
+    batched, _ = jax.vmap(run_one, in_axes=1, out_axes=(1, 0))(xs)
+    ```
     """
     layer = f"run({type(model).__name__})"
     if not callable(model):

@@ -155,6 +155,14 @@ class IF(_Spiking):
     - `key`: accepted for uniformity and ignored.
 
     State: ``V``, shape ``hidden_shape`` (plus any batch axes).
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.IF((128,))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     def __init__(
@@ -198,6 +206,14 @@ class LIF(_Spiking):
     - `key`: a `jax.random` key.
 
     State: ``V``, shape ``hidden_shape`` (plus any batch axes).
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.LIF((128,), key=jax.random.key(0))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     beta: Array
@@ -246,6 +262,14 @@ class LI(_Neuron):
     - `key`: accepted for uniformity; the default is not random.
 
     State: ``V``, shape ``layer_shape`` (plus any batch axes).
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.LI((10,))
+    out, state = layer(jnp.ones(10), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 10)))     # [T, 10]
+    ```
     """
 
     beta: Array
@@ -281,6 +305,14 @@ class ALIF(_Spiking):
     - `key`: a `jax.random` key.
 
     State: ``[V, T]`` on the last axis, ``(*hidden_shape[:-1], 2 n)``.
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.ALIF((128,), key=jax.random.key(0))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     beta: Array
@@ -329,6 +361,14 @@ class CuBaLIF(_Spiking):
     - `key`: a `jax.random` key.
 
     State: ``[V, I]`` on the last axis, ``(*hidden_shape[:-1], 2 n)``.
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.CuBaLIF((128,), key=jax.random.key(0))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     alpha: Array
@@ -375,6 +415,14 @@ class RIF(_Recurrent):
     - `key`: a `jax.random` key for ``W`` ``(H, H)``.
 
     State: ``V``, shape ``(H,)`` (plus any batch axes).
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.RIF((128,), key=jax.random.key(0))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     def __init__(
@@ -410,6 +458,14 @@ class RLIF(_Recurrent):
     - `key`: a `jax.random` key for ``W`` (and `beta`).
 
     State: ``V``, shape ``(H,)`` (plus any batch axes).
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.RLIF((128,), key=jax.random.key(0))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     beta: Array
@@ -456,6 +512,14 @@ class RCuBaLIF(_Recurrent):
     - `key`: a `jax.random` key for ``W`` (and the decays).
 
     State: ``[V, I]``, shape ``(2 H,)`` (plus any batch axes).
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.RCuBaLIF((128,), key=jax.random.key(0))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     alpha: Array
@@ -507,6 +571,14 @@ class PSU_LIF(_Spiking):
     - `key`: a `jax.random` key.
 
     State: ``V``, shape ``hidden_shape`` (plus any batch axes).
+
+    Example:
+
+    ```python
+    layer = spyx_eqx.PSU_LIF((128,), key=jax.random.key(0))
+    out, state = layer(jnp.ones(128), layer.initial_state())  # one example
+    outs, final = spyx_eqx.run(layer, jnp.ones((100, 128)))     # [T, 128]
+    ```
     """
 
     beta: Array

@@ -27,3 +27,51 @@ def test_tutorial_code_runs(page):
             raise AssertionError(
                 f"{page.name}, code block {i} failed: {err!r}"
             ) from err
+
+
+def _docstring_examples():
+    import inspect
+
+    import spyx.nn
+    import spyx_eqx
+
+    for module in (spyx.nn, spyx_eqx):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            doc = inspect.getdoc(obj) or ""
+            for code in BLOCK.findall(doc + "\n"):
+                yield f"{module.__name__}.{name}", code
+
+
+EXAMPLES = list(_docstring_examples())
+
+
+@pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[n for n, _ in EXAMPLES])
+def test_docstring_examples_run(name, code):
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    import spyx
+    import spyx.nn
+    import spyx_eqx
+
+    namespace = dict(jax=jax, jnp=jnp, nnx=nnx, eqx=eqx, spyx=spyx, spyx_eqx=spyx_eqx)
+    exec(compile(code, f"{name} docstring", "exec"), namespace)
+
+
+def test_every_neuron_docstring_has_a_runnable_example():
+    names = {n for n, _ in EXAMPLES}
+    for neuron in (
+        "IF",
+        "LIF",
+        "LI",
+        "ALIF",
+        "CuBaLIF",
+        "RIF",
+        "RLIF",
+        "RCuBaLIF",
+        "PSU_LIF",
+    ):
+        assert f"spyx.nn.{neuron}" in names and f"spyx_eqx.{neuron}" in names

@@ -62,6 +62,8 @@ def lif_step(
 
     ``W`` is `weights` (shape ``(H, H)``); with ``weights=None`` the feedback
     term is absent.
+
+    Example: ``s, V = lif_step(x, V, beta=0.9, threshold=1.0, spike=superspike())``.
     """
     s = spike(V - threshold)
     V_new = clip01(beta) * V + x + _feedback(s, weights) - s * threshold

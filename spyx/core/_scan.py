@@ -50,6 +50,8 @@ def time_scan(
       Costs about one extra forward pass. A last partial block is allowed.
 
     **Returns:** ``(outs, final_state)`` with `outs` stacked on axis 0.
+
+    Example: ``outs, final = time_scan(layer, xs, layer.initial_state(B))``.
     """
 
     def body(carry: State, x_t: Any) -> tuple[State, Any]:
@@ -124,6 +126,8 @@ def leaky_scan(
       All give the same trace to float tolerance.
 
     **Returns:** ``V`` with the shape and dtype of `x`.
+
+    Example: ``leaky_scan(jnp.ones((4, 1)), 0.5)[:, 0]`` is ``[1, 1.5, 1.75, 1.875]``.
     """
     x = jnp.asarray(x)
     b = clip01(beta).astype(x.dtype)
