@@ -109,6 +109,13 @@ class SpikeDataset:
     - `packed`: ``uint8`` array ``[N, T, ceil(units / 8)]``, bits along units.
     - `labels`: ``int32`` array ``[N]``.
     - `num_units`: number of input units (700 for SHD).
+
+    Example:
+
+    ```python
+    data = load_shd("shd_train.h5")
+    x = data.dense([0, 1, 2])  # [T, 3, 700]
+    ```
     """
 
     packed: np.ndarray

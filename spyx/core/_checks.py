@@ -46,7 +46,15 @@ def _message(layer: str, name: str) -> str:
 
 
 def check_finite(layer: str, name: str, value: Any) -> None:
-    """With `debug_checks` on, fail if `value` holds NaN or inf."""
+    """With `debug_checks` on, fail if `value` holds NaN or inf.
+
+    Example:
+
+    ```python
+    with debug_checks():
+        check_finite("LIF", "beta", jnp.array([jnp.nan]))  # raises ValueError
+    ```
+    """
     if not _ENABLED[0]:
         return
     if isinstance(value, jax.core.Tracer):

@@ -39,7 +39,14 @@ SpikeFn = Callable[[Array], Array]
 
 
 def clip01(p: ArrayLike) -> Array:
-    """Clip a decay parameter to ``[0, 1]``."""
+    """Clip a decay parameter to ``[0, 1]``.
+
+    Example:
+
+    ```python
+    clip01(jnp.array([-0.2, 0.5, 1.3]))  # [0., 0.5, 1.]
+    ```
+    """
     return jnp.clip(p, 0.0, 1.0)
 
 
@@ -76,6 +83,12 @@ def if_step(
     """Integrate-and-fire: `lif_step` without leak.
 
     ``s = H(V - th)``;  ``V' = V + x - s th``;  out ``s``.
+
+    Example:
+
+    ```python
+    s, V = if_step(x, V, threshold=1.0, spike=superspike())
+    ```
     """
     return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike)
 
@@ -89,19 +102,40 @@ def rlif_step(
     threshold: ArrayLike,
     spike: SpikeFn,
 ) -> tuple[Array, Array]:
-    """Recurrent LIF: ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``."""
+    """Recurrent LIF: ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``.
+
+    Example:
+
+    ```python
+    s, V = rlif_step(x, V, beta=0.9, weights=W, threshold=1.0, spike=superspike())
+    ```
+    """
     return lif_step(x, V, beta=beta, threshold=threshold, spike=spike, weights=weights)
 
 
 def rif_step(
     x: Array, V: Array, *, weights: Array, threshold: ArrayLike, spike: SpikeFn
 ) -> tuple[Array, Array]:
-    """Recurrent IF: ``s = H(V - th)``;  ``V' = V + x + s @ W - s th``."""
+    """Recurrent IF: ``s = H(V - th)``;  ``V' = V + x + s @ W - s th``.
+
+    Example:
+
+    ```python
+    s, V = rif_step(x, V, weights=W, threshold=1.0, spike=superspike())
+    ```
+    """
     return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike, weights=weights)
 
 
 def li_step(x: Array, V: Array, *, beta: ArrayLike) -> tuple[Array, Array]:
-    """Leaky integrator (non-spiking readout): ``V' = b V + x``; out ``V'``."""
+    """Leaky integrator (non-spiking readout): ``V' = b V + x``; out ``V'``.
+
+    Example:
+
+    ```python
+    V, V = li_step(x, V, beta=0.8)
+    ```
+    """
     V_new = (clip01(beta) * V + x).astype(V.dtype)
     return V_new, V_new
 
@@ -119,6 +153,12 @@ def alif_step(
 
     ``th_t = th + T``;  ``s = H(V - th_t)``;  ``V' = b V + x - s th_t``;
     ``T' = g T + (1 - g) s``;  out ``s``.
+
+    Example:
+
+    ```python
+    s, VT = alif_step(x, VT, beta=0.9, gamma=0.9, threshold=1.0, spike=superspike())
+    ```
     """
     V, T = split_halves(VT)
     g = clip01(gamma)
@@ -143,6 +183,12 @@ def cuba_lif_step(
 
     ``s = H(V - th)``;  ``I' = a I + x + s @ W``;  ``V' = b (V - s th) + I'``;
     out ``s``. The reset is applied once, before the leak.
+
+    Example:
+
+    ```python
+    s, VI = cuba_lif_step(x, VI, alpha=0.8, beta=0.9, threshold=1.0, spike=superspike())
+    ```
     """
     V, I = split_halves(VI)
     s = spike(V - threshold)
@@ -161,7 +207,16 @@ def rcuba_lif_step(
     threshold: ArrayLike,
     spike: SpikeFn,
 ) -> tuple[Array, Array]:
-    """Recurrent current-based LIF: `cuba_lif_step` with ``s @ W`` into ``I``."""
+    """Recurrent current-based LIF: `cuba_lif_step` with ``s @ W`` into ``I``.
+
+    Example:
+
+    ```python
+    s, VI = rcuba_lif_step(
+        x, VI, alpha=0.8, beta=0.9, weights=W, threshold=1.0, spike=superspike()
+    )
+    ```
+    """
     return cuba_lif_step(
         x,
         VI,
@@ -184,6 +239,12 @@ def psu_lif_step(
     """Reset-free parallel-spiking LIF: spike on the *updated* membrane.
 
     ``V' = b V + x``;  ``s = H(V' - th)``;  out ``s``.
+
+    Example:
+
+    ```python
+    s, V = psu_lif_step(x, V, beta=0.9, threshold=1.0, spike=superspike())
+    ```
     """
     V_new = (clip01(beta) * V + x).astype(V.dtype)
     return spike(V_new - threshold), V_new

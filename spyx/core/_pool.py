@@ -47,6 +47,12 @@ def sum_pool_axes(
     `window_shape` and `strides` are an int (every spatial axis), one entry
     per spatial axis, or one entry per array axis. `strides=None` means the
     window. `padding` is ``"SAME"`` or ``"VALID"``.
+
+    Example:
+
+    ```python
+    sum_pool_axes(jnp.ones((4, 8, 8, 3)), 2, None, "VALID", [1, 2])  # (4, 4, 4, 3)
+    ```
     """
     if padding not in _PADDINGS:
         raise ValueError(

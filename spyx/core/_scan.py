@@ -163,6 +163,12 @@ def psu_lif_sequence(
     ``x_0 + b V0``.
 
     **Returns:** ``(spikes [T, ...], V_{T-1})``.
+
+    Example:
+
+    ```python
+    spikes, V_T = psu_lif_sequence(x, None, beta=0.9, threshold=1.0, spike=superspike())
+    ```
     """
     if V0 is not None:
         x = x.at[0].add((clip01(beta) * V0).astype(x.dtype))
@@ -205,6 +211,13 @@ def run_layerwise(
     - `unroll`, `checkpoint`: passed to `time_scan`.
 
     **Returns:** ``(outputs [T, *batch, ...], new_states)``.
+
+    Example:
+
+    ```python
+    outs, states = run_layerwise(model.layers, x, model.initial_state(B),
+                                 batch_ndim=1, apply_rows=lambda layer: layer)
+    ```
     """
     new_states = []
     for layer, state in zip(layers, states, strict=True):

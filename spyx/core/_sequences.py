@@ -43,6 +43,12 @@ def lif_sequence(
     gradient, as every `spyx.axn` function's is).
 
     **Returns:** ``(spikes [T, ...], V_T)``.
+
+    Example:
+
+    ```python
+    spikes, V_T = lif_sequence(x, V0, beta=0.9, threshold=1.0, spike=superspike())
+    ```
     """
     beta = jnp.asarray(beta, jnp.result_type(float))
 

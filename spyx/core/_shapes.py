@@ -38,6 +38,12 @@ def normalize_shape(layer: str, name: str, shape: int | Sequence[int]) -> Shape:
 
     Raises `ValueError` naming `layer` and the argument `name` for an empty
     shape, a zero or negative size, or a non-integer entry.
+
+    Example:
+
+    ```python
+    normalize_shape("LIF", "hidden_shape", 128)  # (128,)
+    ```
     """
     if isinstance(shape, bool):
         raise TypeError(
@@ -64,7 +70,14 @@ def normalize_shape(layer: str, name: str, shape: int | Sequence[int]) -> Shape:
 
 
 def threshold_value(layer: str, threshold: Any) -> float:
-    """A threshold as a plain float (it is a hyperparameter, not trained)."""
+    """A threshold as a plain float (it is a hyperparameter, not trained).
+
+    Example:
+
+    ```python
+    threshold_value("LIF", 1)  # 1.0
+    ```
+    """
     try:
         return float(threshold)
     except (TypeError, ValueError):
@@ -74,7 +87,14 @@ def threshold_value(layer: str, threshold: Any) -> float:
 
 
 def batch_shape(layer: str, batch_size: Any) -> tuple[int, ...]:
-    """``()`` for ``None`` (one example), else ``(batch_size,)``, checked."""
+    """``()`` for ``None`` (one example), else ``(batch_size,)``, checked.
+
+    Example:
+
+    ```python
+    batch_shape("LIF", 32)  # (32,); batch_shape("LIF", None) is ()
+    ```
+    """
     if batch_size is None:
         return ()
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
@@ -88,7 +108,14 @@ def batch_shape(layer: str, batch_size: Any) -> tuple[int, ...]:
 
 def check_sequential_state(layers: Any, state: Any, is_stateful: Any) -> None:
     """A `Sequential`'s state: a list with one entry per layer, ``None``
-    exactly for the stateless layers."""
+    exactly for the stateless layers.
+
+    Example:
+
+    ```python
+    check_sequential_state(model.layers, state, lambda l: hasattr(l, "initial_state"))
+    ```
+    """
     n = len(layers)
     if not isinstance(state, list | tuple) or len(state) != n:
         got = (
@@ -115,7 +142,14 @@ def check_sequential_state(layers: Any, state: Any, is_stateful: Any) -> None:
 
 
 def sequential_batch_ndim(layers: Any, state: Any) -> int:
-    """Batch axes of a `Sequential`'s state, read off its first stateful layer."""
+    """Batch axes of a `Sequential`'s state, read off its first stateful layer.
+
+    Example:
+
+    ```python
+    sequential_batch_ndim(model.layers, model.initial_state(32))  # 1
+    ```
+    """
     for layer, s in zip(layers, state, strict=True):
         if s is not None and hasattr(layer, "_batch_ndim"):
             return layer._batch_ndim(s)
@@ -123,7 +157,14 @@ def sequential_batch_ndim(layers: Any, state: Any) -> int:
 
 
 def check_recurrent_shape(layer: str, hidden_shape: Shape) -> None:
-    """Recurrent weights ``W`` are ``(H, H)``: the hidden shape must be 1-D."""
+    """Recurrent weights ``W`` are ``(H, H)``: the hidden shape must be 1-D.
+
+    Example:
+
+    ```python
+    check_recurrent_shape("RLIF", (4, 4))  # raises ValueError
+    ```
+    """
     if len(hidden_shape) != 1:
         raise ValueError(
             f"{layer}: `hidden_shape` must be 1-D for a recurrent neuron, got "
@@ -133,18 +174,39 @@ def check_recurrent_shape(layer: str, hidden_shape: Shape) -> None:
 
 
 def state_shape(hidden_shape: Shape, parts: int) -> Shape:
-    """Per-example state shape: `parts` halves side by side on the last axis."""
+    """Per-example state shape: `parts` halves side by side on the last axis.
+
+    Example:
+
+    ```python
+    state_shape((8, 8, 3), 2)  # (8, 8, 6)
+    ```
+    """
     return (*hidden_shape[:-1], parts * hidden_shape[-1])
 
 
 def split_halves(state: Array) -> tuple[Array, Array]:
-    """Split a two-part state ``[A, B]`` (concatenated on the last axis)."""
+    """Split a two-part state ``[A, B]`` (concatenated on the last axis).
+
+    Example:
+
+    ```python
+    V, I = split_halves(jnp.zeros((32, 256)))  # two (32, 128) halves
+    ```
+    """
     n = state.shape[-1] // 2
     return state[..., :n], state[..., n:]
 
 
 def join_halves(a: Array, b: Array) -> Array:
-    """Inverse of `split_halves`."""
+    """Inverse of `split_halves`.
+
+    Example:
+
+    ```python
+    VI = join_halves(V, I)  # (32, 256) from two (32, 128)
+    ```
+    """
     return jnp.concatenate([a, b], axis=-1)
 
 
@@ -153,7 +215,14 @@ def _is_array(x: Any) -> bool:
 
 
 def check_floating(layer: str, name: str, x: Any) -> None:
-    """Reject non-arrays and non-floating arrays with an actionable message."""
+    """Reject non-arrays and non-floating arrays with an actionable message.
+
+    Example:
+
+    ```python
+    check_floating("LIF", "x", jnp.ones(3, jnp.int32))  # raises TypeError
+    ```
+    """
     if not _is_array(x):
         raise TypeError(
             f"{layer}: `{name}` must be a JAX or NumPy array, got "
@@ -170,6 +239,12 @@ def check_input(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
     """Check that `x` is a float array ending in `feature_shape`.
 
     **Returns:** the leading (batch) axes of `x`.
+
+    Example:
+
+    ```python
+    check_input("LIF", jnp.ones((32, 128)), (128,))  # returns (32,)
+    ```
     """
     check_floating(layer, "x", x)
     k = len(feature_shape)
@@ -185,6 +260,12 @@ def check_sequence(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
     """Check a time-major float sequence ``[T, *batch, *feature_shape]``.
 
     **Returns:** the batch axes of `x` (between time and features).
+
+    Example:
+
+    ```python
+    check_sequence("LIF", jnp.ones((100, 32, 128)), (128,))  # returns (32,)
+    ```
     """
     check_floating(layer, "x", x)
     k = len(feature_shape)
@@ -204,7 +285,14 @@ def check_sequence(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
 def check_state(
     layer: str, state: Any, batch: tuple[int, ...], per_example: Shape
 ) -> None:
-    """Check that `state` has shape ``batch + per_example`` and a float dtype."""
+    """Check that `state` has shape ``batch + per_example`` and a float dtype.
+
+    Example:
+
+    ```python
+    check_state("LIF", jnp.zeros((32, 128)), (32,), (128,))  # passes
+    ```
+    """
     check_floating(layer, "state", state)
     expected = (*batch, *per_example)
     if tuple(state.shape) != expected:
@@ -228,6 +316,12 @@ def check_time_major(layer: str, x: Any, state: Any = None) -> None:
     batch size matches ``x.shape[0]`` but not ``x.shape[1]``, the data is
     almost surely batch-major, and the error says how to fix it. Other
     mismatches are left to the layers, which name the exact shapes.
+
+    Example:
+
+    ```python
+    check_time_major("run", jnp.ones((32, 100, 8)), [jnp.zeros((32, 16))])  # raises
+    ```
     """
     check_floating(layer, "x", x)
     if x.ndim < 2:
