@@ -860,14 +860,7 @@ class Sequential(nnx.Sequential):
     def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list[Any]]:  # type: ignore[override]
         """Apply every layer in order; returns ``(out, new_state)``."""
         self._check_state(state)
-        new_state = []
-        for layer, s in zip(self.layers, state, strict=True):
-            if s is None:
-                x = layer(x)
-            else:
-                x, s = layer(x, s)
-            new_state.append(s)
-        return x, new_state
+        return core.step_layers(self.layers, x, state, apply_stateless=_as_is)
 
 
 def run(
@@ -930,17 +923,23 @@ def run(
                 f"the model in spyx.nn.Sequential together with a stateful layer."
             )
         state = _initial_state(model, x.shape[1], x.dtype)
-    if layerwise is None:
-        layerwise = checkpoint is None
-    if layerwise and isinstance(model, Sequential):
+    layers, batch_ndim = None, 0
+    if isinstance(model, Sequential):
         model._check_state(state)
-        return core.run_layerwise(
-            model.layers,
-            x,
-            state,
-            batch_ndim=model._batch_ndim(state),
-            apply_rows=lambda layer: layer,
-            unroll=unroll,
-            checkpoint=checkpoint,
-        )
-    return core.time_scan(model, x, state, unroll=unroll, checkpoint=checkpoint)
+        layers, batch_ndim = model.layers, model._batch_ndim(state)
+    return core.run_model(
+        model,
+        x,
+        state,
+        layers=layers,
+        batch_ndim=batch_ndim,
+        apply_rows=_as_is,
+        layerwise=layerwise,
+        unroll=unroll,
+        checkpoint=checkpoint,
+    )
+
+
+def _as_is(layer: Any) -> Any:
+    """NNX layers take any leading batch axes: apply them unchanged."""
+    return layer

@@ -293,14 +293,12 @@ class Sequential(eqx.Module):
         """Apply every layer in order; returns ``(out, new_state)``."""
         self._check_state(state)
         batch_ndim = self._batch_ndim(state)
-        new_state = []
-        for layer, s in zip(self.layers, state, strict=True):
-            if s is None:
-                x = _vmap_n(layer, batch_ndim)(x)
-            else:
-                x, s = layer(x, s)
-            new_state.append(s)
-        return x, new_state
+        return core.step_layers(
+            self.layers,
+            x,
+            state,
+            apply_stateless=lambda layer: _vmap_n(layer, batch_ndim),
+        )
 
 
 def run(
@@ -367,17 +365,18 @@ def run(
         state = _initial_state(model, None, x.dtype)
     elif x.ndim >= 2:
         core.check_time_major(layer, x, state)
-    if layerwise is None:
-        layerwise = checkpoint is None
-    if layerwise and isinstance(model, Sequential):
+    layers, batch_ndim = None, 0
+    if isinstance(model, Sequential):
         model._check_state(state)
-        return core.run_layerwise(
-            model.layers,
-            x,
-            state,
-            batch_ndim=model._batch_ndim(state),
-            apply_rows=_apply_rows,
-            unroll=unroll,
-            checkpoint=checkpoint,
-        )
-    return core.time_scan(model, x, state, unroll=unroll, checkpoint=checkpoint)
+        layers, batch_ndim = model.layers, model._batch_ndim(state)
+    return core.run_model(
+        model,
+        x,
+        state,
+        layers=layers,
+        batch_ndim=batch_ndim,
+        apply_rows=_apply_rows,
+        layerwise=layerwise,
+        unroll=unroll,
+        checkpoint=checkpoint,
+    )

@@ -56,17 +56,6 @@ MODELS = {
 }
 
 
-def _params(model):
-    return [np.asarray(v) for v in jax.tree.leaves(nnx.state(model, nnx.Param))]
-
-
-def _strict():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("error")
-    return ctx
-
-
 @pytest.mark.parametrize("dt", [1.0, 1e-3])
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_nnx_round_trip_same_layers_parameters_outputs(name, dt, tmp_path):

@@ -24,6 +24,8 @@ from ._scan import (
     leaky_scan,
     psu_lif_sequence,
     run_layerwise,
+    run_model,
+    step_layers,
     time_scan,
 )
 from ._sequences import lif_sequence
@@ -79,8 +81,10 @@ __all__ = [
     "rlif_step",
     "sequential_batch_ndim",
     "run_layerwise",
+    "run_model",
     "split_halves",
     "state_shape",
+    "step_layers",
     "sum_pool_axes",
     "threshold_value",
     "time_scan",

@@ -19,6 +19,8 @@ __all__ = [
     "leaky_scan",
     "psu_lif_sequence",
     "run_layerwise",
+    "run_model",
+    "step_layers",
     "time_scan",
 ]
 
@@ -231,3 +233,66 @@ def run_layerwise(
             )
         new_states.append(state)
     return xs, new_states
+
+
+def step_layers(
+    layers: Sequence[Any],
+    x: Array,
+    states: Sequence[Any],
+    *,
+    apply_stateless: Callable[[Any], Callable[[Array], Array]],
+) -> tuple[Array, list[Any]]:
+    """One time step through a chain of layers (a `Sequential`'s call).
+
+    A layer whose state is ``None`` is called as ``apply_stateless(layer)(x)``;
+    any other as ``layer(x, state) -> (x, state)``.
+
+    **Returns:** ``(out, new_states)``.
+
+    Example: ``out, states = step_layers(layers, x, states, apply_stateless=lambda
+    layer: layer)``.
+    """
+    new_states = []
+    for layer, state in zip(layers, states, strict=True):
+        if state is None:
+            x = apply_stateless(layer)(x)
+        else:
+            x, state = layer(x, state)
+        new_states.append(state)
+    return x, new_states
+
+
+def run_model(
+    model: Callable[[Any, Any], tuple[Any, Any]],
+    xs: Array,
+    state: Any,
+    *,
+    layers: Sequence[Any] | None = None,
+    batch_ndim: int = 0,
+    apply_rows: Callable[[Any], Callable[[Array], Array]] | None = None,
+    layerwise: bool | None = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+) -> tuple[Any, Any]:
+    """The `run` of both front ends: layer by layer or step by step.
+
+    With `layers` (a `Sequential`'s) and `layerwise` true, `run_layerwise`;
+    otherwise `time_scan` over `model`. ``layerwise=None`` means layer by
+    layer unless `checkpoint` is set (only the step-by-step scan bounds the
+    memory: layer-wise execution keeps every layer's whole sequence).
+
+    Example: ``outs, final = run_model(layer, xs, layer.initial_state(B))``.
+    """
+    if layerwise is None:
+        layerwise = checkpoint is None
+    if layerwise and layers is not None:
+        return run_layerwise(
+            layers,
+            xs,
+            state,
+            batch_ndim=batch_ndim,
+            apply_rows=apply_rows or (lambda layer: layer),
+            unroll=unroll,
+            checkpoint=checkpoint,
+        )
+    return time_scan(model, xs, state, unroll=unroll, checkpoint=checkpoint)
