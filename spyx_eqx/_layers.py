@@ -189,15 +189,7 @@ class PopulationCode(eqx.Module):
 
     @typechecked
     def __call__(self, x: AnyFloat) -> AnyFloat:
-        n = x.shape[-1] if x.ndim else 0
-        if n == 0 or n % self.num_classes:
-            raise ValueError(
-                f"PopulationCode: the last axis of `x` ({n}) must be a positive "
-                f"multiple of num_classes={self.num_classes}; got shape "
-                f"{tuple(x.shape)}."
-            )
-        grouped = x.reshape(*x.shape[:-1], self.num_classes, n // self.num_classes)
-        return grouped.sum(axis=-1)
+        return core.population_code(x, self.num_classes)
 
 
 class ChannelsLast(eqx.Module):

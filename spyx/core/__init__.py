@@ -18,7 +18,7 @@ from ._neurons import (
     rif_step,
     rlif_step,
 )
-from ._pool import sum_pool_axes
+from ._pool import population_code, sum_pool_axes
 from ._scan import (
     LeakyScanMethod,
     leaky_scan,
@@ -73,6 +73,7 @@ __all__ = [
     "lif_sequence",
     "lif_step",
     "normalize_shape",
+    "population_code",
     "psu_lif_sequence",
     "psu_lif_step",
     "rcuba_lif_step",

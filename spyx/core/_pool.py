@@ -6,7 +6,7 @@ import jax
 import numpy as np
 from jax import Array
 
-__all__ = ["sum_pool_axes"]
+__all__ = ["population_code", "sum_pool_axes"]
 
 _PADDINGS = ("SAME", "VALID")
 
@@ -68,3 +68,20 @@ def sum_pool_axes(
     return jax.lax.reduce_window(
         value, np.array(0, value.dtype), jax.lax.add, window, stride, padding
     )
+
+
+def population_code(x: Array, num_classes: int, layer: str = "PopulationCode") -> Array:
+    """Sum groups of neurons into class scores: ``(..., N) -> (..., num_classes)``.
+
+    Neuron ``i`` votes for class ``i // (N // num_classes)``; `N` must be a
+    positive multiple of `num_classes`.
+
+    Example: ``population_code(jnp.array([1., 2., 3., 4.]), 2)`` is ``[3., 7.]``.
+    """
+    n = x.shape[-1] if x.ndim else 0
+    if n == 0 or n % num_classes:
+        raise ValueError(
+            f"{layer}: the last axis of `x` ({n}) must be a positive multiple of "
+            f"num_classes={num_classes}; got shape {tuple(x.shape)}."
+        )
+    return x.reshape(*x.shape[:-1], num_classes, n // num_classes).sum(axis=-1)
