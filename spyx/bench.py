@@ -69,12 +69,10 @@ class BenchResult:
 def _pure(model: Any, batch: int) -> tuple[Callable[[Any, Array], Array], Any, str]:
     """A pure ``f(params, x) -> outputs`` for an NNX model, an Equinox model or
     a function, with its parameters and a default name."""
+    from flax import nnx  # imported here so that `import spyx.bench` stays light
+
     name = type(model).__name__
-    try:
-        from flax import nnx
-    except ImportError:  # pragma: no cover - flax is a dependency
-        nnx = None
-    if nnx is not None and isinstance(model, nnx.Module):
+    if isinstance(model, nnx.Module):
         import spyx.nn
 
         graphdef, params = nnx.split(model)

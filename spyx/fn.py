@@ -59,8 +59,8 @@ def _check_traces(name: str, traces: Any, targets: Any, time_axis: int) -> None:
         return
     hint = ""
     if traces.ndim == 3:
-        other = 1 - (time_axis % traces.ndim)
-        if other in (0, 1) and targets.shape == (traces.shape[1 - other],):
+        other = 1 - (time_axis % traces.ndim)  # time is axis 0 or 1 (checked)
+        if targets.shape == (traces.shape[1 - other],):
             layout = (
                 "time-major [Time, Batch, C]"
                 if other == 0

@@ -94,11 +94,9 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     Example: ``model = replicate(model, mesh)``.
     """
     sharding = NamedSharding(mesh, PartitionSpec())
-    try:
-        from flax import nnx
-    except ImportError:  # pragma: no cover
-        nnx = None
-    if nnx is not None and isinstance(tree, nnx.Module):
+    from flax import nnx  # imported here: Equinox users never load it
+
+    if isinstance(tree, nnx.Module):
         state = nnx.state(tree)
         nnx.update(tree, jax.device_put(state, sharding))
         return tree

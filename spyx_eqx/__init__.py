@@ -16,6 +16,7 @@ from ._layers import (
     SumPool,
     run,
 )
+from ._neuron import Neuron, SpikingNeuron, eqx_class
 from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
 
 __all__ = [
@@ -30,10 +31,13 @@ __all__ = [
     "ChannelsLast",
     "CuBaLIF",
     "Flatten",
+    "Neuron",
     "PopulationCode",
     "RCuBaLIF",
     "Sequential",
+    "SpikingNeuron",
     "SumPool",
+    "eqx_class",
     "from_nnx",
     "restore",
     "run",

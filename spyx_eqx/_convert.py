@@ -19,24 +19,31 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from . import _layers, _neurons
+from spyx import core
+
+from . import _layers
+from ._neuron import Neuron, eqx_class
 
 __all__ = ["from_nnx", "to_nnx"]
 
-NEURONS = ("IF", "LIF", "LI", "ALIF", "CuBaLIF", "RIF", "RLIF", "RCuBaLIF", "PSU_LIF")
+_KEY = jax.random.key(0)  # every parameter is copied over; the key is unused
 
 
 def _unsupported(module: Any, direction: str) -> TypeError:
+    names = ", ".join(spec.name for spec in core.NEURONS)
     return TypeError(
         f"{direction}: no conversion for {type(module).__name__}. Supported: the "
-        f"spyx neurons ({', '.join(NEURONS)}), Sequential, Flatten, SumPool, "
+        f"spyx neurons ({names}), Sequential, Flatten, SumPool, "
         f"PopulationCode, ActivityRegularization, Linear and Conv."
     )
 
 
-def _neuron_kwargs(module: Any, decays: tuple[str, ...], get: Any) -> dict:
-    kwargs = {d: get(getattr(module, d)) for d in decays}
-    if hasattr(module, "threshold"):
+def _neuron_kwargs(module: Any, read: Any) -> dict:
+    """A neuron's constructor arguments (its decays by name, the spike
+    settings), read from `module` with `read`."""
+    spec = module.spec
+    kwargs = {d: read(getattr(module, d)) for d in spec.decays}
+    if spec.spiking:
         kwargs["threshold"] = module.threshold
         kwargs["activation"] = module.activation
     return kwargs
@@ -60,15 +67,14 @@ def from_nnx(module: Any) -> Any:
 
     import spyx.nn as snn
 
-    name = type(module).__name__
     if isinstance(module, snn.Sequential):
         return _layers.Sequential(*(from_nnx(layer) for layer in module.layers))
-    if name in NEURONS and isinstance(module, getattr(snn, name)):
-        cls = getattr(_neurons, name)
-        kwargs = _neuron_kwargs(module, cls._decays, lambda p: jnp.asarray(p[...]))
-        twin = cls(module.hidden_shape, **kwargs, key=jax.random.key(0))
-        if hasattr(module, "W"):
-            twin = eqx.tree_at(lambda m: m.W, twin, jnp.asarray(module.W[...]))
+    if isinstance(module, snn.Neuron):
+        cls = eqx_class(module.spec)
+        read = lambda p: jnp.asarray(p[...])  # noqa: E731
+        twin = cls(module.hidden_shape, **_neuron_kwargs(module, read), key=_KEY)
+        if module.spec.recurrent:
+            twin = eqx.tree_at(lambda m: m.W, twin, read(module.W))
         return twin
     if isinstance(module, snn.Flatten):
         return _layers.Flatten()
@@ -104,13 +110,13 @@ def to_nnx(module: Any) -> Any:
 
     import spyx.nn as snn
 
-    name = type(module).__name__
     if isinstance(module, _layers.Sequential):
         return snn.Sequential(*(to_nnx(layer) for layer in module.layers))
-    if name in NEURONS and isinstance(module, getattr(_neurons, name)):
-        kwargs = _neuron_kwargs(module, module._decays, jnp.asarray)
-        twin = getattr(snn, name)(module.hidden_shape, **kwargs, rngs=nnx.Rngs(0))
-        if hasattr(module, "W"):
+    if isinstance(module, Neuron):
+        cls = snn.nnx_class(module.spec)
+        kwargs = _neuron_kwargs(module, jnp.asarray)
+        twin = cls(module.hidden_shape, **kwargs, rngs=nnx.Rngs(0))
+        if module.spec.recurrent:
             twin.W[...] = jnp.asarray(module.W)
         return twin
     if isinstance(module, _layers.Flatten):
@@ -151,11 +157,11 @@ def _linear_from_nnx(m: Any) -> eqx.nn.Linear:
 def _linear_to_nnx(m: eqx.nn.Linear) -> Any:
     from flax import nnx
 
-    in_f = 1 if m.in_features == "scalar" else m.in_features
-    out_f = 1 if m.out_features == "scalar" else m.out_features
     if "scalar" in (m.in_features, m.out_features):
         raise TypeError("to_nnx: eqx.nn.Linear with 'scalar' features has no twin.")
-    twin = nnx.Linear(in_f, out_f, use_bias=m.use_bias, rngs=nnx.Rngs(0))
+    twin = nnx.Linear(
+        m.in_features, m.out_features, use_bias=m.use_bias, rngs=nnx.Rngs(0)
+    )
     twin.kernel[...] = jnp.asarray(m.weight).T
     if m.use_bias:
         twin.bias[...] = jnp.asarray(m.bias)

@@ -15,8 +15,9 @@ AnyArray = jax.Array | np.ndarray
 Hidden = Float[AnyArray, "*batch {self.n}"]
 """Input, output or one-part state: ``(*batch, *hidden_shape)``."""
 
-TwoPart = Float[AnyArray, "*batch 2*{self.n}"]
-"""Two-part state ``[A, B]`` on the last axis: ``(*batch, *hidden[:-1], 2*n)``."""
+State = Float[AnyArray, "*batch {self.state_n}"]
+"""A neuron's state: ``(*batch, *state_shape)``; a two-part state ``[A, B]``
+sits side by side on the last axis, ``(*batch, *hidden[:-1], 2*n)``."""
 
 Sequence_ = Float[AnyArray, "time *batch {self.n}"]
 """A time-major sequence ``[T, *batch, *hidden_shape]``."""

@@ -11,7 +11,6 @@ from jax import Array
 from spyx import core
 
 from ._custom_types import AnyFloat, Hidden, typechecked
-from ._neurons import _Neuron
 
 __all__ = [
     "ActivityRegularization",
@@ -71,9 +70,6 @@ class ActivityRegularization(eqx.Module):
         """Zero count: ``hidden_shape``, or ``(batch_size, *hidden_shape)``."""
         batch = core.batch_shape("ActivityRegularization", batch_size)
         return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
-
-    def _batch_ndim(self, state: Array) -> int:
-        return state.ndim - len(self.hidden_shape)
 
     @typechecked
     def __call__(self, spikes: Hidden, spike_count: Hidden) -> tuple[Hidden, Hidden]:
@@ -209,33 +205,23 @@ class ChannelsLast(eqx.Module):
         return jnp.moveaxis(self.layer(jnp.moveaxis(x, -1, 0)), 0, -1)
 
 
-def _initial_state(layer: Any, batch_size: int | None, dtype: Any) -> Any:
-    """A layer's zero state; `dtype` reaches the neurons (an activity count
-    keeps its own dtype, so that long counts stay exact)."""
-    if not _is_stateful(layer):
-        return None
-    if dtype is not None and isinstance(layer, _Neuron | Sequential):
-        return layer.initial_state(batch_size, dtype)
-    return layer.initial_state(batch_size)
-
-
-def _is_stateful(layer: Any) -> bool:
-    return callable(getattr(layer, "initial_state", None))
-
-
 def _apply_rows(layer: Any) -> Callable[[Array], Array]:
     """``[N, ...] -> [N, ...]``: a one-example layer mapped over rows.
 
-    `eqx.nn.Linear` becomes one matmul, ``X @ W.T + b``, the same operation
-    `nnx.Linear` performs, so both APIs round alike.
+    `eqx.nn.Linear` becomes one matmul, ``X @ K + b`` with ``K = W.T`` laid
+    out as `nnx.Linear`'s kernel, the same operation `nnx.Linear` performs,
+    so both APIs round alike. (The barrier keeps XLA from folding the
+    transpose into the matmul, whose transposed form sums in another order
+    on some CPUs.)
     """
     if isinstance(layer, eqx.nn.Linear) and "scalar" not in (
         layer.in_features,
         layer.out_features,
     ):
+        kernel = jax.lax.optimization_barrier(layer.weight.T)
         if layer.bias is None:
-            return lambda rows: rows @ layer.weight.T
-        return lambda rows: rows @ layer.weight.T + layer.bias
+            return lambda rows: rows @ kernel
+        return lambda rows: rows @ kernel + layer.bias
     return jax.vmap(layer)
 
 
@@ -273,18 +259,14 @@ class Sequential(eqx.Module):
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:
         """One entry per layer: its `initial_state`, or ``None``."""
-        return [_initial_state(layer, batch_size, dtype) for layer in self.layers]
-
-    def _batch_ndim(self, state: Sequence[Any]) -> int:
-        return core.sequential_batch_ndim(self.layers, state)
-
-    def _check_state(self, state: Any) -> None:
-        core.check_sequential_state(self.layers, state, _is_stateful)
+        return [
+            core.initial_state_of(layer, batch_size, dtype) for layer in self.layers
+        ]
 
     def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list]:
         """Apply every layer in order; returns ``(out, new_state)``."""
-        self._check_state(state)
-        batch_ndim = self._batch_ndim(state)
+        core.check_sequential_state(self.layers, state)
+        batch_ndim = core.sequential_batch_ndim(self.layers, state)
         return core.step_layers(
             self.layers,
             x,
@@ -342,31 +324,18 @@ def run(
     ```
     """
     layer = f"run({type(model).__name__})"
-    if not callable(model):
-        raise TypeError(f"{layer}: `model` must be callable as model(x_t, state).")
     core.check_floating(layer, "x", x)
     if x.ndim < 1:
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
-    if state is None:
-        if not _is_stateful(model):
-            raise TypeError(
-                f"{layer}: no `state` was given and the model has no "
-                f"initial_state(). Pass state=... explicitly, or wrap the model "
-                f"in spyx_eqx.Sequential together with a stateful layer."
-            )
-        state = _initial_state(model, None, x.dtype)
-    elif x.ndim >= 2:
+    if state is not None and x.ndim >= 2:
         core.check_time_major(layer, x, state)
-    layers, batch_ndim = None, 0
-    if isinstance(model, Sequential):
-        model._check_state(state)
-        layers, batch_ndim = model.layers, model._batch_ndim(state)
     return core.run_model(
         model,
         x,
         state,
-        layers=layers,
-        batch_ndim=batch_ndim,
+        layer=layer,
+        batch_size=None,
+        sequential=isinstance(model, Sequential),
         apply_rows=_apply_rows,
         layerwise=layerwise,
         unroll=unroll,

@@ -1,10 +1,12 @@
 """The central registry of neurons that drives every parametrised test.
 
-Adding a neuron means one `NEURONS` entry; the equation, run, transform,
-shape and bad-input matrices pick it up.
+It is read from the neuron table, `spyx.core.NEURONS`: a neuron added there
+(with its two class declarations and a NumPy reference `<name>_ref` in
+`reference.py`) is picked up by the equation, run, transform, shape,
+bad-input and equivalence matrices.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import equinox as eqx
@@ -15,28 +17,55 @@ from flax import nnx
 
 import spyx.nn as snn
 import spyx_eqx
+from spyx import core
 
 from . import reference as ref
 
 
 @dataclass(frozen=True)
 class Neuron:
-    name: str
-    reference: Any
-    decays: tuple[str, ...] = ()
-    parts: int = 1
-    recurrent: bool = False
-    spiking: bool = True
-    parallel: bool = False
-    extra: dict = field(default_factory=dict)
+    spec: core.NeuronSpec
+    reference: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def decays(self) -> tuple[str, ...]:
+        return self.spec.decays
+
+    @property
+    def parts(self) -> int:
+        return len(self.spec.state_parts)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.spec.recurrent
+
+    @property
+    def spiking(self) -> bool:
+        return self.spec.spiking
+
+    @property
+    def parallel(self) -> bool:
+        return self.spec.parallel
 
     @property
     def param_names(self) -> tuple[str, ...]:
-        return self.decays + (("W",) if self.recurrent else ())
+        return self.spec.params
+
+    @property
+    def nnx_cls(self) -> type:
+        return snn.nnx_class(self.spec)
+
+    @property
+    def eqx_cls(self) -> type:
+        return spyx_eqx.eqx_class(self.spec)
 
     def make(self, hidden_shape=(4,), seed: int = 0, **kwargs) -> nnx.Module:
         """The NNX layer with default (random) parameters."""
-        return getattr(snn, self.name)(hidden_shape, rngs=nnx.Rngs(seed), **kwargs)
+        return self.nnx_cls(hidden_shape, rngs=nnx.Rngs(seed), **kwargs)
 
     def random_params(self, hidden_shape, seed: int = 0) -> dict:
         """Explicit parameters: decays in (0.2, 0.95) per unit, W ~ N(0, 0.3)."""
@@ -47,24 +76,22 @@ class Neuron:
         p["threshold"] = 1.0
         return p
 
-    def nnx_from(self, hidden_shape, p: dict) -> nnx.Module:
-        """The NNX layer holding exactly the parameters `p`."""
+    def _kwargs(self, p: dict) -> dict:
         kwargs = {d: jnp.asarray(p[d], jnp.float32) for d in self.decays}
         if self.spiking:
             kwargs["threshold"] = p["threshold"]
-        layer = getattr(snn, self.name)(hidden_shape, rngs=nnx.Rngs(0), **kwargs)
+        return kwargs
+
+    def nnx_from(self, hidden_shape, p: dict) -> nnx.Module:
+        """The NNX layer holding exactly the parameters `p`."""
+        layer = self.nnx_cls(hidden_shape, rngs=nnx.Rngs(0), **self._kwargs(p))
         if self.recurrent:
             layer.W[...] = jnp.asarray(p["W"], jnp.float32)
         return layer
 
     def eqx_from(self, hidden_shape, p: dict) -> Any:
         """The Equinox layer holding exactly `p`, built without `from_nnx`."""
-        kwargs = {d: jnp.asarray(p[d], jnp.float32) for d in self.decays}
-        if self.spiking:
-            kwargs["threshold"] = p["threshold"]
-        layer = getattr(spyx_eqx, self.name)(
-            hidden_shape, key=jax.random.key(0), **kwargs
-        )
+        layer = self.eqx_cls(hidden_shape, key=jax.random.key(0), **self._kwargs(p))
         if self.recurrent:
             layer = eqx.tree_at(lambda m: m.W, layer, jnp.asarray(p["W"], jnp.float32))
         return layer
@@ -83,20 +110,26 @@ class Neuron:
         return np.concatenate(ref_state, axis=-1)
 
 
-NEURONS = [
-    Neuron("IF", ref.if_ref),
-    Neuron("LIF", ref.lif_ref, ("beta",)),
-    Neuron("LI", ref.li_ref, ("beta",), spiking=False),
-    Neuron("ALIF", ref.alif_ref, ("beta", "gamma"), parts=2),
-    Neuron("CuBaLIF", ref.cubalif_ref, ("alpha", "beta"), parts=2),
-    Neuron("RIF", ref.rif_ref, recurrent=True),
-    Neuron("RLIF", ref.rlif_ref, ("beta",), recurrent=True),
-    Neuron("RCuBaLIF", ref.rcubalif_ref, ("alpha", "beta"), parts=2, recurrent=True),
-    Neuron("PSU_LIF", ref.psu_lif_ref, ("beta",), parallel=True),
-]
+def _reference(spec: core.NeuronSpec) -> Any:
+    return getattr(ref, f"{spec.name.lower()}_ref")
+
+
+NEURONS = [Neuron(spec, _reference(spec)) for spec in core.NEURONS]
 NEURON_IDS = [n.name for n in NEURONS]
 BY_NAME = {n.name: n for n in NEURONS}
 NON_RECURRENT = [n for n in NEURONS if not n.recurrent]
+
+
+def one_of_each_kind(neurons=NEURONS) -> list[Neuron]:
+    """The first spiking neuron with a decay of each kind of state and path
+    (state parts, recurrent, parallel, sequence kernel), in table order: for
+    the option matrices that need not run on every neuron."""
+    kinds: dict[tuple, Neuron] = {}
+    for n in neurons:
+        kind = (n.parts, n.recurrent, n.parallel, n.spec.sequence is not None)
+        if n.spiking and n.decays:
+            kinds.setdefault(kind, n)
+    return list(kinds.values())
 
 
 def spiking_input(key_seed: int, shape, scale: float = 1.2) -> jax.Array:

@@ -62,16 +62,8 @@ def test_docstring_examples_run(name, code):
 
 
 def test_every_neuron_docstring_has_a_runnable_example():
+    from spyx import core
+
     names = {n for n, _ in EXAMPLES}
-    for neuron in (
-        "IF",
-        "LIF",
-        "LI",
-        "ALIF",
-        "CuBaLIF",
-        "RIF",
-        "RLIF",
-        "RCuBaLIF",
-        "PSU_LIF",
-    ):
-        assert f"spyx.nn.{neuron}" in names and f"spyx_eqx.{neuron}" in names
+    for spec in core.NEURONS:
+        assert f"spyx.nn.{spec.name}" in names and f"spyx_eqx.{spec.name}" in names

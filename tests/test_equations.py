@@ -128,7 +128,8 @@ def test_decays_are_clipped_when_used(neuron):
     for d in neuron.decays:
         p[d] = np.array([1.7, -0.3])
     layer = neuron.nnx_from(hidden, p)
-    np.testing.assert_allclose(getattr(layer, d)[...], [1.7, -0.3])
+    for d in neuron.decays:
+        np.testing.assert_allclose(getattr(layer, d)[...], [1.7, -0.3])
     xs = spiking_input(3, (6, 2, *hidden))
     V, ref_state = layer.initial_state(2), neuron.split(layer.initial_state(2))
     for x in xs:

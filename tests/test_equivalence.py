@@ -4,270 +4,40 @@ agree to 1e-6 relative in float32.
 Matrix: model (each neuron alone; `Sequential` models mixing each neuron with
 Linear layers; Conv models) x mode (one step, `run`, `parallel` where it
 exists) x transform (eager, jit, vmap over the batch) x twin (built by
-`from_nnx`, or independently from the same explicit parameters) x check
-(outputs, final state, gradient w.r.t. the input, gradient w.r.t. every
-parameter).
+`from_nnx`, or independently from the same explicit parameters); each case
+checks the outputs, the final state, and the gradients w.r.t. the input and
+every parameter. The machinery lives in `equivalence.py`.
 """
 
-import functools
 import inspect
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
-from flax import nnx
 
 import spyx.nn as snn
 import spyx_eqx
 
-from .helpers import NEURON_IDS, NEURONS, NON_RECURRENT, spiking_input
-
-B, T, H, F_IN, N_OUT = 3, 8, 5, 4, 3
-RTOL = 1e-6
-ATOL = 1e-6
+from .equivalence import case_id, cases, check_agreement
+from .helpers import NEURON_IDS, NEURONS, NON_RECURRENT, one_of_each_kind
 
 
 def _neuron_names(module, base):
     return {
         name
         for name, obj in vars(module).items()
-        if inspect.isclass(obj) and issubclass(obj, base) and not name.startswith("_")
+        if inspect.isclass(obj) and issubclass(obj, base) and obj is not base
     }
 
 
 def test_both_apis_have_the_same_neurons_and_the_registry_covers_them():
-    nnx_names = _neuron_names(snn, snn._Neuron)
-    eqx_names = _neuron_names(spyx_eqx, spyx_eqx._neurons._Neuron)
+    nnx_names = _neuron_names(snn, snn.Neuron)
+    eqx_names = _neuron_names(spyx_eqx, spyx_eqx.Neuron) - {"SpikingNeuron"}
     assert nnx_names == eqx_names
     assert nnx_names == set(NEURON_IDS)
 
 
-# ----------------------------------------------------------------- models
-# Each builder returns (nnx_model, eqx_twin_built_independently, input_shape).
+CASES = list(cases(NEURONS, conv_neurons=one_of_each_kind(NON_RECURRENT)))
 
 
-def _alone(neuron):
-    p = neuron.random_params((H,), seed=7)
-    return neuron.nnx_from((H,), p), neuron.eqx_from((H,), p), (H,)
-
-
-def _dense(neuron):
-    rng = np.random.default_rng(11)
-    W1 = rng.normal(0, 0.8, (F_IN, H)).astype(np.float32)
-    b1 = rng.normal(0, 0.2, (H,)).astype(np.float32)
-    W2 = rng.normal(0, 0.5, (H, N_OUT)).astype(np.float32)
-    p = neuron.random_params((H,), seed=3)
-    lin1 = nnx.Linear(F_IN, H, rngs=nnx.Rngs(0))
-    lin1.kernel[...], lin1.bias[...] = W1, b1
-    lin2 = nnx.Linear(H, N_OUT, use_bias=False, rngs=nnx.Rngs(0))
-    lin2.kernel[...] = W2
-    nnx_model = snn.Sequential(
-        lin1, neuron.nnx_from((H,), p), lin2, snn.LI((N_OUT,), beta=0.9)
-    )
-    k = jax.random.key(0)
-    e1 = eqx.nn.Linear(F_IN, H, key=k)
-    e1 = eqx.tree_at(lambda m: (m.weight, m.bias), e1, (jnp.asarray(W1.T), b1))
-    e2 = eqx.nn.Linear(H, N_OUT, use_bias=False, key=k)
-    e2 = eqx.tree_at(lambda m: m.weight, e2, jnp.asarray(W2.T))
-    eqx_model = spyx_eqx.Sequential(
-        e1, neuron.eqx_from((H,), p), e2, spyx_eqx.LI((N_OUT,), beta=0.9)
-    )
-    return nnx_model, eqx_model, (F_IN,)
-
-
-def _conv(neuron):
-    rng = np.random.default_rng(5)
-    K = rng.normal(0, 0.6, (3, 3, 2, 3)).astype(np.float32)  # (kh, kw, in, out)
-    Wl = rng.normal(0, 0.5, (2 * 2 * 3, N_OUT)).astype(np.float32)
-    p = neuron.random_params((4, 4, 3), seed=2)
-    conv = nnx.Conv(2, 3, (3, 3), use_bias=False, rngs=nnx.Rngs(0))
-    conv.kernel[...] = K
-    lin = nnx.Linear(12, N_OUT, use_bias=False, rngs=nnx.Rngs(0))
-    lin.kernel[...] = Wl
-    nnx_model = snn.Sequential(
-        conv,
-        neuron.nnx_from((4, 4, 3), p),
-        snn.SumPool(2),
-        snn.Flatten(),
-        lin,
-        snn.LI((N_OUT,), beta=0.8),
-    )
-    k = jax.random.key(0)
-    econv = eqx.nn.Conv(2, 2, 3, (3, 3), padding="SAME", use_bias=False, key=k)
-    econv = eqx.tree_at(lambda m: m.weight, econv, jnp.asarray(K.transpose(3, 2, 0, 1)))
-    elin = eqx.nn.Linear(12, N_OUT, use_bias=False, key=k)
-    elin = eqx.tree_at(lambda m: m.weight, elin, jnp.asarray(Wl.T))
-    eqx_model = spyx_eqx.Sequential(
-        spyx_eqx.ChannelsLast(econv),
-        neuron.eqx_from((4, 4, 3), p),
-        spyx_eqx.SumPool(2),
-        spyx_eqx.Flatten(),
-        elin,
-        spyx_eqx.LI((N_OUT,), beta=0.8),
-    )
-    return nnx_model, eqx_model, (4, 4, 2)
-
-
-MODELS = {f"{n.name}": functools.partial(_alone, n) for n in NEURONS}
-MODELS |= {f"dense-{n.name}": functools.partial(_dense, n) for n in NEURONS}
-MODELS |= {
-    f"conv-{n.name}": functools.partial(_conv, n)
-    for n in NON_RECURRENT
-    if n.name in ("LIF", "ALIF", "CuBaLIF", "PSU_LIF")
-}
-
-# ------------------------------------------------------------------ modes
-
-
-def _step(api):
-    return lambda m, x, s: m(x, s)
-
-
-def _run(api):
-    run = snn.run if api == "nnx" else spyx_eqx.run
-    return lambda m, x, s: run(m, x, s)
-
-
-def _parallel(api):
-    return lambda m, x, s: (m.parallel(x, method="associative"), None)
-
-
-MODES = {"step": _step, "run": _run, "parallel": _parallel}
-
-
-def _cases():
-    for name in MODELS:
-        modes = ["step", "run"]
-        if name == "PSU_LIF":
-            modes.append("parallel")
-        for mode in modes:
-            for transform in ("eager", "jit", "vmap"):
-                if transform == "vmap" and name.startswith("conv-"):
-                    # spyx.nn.Flatten and SumPool are batch-first by contract
-                    # (axis 0 is the batch), so an NNX conv model is not
-                    # mapped over its batch; the Equinox Sequential maps its
-                    # one-example layers itself, checked by eager and jit.
-                    continue
-                for twin in ("from_nnx", "explicit"):
-                    yield name, mode, transform, twin
-
-
-CASES = list(_cases())
-CHECKS = ("outputs", "final_state", "grad_input", "grad_params")
-
-
-def _forward(api, mode, transform):
-    f = MODES[mode](api)
-    if transform != "vmap":
-        return f
-    axis = 0 if mode == "step" else 1
-
-    def mapped(m, x, s):
-        return jax.vmap(
-            lambda xx, ss: f(m, xx, ss), in_axes=(axis, 0), out_axes=(axis, 0)
-        )(x, s)
-
-    return mapped
-
-
-def _loss(out, final, weights):
-    total = jnp.sum(out * weights)
-    for leaf in jax.tree.leaves(final):
-        total = total + 0.5 * jnp.sum(leaf)
-    return total
-
-
-def _evaluate(api, model, mode, transform, x, state, weights):
-    forward = _forward(api, mode, transform)
-    if api == "nnx":
-
-        def loss(m, x):
-            return _loss(*forward(m, x, state), weights)
-
-        def everything(m, x):
-            out, final = forward(m, x, state)
-            gm, gx = nnx.grad(loss, argnums=(0, 1))(m, x)
-            return out, final, gx, nnx.to_pure_dict(gm)
-
-        fn = nnx.jit(everything) if transform == "jit" else everything
-        out, final, gx, gparams = fn(model, x)
-        # gradient w.r.t. parameters, in the NNX layout, keyed by path
-        gparams = dict(nnx.traversals.flatten_mapping(gparams))
-        return out, final, gx, gparams
-
-    def loss(mx):
-        m, x = mx
-        return _loss(*forward(m, x, state), weights)
-
-    def everything(m, x):
-        out, final = forward(m, x, state)
-        gm, gx = eqx.filter_grad(loss)((m, x))
-        return out, final, gx, gm
-
-    fn = eqx.filter_jit(everything) if transform == "jit" else everything
-    out, final, gx, gm = fn(model, x)
-    # bring the Equinox gradient into the NNX layout through the conversion
-    as_nnx = spyx_eqx.to_nnx(gm)
-    gparams = dict(
-        nnx.traversals.flatten_mapping(nnx.to_pure_dict(nnx.state(as_nnx, nnx.Param)))
-    )
-    return out, final, gx, gparams
-
-
-@functools.cache
-def _setup(name, mode):
-    nnx_model, eqx_explicit, in_shape = MODELS[name]()
-    if mode == "step":
-        x = spiking_input(1, (B, *in_shape), scale=2.5)
-        state = nnx_model.initial_state(B)
-        # a non-zero state, so that the step spikes and resets
-        state = jax.tree.map(lambda s: s + 1.1 * jnp.ones_like(s), state)
-    else:
-        x = spiking_input(1, (T, B, *in_shape), scale=2.5)
-        state = None if mode == "parallel" else nnx_model.initial_state(B)
-    out_shape = MODES[mode]("nnx")(nnx_model, x, state)[0].shape
-    weights = jax.random.normal(jax.random.key(9), out_shape)
-    return nnx_model, eqx_explicit, x, state, weights
-
-
-@functools.cache
-def _nnx_results(name, mode, transform):
-    nnx_model, _, x, state, weights = _setup(name, mode)
-    return _evaluate("nnx", nnx_model, mode, transform, x, state, weights)
-
-
-@functools.cache
-def _results(name, mode, transform, twin):
-    nnx_model, eqx_explicit, x, state, weights = _setup(name, mode)
-    eqx_model = spyx_eqx.from_nnx(nnx_model) if twin == "from_nnx" else eqx_explicit
-    out_eqx = _evaluate("eqx", eqx_model, mode, transform, x, state, weights)
-    return _nnx_results(name, mode, transform), out_eqx
-
-
-def _assert_close(a, b, what):
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    assert len(la) == len(lb), f"{what}: different structures"
-    for x, y in zip(la, lb, strict=True):
-        np.testing.assert_allclose(x, y, rtol=RTOL, atol=ATOL, err_msg=what)
-
-
-@pytest.mark.parametrize("check", CHECKS)
-@pytest.mark.parametrize(
-    ("name", "mode", "transform", "twin"), CASES, ids=["-".join(c) for c in CASES]
-)
-def test_nnx_and_equinox_agree(name, mode, transform, twin, check):
-    (o1, f1, gx1, gp1), (o2, f2, gx2, gp2) = _results(name, mode, transform, twin)
-    if check == "outputs":
-        _assert_close(o1, o2, "outputs")
-        assert o1.shape == o2.shape
-    elif check == "final_state":
-        _assert_close(f1, f2, "final state")
-    elif check == "grad_input":
-        _assert_close(gx1, gx2, "gradient w.r.t. the input")
-        assert float(jnp.abs(gx1).sum()) > 0, "the input gradient should not vanish"
-    else:
-        assert sorted(gp1) == sorted(gp2)
-        for path in gp1:
-            _assert_close(gp1[path], gp2[path], f"gradient w.r.t. {path}")
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_nnx_and_equinox_agree(case):
+    check_agreement(*case)

@@ -1,7 +1,9 @@
 """The examples run end to end: a tiny smoke run of each by default, the full
 accuracy run (the README's first command) marked slow."""
 
+import importlib
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,17 @@ def _load(name):
     return module
 
 
+def _assert_is_test_accuracy(acc, out):
+    """The returned accuracy is the one printed, a whole number of correct
+    answers out of the held-out examples."""
+    match = re.search(r"test accuracy: ([0-9.]+) on (\d+) held-out examples", out)
+    assert match, out
+    printed, n = float(match.group(1)), int(match.group(2))
+    assert abs(printed - acc) < 1e-4
+    correct = acc * n
+    assert abs(correct - round(correct)) < 1e-3 and 0 <= round(correct) <= n
+
+
 @pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
 def test_digits_example_smoke(name, tmp_path, capsys):
     acc = _load(name).main(
@@ -38,13 +51,13 @@ def test_digits_example_smoke(name, tmp_path, capsys):
         ]
     )
     out = capsys.readouterr().out
-    assert 0.0 <= acc <= 1.0 and "test accuracy" in out
+    _assert_is_test_accuracy(acc, out)
     assert (tmp_path / f"{name}_raster.png").stat().st_size > 1000
     assert (tmp_path / f"{name}_curves.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
-def test_digits_example_on_an_shd_file(name, tmp_path):
+def test_digits_example_on_an_shd_file(name, tmp_path, capsys):
     rng = np.random.default_rng(0)
     n = 40
     labels = rng.integers(0, 3, n)
@@ -66,7 +79,7 @@ def test_digits_example_on_an_shd_file(name, tmp_path):
             "--no-plots",
         ]
     )
-    assert 0.0 <= acc <= 1.0
+    _assert_is_test_accuracy(acc, capsys.readouterr().out)
 
 
 def test_quickstart_runs():

@@ -16,7 +16,7 @@ import spyx.nn as snn
 import spyx_eqx
 import spyx_eqx.nir as enir
 
-from .helpers import spiking_input
+from .helpers import NEURONS, one_of_each_kind, spiking_input
 
 F, H, O = 5, 6, 3
 
@@ -44,16 +44,11 @@ def _conv():
     )
 
 
-MODELS = {
-    "IF": (lambda: _dense(snn.IF), (F,)),
-    "LIF": (lambda: _dense(snn.LIF), (F,)),
-    "CuBaLIF": (lambda: _dense(snn.CuBaLIF), (F,)),
-    "RIF": (lambda: _dense(snn.RIF), (F,)),
-    "RLIF": (lambda: _dense(snn.RLIF), (F,)),
-    "RCuBaLIF": (lambda: _dense(snn.RCuBaLIF), (F,)),
-    "PSU_LIF": (lambda: _dense(snn.PSU_LIF), (F,)),
-    "conv": (_conv, (6, 6, 2)),
-}
+# Every neuron NIR can express (its table row has a NIR mapping), between
+# Linear layers, and a conv model.
+MODELS = {n.name: (lambda n=n: _dense(n.nnx_cls), (F,)) for n in NEURONS if n.spec.nir}
+MODELS["conv"] = (_conv, (6, 6, 2))
+NOT_EXPRESSIBLE = [n for n in NEURONS if n.spec.nir is None]
 
 
 @pytest.mark.parametrize("dt", [1.0, 1e-3])
@@ -86,7 +81,10 @@ def test_nnx_round_trip_same_layers_parameters_outputs(name, dt, tmp_path):
         )
 
 
-@pytest.mark.parametrize("name", ["LIF", "RCuBaLIF", "PSU_LIF", "conv"])
+@pytest.mark.parametrize(
+    "name",
+    [n.name for n in one_of_each_kind() if n.spec.nir] + ["conv"],
+)
 def test_equinox_round_trip(name):
     build, in_shape = MODELS[name]
     model = spyx_eqx.from_nnx(build())
@@ -385,9 +383,13 @@ def test_gain_with_no_weighted_layer_before_is_refused():
             snir.from_nir(g, dt=DT)
 
 
+@pytest.mark.parametrize("neuron", NOT_EXPRESSIBLE, ids=lambda n: n.name)
+def test_export_refuses_neurons_nir_cannot_express(neuron):
+    with pytest.raises(TypeError, match=rf"{neuron.name} has no NIR equivalent"):
+        snir.to_nir(neuron.make((3,)), (3,))
+
+
 def test_export_refusals():
-    with pytest.raises(TypeError, match=r"ALIF has no NIR equivalent"):
-        snir.to_nir(snn.ALIF((3,), rngs=nnx.Rngs(0)), (3,))
     with pytest.raises(ValueError, match=r"beta = 1 \(no leak\)"):
         snir.to_nir(snn.LIF((3,), beta=1.0), (3,))
     with pytest.raises(TypeError, match=r"PopulationCode\) has no NIR"):

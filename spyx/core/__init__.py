@@ -1,11 +1,18 @@
-"""The framework-free core: neuron equations, time scans and shape checks.
+"""The framework-free core: the neuron table, equations, time scans and checks.
 
 Plain functions on JAX arrays. Nothing here imports Flax or Equinox; both
 front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
+
+- The neuron table (`NEURONS`, one `NeuronSpec` per neuron) describes each
+  neuron once: its step and sequence kernel, parameters and defaults, state
+  layout and NIR mapping.
+- The steps (`lif_step`, ...) are the single home of the equations.
+- The scans (`time_scan`, `leaky_scan`, `run_layerwise`) run them over time.
 """
 
-from ._checks import check_finite, debug_checks, debug_checks_enabled
+from ._checks import check_finite, debug_checks
 from ._init import decay_init, decay_value, recurrent_init
+from ._layer import neuron_parallel, neuron_sequence, neuron_step, random_description
 from ._neurons import (
     alif_step,
     clip01,
@@ -19,8 +26,16 @@ from ._neurons import (
     rlif_step,
 )
 from ._pool import population_code, sum_pool_axes
+from ._protocols import (
+    Container,
+    NeuronLayer,
+    SequenceLayer,
+    StatefulLayer,
+    is_stateful,
+)
 from ._scan import (
     LeakyScanMethod,
+    initial_state_of,
     leaky_scan,
     psu_lif_sequence,
     run_layerwise,
@@ -28,7 +43,7 @@ from ._scan import (
     step_layers,
     time_scan,
 )
-from ._sequences import lif_sequence
+from ._sequences import if_sequence, lif_sequence
 from ._shapes import (
     Shape,
     batch_shape,
@@ -46,10 +61,43 @@ from ._shapes import (
     state_shape,
     threshold_value,
 )
+from ._table import (
+    ALIF,
+    CUBA_LIF,
+    IF,
+    LI,
+    LIF,
+    NEURONS,
+    PSU_LIF,
+    RCUBA_LIF,
+    RIF,
+    RLIF,
+    THRESHOLD,
+    NeuronSpec,
+    NirMap,
+    neuron_spec,
+)
 
 __all__ = [
+    "ALIF",
+    "CUBA_LIF",
+    "IF",
+    "LI",
+    "LIF",
+    "NEURONS",
+    "PSU_LIF",
+    "RCUBA_LIF",
+    "RIF",
+    "RLIF",
+    "THRESHOLD",
+    "Container",
     "LeakyScanMethod",
+    "NeuronLayer",
+    "NeuronSpec",
+    "NirMap",
+    "SequenceLayer",
     "Shape",
+    "StatefulLayer",
     "alif_step",
     "batch_shape",
     "check_finite",
@@ -63,26 +111,33 @@ __all__ = [
     "clip01",
     "cuba_lif_step",
     "debug_checks",
-    "debug_checks_enabled",
     "decay_init",
     "decay_value",
+    "if_sequence",
     "if_step",
+    "initial_state_of",
+    "is_stateful",
     "join_halves",
     "leaky_scan",
     "li_step",
     "lif_sequence",
     "lif_step",
+    "neuron_parallel",
+    "neuron_sequence",
+    "neuron_spec",
+    "neuron_step",
     "normalize_shape",
     "population_code",
     "psu_lif_sequence",
     "psu_lif_step",
+    "random_description",
     "rcuba_lif_step",
     "recurrent_init",
     "rif_step",
     "rlif_step",
-    "sequential_batch_ndim",
     "run_layerwise",
     "run_model",
+    "sequential_batch_ndim",
     "split_halves",
     "state_shape",
     "step_layers",

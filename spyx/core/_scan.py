@@ -13,12 +13,15 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from ._neurons import clip01, li_step
+from ._protocols import Container, SequenceLayer, is_stateful
+from ._shapes import check_sequential_state, sequential_batch_ndim
 
 __all__ = [
     "LeakyScanMethod",
     "leaky_scan",
     "psu_lif_sequence",
     "run_layerwise",
+    "initial_state_of",
     "run_model",
     "step_layers",
     "time_scan",
@@ -199,10 +202,12 @@ def run_layerwise(
 
     A stateless layer (state ``None``) is applied once to all ``T * batch``
     rows: a single large matmul or convolution instead of ``T`` small ones.
-    A stateful layer is scanned over time on its own (`time_scan`), or, if it
-    has ``run_sequence(xs, state)``, runs the whole sequence through it (the
-    parallel path of reset-free neurons). The result equals stepping the
-    whole chain through time, since no layer feeds back into an earlier one.
+    A stateful layer is scanned over time on its own: a `SequenceLayer` (every
+    spyx neuron) through its ``run_sequence``, which uses the neuron's
+    sequence kernel where it has one (`lif_sequence`, the parallel path of
+    `PSU_LIF`); any other stateful layer, and every layer when `checkpoint`
+    is set, through `time_scan`. The result equals stepping the whole chain
+    through time, since no layer feeds back into an earlier one.
 
     **Arguments:**
 
@@ -225,8 +230,8 @@ def run_layerwise(
     for layer, state in zip(layers, states, strict=True):
         if state is None:
             xs = _merge_leading(apply_rows(layer), xs, 1 + batch_ndim)
-        elif hasattr(layer, "run_sequence"):
-            xs, state = layer.run_sequence(xs, state)
+        elif checkpoint is None and isinstance(layer, SequenceLayer):
+            xs, state = layer.run_sequence(xs, state, unroll=unroll)
         else:
             xs, state = time_scan(
                 layer, xs, state, unroll=unroll, checkpoint=checkpoint
@@ -262,13 +267,35 @@ def step_layers(
     return x, new_states
 
 
+def initial_state_of(layer: Any, batch_size: int | None, dtype: Any = None) -> Any:
+    """A layer's zero state inside a chain: ``None`` for a stateless layer,
+    else ``layer.initial_state(batch_size)``, passing `dtype` to neurons and
+    chains (an activity count keeps its own dtype, so that long counts stay
+    exact).
+
+    Example: ``[initial_state_of(l, 4) for l in model.layers]``.
+    """
+    if not is_stateful(layer):
+        return None
+    if dtype is not None and _takes_dtype(layer):
+        return layer.initial_state(batch_size, dtype)
+    return layer.initial_state(batch_size)
+
+
+def _takes_dtype(layer: Any) -> bool:
+    # neurons (whole-sequence layers) and chains build their state in the
+    # data's dtype; other stateful layers keep their own.
+    return isinstance(layer, SequenceLayer | Container)
+
+
 def run_model(
     model: Callable[[Any, Any], tuple[Any, Any]],
     xs: Array,
     state: Any,
     *,
-    layers: Sequence[Any] | None = None,
-    batch_ndim: int = 0,
+    layer: str,
+    batch_size: int | None,
+    sequential: bool = False,
     apply_rows: Callable[[Any], Callable[[Array], Array]] | None = None,
     layerwise: bool | None = None,
     unroll: int | bool = 1,
@@ -276,23 +303,40 @@ def run_model(
 ) -> tuple[Any, Any]:
     """The `run` of both front ends: layer by layer or step by step.
 
-    With `layers` (a `Sequential`'s) and `layerwise` true, `run_layerwise`;
-    otherwise `time_scan` over `model`. ``layerwise=None`` means layer by
-    layer unless `checkpoint` is set (only the step-by-step scan bounds the
-    memory: layer-wise execution keeps every layer's whole sequence).
+    With ``state=None`` the model's zero state for `batch_size` (``None``:
+    one example) is built in `xs`'s dtype; a model without one is a clear
+    `TypeError` naming `layer`. For a `sequential` model (a front end's
+    `Sequential`, whose ``layers`` run one after the other), the state is
+    checked against its layers, and with `layerwise` true it runs through
+    `run_layerwise`; otherwise `time_scan` steps `model`. ``layerwise=None``
+    means layer by layer unless `checkpoint` is set (only the step-by-step
+    scan bounds the memory: layer-wise execution keeps every layer's whole
+    sequence).
 
-    Example: ``outs, final = run_model(layer, xs, layer.initial_state(B))``.
+    Example: ``outs, final = run_model(neuron, xs, None, layer="run", batch_size=B)``.
     """
+    if not callable(model):
+        raise TypeError(f"{layer}: `model` must be callable as model(x_t, state).")
+    if state is None:
+        if not is_stateful(model):
+            raise TypeError(
+                f"{layer}: no `state` was given and the model has no "
+                f"initial_state(batch_size). Pass state=... explicitly, or wrap "
+                f"the model in a Sequential together with a stateful layer."
+            )
+        state = initial_state_of(model, batch_size, xs.dtype)
     if layerwise is None:
         layerwise = checkpoint is None
-    if layerwise and layers is not None:
-        return run_layerwise(
-            layers,
-            xs,
-            state,
-            batch_ndim=batch_ndim,
-            apply_rows=apply_rows or (lambda layer: layer),
-            unroll=unroll,
-            checkpoint=checkpoint,
-        )
+    if sequential:
+        check_sequential_state(model.layers, state)
+        if layerwise:
+            return run_layerwise(
+                model.layers,
+                xs,
+                state,
+                batch_ndim=sequential_batch_ndim(model.layers, state),
+                apply_rows=apply_rows or (lambda layer: layer),
+                unroll=unroll,
+                checkpoint=checkpoint,
+            )
     return time_scan(model, xs, state, unroll=unroll, checkpoint=checkpoint)

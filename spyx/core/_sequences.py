@@ -9,6 +9,7 @@ and `LIF`; gradients equal autodiff's to float rounding (tested).
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ from jax.typing import ArrayLike
 
 from ._neurons import clip01, lif_step
 
-__all__ = ["lif_sequence"]
+__all__ = ["if_sequence", "lif_sequence"]
 
 
 def lif_sequence(
@@ -65,29 +66,44 @@ def lif_sequence(
         spikes, V_T, _ = forward(x, V0, beta)
         return spikes, V_T
 
-    def sequence_fwd(x, V0, beta):  # noqa: ANN001, ANN202
+    def sequence_fwd(x: Array, V0: Array, beta: Array) -> tuple[Any, Any]:
         spikes, V_T, trace = forward(x, V0, beta)
         return (spikes, V_T), (trace, beta)
 
-    def sequence_bwd(res, cts):  # noqa: ANN001, ANN202
+    def sequence_bwd(res: Any, cts: Any) -> tuple[Array, Array, Array]:
         trace, beta = res
         d_spikes, d_VT = cts
         b, clip_vjp = jax.vjp(clip01, beta)
 
-        def body(carry, inputs):  # noqa: ANN001, ANN202
-            lam, d_b = carry
+        def body(lam: Array, inputs: Any) -> tuple[Array, Array]:
             V, d_s = inputs
             u = V - threshold
             g = jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
-            d_b = d_b + lam * V
             lam_prev = (d_s * g + lam * (b - threshold * g)).astype(V.dtype)
-            return (lam_prev, d_b), lam
+            return lam_prev, lam
 
-        init = (d_VT, jnp.zeros(d_VT.shape, jnp.result_type(d_VT, b)))
-        (lam0, d_b), d_x = jax.lax.scan(body, init, (trace, d_spikes), reverse=True)
-        d_b = d_b.reshape(-1, *b.shape).sum(0) if b.ndim else d_b.sum()
+        lam0, d_x = jax.lax.scan(body, d_VT, (trace, d_spikes), reverse=True)
+        # dL/db = sum_t l_{t+1} V_t, reduced once over all T * batch rows after
+        # the scan (a tree reduction, not a running sum in the loop carry).
+        d_b = d_x.astype(jnp.result_type(d_x, b)) * trace
+        lead = d_b.ndim - b.ndim
+        d_b = d_b.sum(axis=tuple(range(lead))) if b.ndim else d_b.sum()
         (d_beta,) = clip_vjp(d_b.astype(b.dtype))
         return d_x.astype(trace.dtype), lam0, d_beta
 
     sequence.defvjp(sequence_fwd, sequence_bwd)
     return sequence(x, V0, beta)
+
+
+def if_sequence(
+    x: Array, V0: Array, *, threshold: float, spike: Callable[[Array], Array]
+) -> tuple[Array, Array]:
+    """`if_step` over a whole sequence: `lif_sequence` with ``beta = 1``.
+
+    Example:
+
+    ```python
+    spikes, V_T = if_sequence(x, V0, threshold=1.0, spike=superspike())
+    ```
+    """
+    return lif_sequence(x, V0, beta=1.0, threshold=threshold, spike=spike)

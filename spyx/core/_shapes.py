@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from ._protocols import Container, is_stateful
+
 __all__ = [
     "Shape",
     "batch_shape",
@@ -106,14 +108,14 @@ def batch_shape(layer: str, batch_size: Any) -> tuple[int, ...]:
     return (int(batch_size),)
 
 
-def check_sequential_state(layers: Any, state: Any, is_stateful: Any) -> None:
+def check_sequential_state(layers: Any, state: Any) -> None:
     """A `Sequential`'s state: a list with one entry per layer, ``None``
-    exactly for the stateless layers.
+    exactly for the stateless layers (those that are no `StatefulLayer`).
 
     Example:
 
     ```python
-    check_sequential_state(model.layers, state, lambda l: hasattr(l, "initial_state"))
+    check_sequential_state(model.layers, model.initial_state(4))  # passes
     ```
     """
     n = len(layers)
@@ -142,7 +144,8 @@ def check_sequential_state(layers: Any, state: Any, is_stateful: Any) -> None:
 
 
 def sequential_batch_ndim(layers: Any, state: Any) -> int:
-    """Batch axes of a `Sequential`'s state, read off its first stateful layer.
+    """Batch axes of a `Sequential`'s state, read off its first layer that
+    states its per-example `state_shape` (a nested `Sequential` is searched).
 
     Example:
 
@@ -151,8 +154,13 @@ def sequential_batch_ndim(layers: Any, state: Any) -> int:
     ```
     """
     for layer, s in zip(layers, state, strict=True):
-        if s is not None and hasattr(layer, "_batch_ndim"):
-            return layer._batch_ndim(s)
+        if s is None:
+            continue
+        if isinstance(layer, Container) and isinstance(s, list | tuple):
+            return sequential_batch_ndim(layer.layers, s)
+        per_example = getattr(layer, "state_shape", None)
+        if isinstance(per_example, tuple) and hasattr(s, "ndim"):
+            return s.ndim - len(per_example)
     return 0
 
 

@@ -1,0 +1,121 @@
+"""The neuron behaviour both front ends share: the checked step, the
+whole-sequence path and the parallel path.
+
+A front end's neuron base class stores the parameters its own way (`nnx.Param`
+or Equinox fields) and calls these with plain arrays, so the checks, the
+error labels and the choice between a sequence kernel and a scan exist once.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax.numpy as jnp
+from jax import Array
+
+from ._checks import check_finite
+from ._protocols import NeuronLayer
+from ._scan import time_scan
+from ._shapes import check_input, check_sequence, check_state
+from ._table import NeuronSpec
+
+__all__ = [
+    "neuron_parallel",
+    "neuron_sequence",
+    "neuron_step",
+    "random_description",
+]
+
+
+def random_description(names: list[str]) -> str:
+    """Name the parameters that need randomness, for a front end's error.
+
+    Example: ``random_description(["W", "beta"])`` is
+    ``"`W` and `beta` (None, so learnable per unit)"``.
+    """
+    text = " and ".join(f"`{n}`" for n in names)
+    return text + (" (None, so learnable per unit)" if names != ["W"] else "")
+
+
+def _check_params(layer: str, spec: NeuronSpec, params: Mapping[str, Any]) -> None:
+    for name in spec.params:
+        check_finite(layer, name, params[name])
+
+
+def _spike_settings(neuron: NeuronLayer) -> tuple[Any, Any]:
+    return getattr(neuron, "threshold", None), getattr(neuron, "activation", None)
+
+
+def neuron_step(
+    neuron: NeuronLayer, params: Mapping[str, Any], x: Any, state: Any
+) -> tuple[Array, Array]:
+    """One checked step of a neuron (its ``__call__``).
+
+    Checks `x` ``(*batch, *hidden_shape)`` and `state` ``(*batch,
+    *state_shape)``, and (with `debug_checks`) that the parameters are
+    finite, naming the neuron's class; then calls its ``spec.step``.
+
+    **Arguments:** `neuron`, a `NeuronLayer`; `params`, its parameter arrays
+    by name (``spec.params``); `x`; `state`.
+
+    **Returns:** ``(out, new_state)``.
+    """
+    spec, layer, shape = neuron.spec, type(neuron).__name__, neuron.hidden_shape
+    batch = check_input(layer, x, shape)
+    check_state(layer, state, batch, spec.state_shape(shape))
+    _check_params(layer, spec, params)
+    kwargs = spec.step_kwargs(params, *_spike_settings(neuron))
+    return spec.step(x, state, **kwargs)
+
+
+def neuron_sequence(
+    neuron: NeuronLayer,
+    params: Mapping[str, Any],
+    x: Any,
+    state: Any,
+    *,
+    unroll: int | bool = 1,
+    label: str | None = None,
+    **options: Any,
+) -> tuple[Array, Array]:
+    """A neuron over a whole time-major sequence (its ``run_sequence``): its
+    sequence kernel where the table has one, else a `time_scan` of its step.
+    Both equal stepping ``__call__``.
+
+    **Arguments:** as `neuron_step`, with `x` ``[T, *batch, *hidden_shape]``;
+    `unroll` for the scan; `label` for error messages (default: the class
+    name); `options` for the kernel (``spec.sequence_options``, e.g. `method`
+    for `PSU_LIF`).
+
+    **Returns:** ``(outs [T, *batch, ...], final_state)``.
+    """
+    spec, shape = neuron.spec, neuron.hidden_shape
+    layer = label or type(neuron).__name__
+    batch = check_sequence(layer, x, shape)
+    check_state(layer, state, batch, spec.state_shape(shape))
+    _check_params(layer, spec, params)
+    unknown = sorted(set(options) - set(spec.sequence_options))
+    if unknown:
+        raise TypeError(
+            f"{layer}: unexpected option(s) {unknown}; {spec.name} takes "
+            f"{list(spec.sequence_options) or 'none'}."
+        )
+    kwargs = spec.step_kwargs(params, *_spike_settings(neuron))
+    if spec.sequence is not None:
+        return spec.sequence(x, state, **kwargs, **options)
+    return time_scan(
+        lambda x_t, s: spec.step(x_t, s, **kwargs), x, state, unroll=unroll
+    )
+
+
+def neuron_parallel(
+    neuron: NeuronLayer, params: Mapping[str, Any], x: Any, **options: Any
+) -> Array:
+    """A neuron's outputs for a whole sequence from a zero state (its
+    ``parallel``), errors labelled ``<class>.parallel``.
+
+    **Returns:** ``outs [T, *batch, ...]``.
+    """
+    layer = f"{type(neuron).__name__}.parallel"
+    batch = check_sequence(layer, x, neuron.hidden_shape)
+    state = jnp.zeros((*batch, *neuron.spec.state_shape(neuron.hidden_shape)), x.dtype)
+    return neuron_sequence(neuron, params, x, state, label=layer, **options)[0]

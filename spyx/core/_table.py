@@ -1,0 +1,335 @@
+"""The neuron table: one `NeuronSpec` per neuron, the single description that
+both front ends, the NIR mapping, the model conversions and the tests read.
+
+A front end's neuron class names its spec (``spec = core.LIF``) and inherits
+everything else, parameter set-up, checks, the step and the sequence path,
+from one base class; see "How to add a neuron" in the design notes.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax.numpy as jnp
+from jax import Array
+
+from ..axn import superspike
+from ._init import decay_init, decay_value, recurrent_init
+from ._neurons import (
+    alif_step,
+    cuba_lif_step,
+    if_step,
+    li_step,
+    lif_step,
+    psu_lif_step,
+    rcuba_lif_step,
+    rif_step,
+    rlif_step,
+)
+from ._scan import psu_lif_sequence
+from ._sequences import if_sequence, lif_sequence
+from ._shapes import (
+    Shape,
+    check_recurrent_shape,
+    normalize_shape,
+    state_shape,
+    threshold_value,
+)
+
+__all__ = [
+    "ALIF",
+    "CUBA_LIF",
+    "IF",
+    "LI",
+    "LIF",
+    "NEURONS",
+    "PSU_LIF",
+    "RCUBA_LIF",
+    "RIF",
+    "RLIF",
+    "THRESHOLD",
+    "NeuronSpec",
+    "NirMap",
+    "neuron_spec",
+]
+
+THRESHOLD = 1.0
+"""The default firing threshold of every spiking neuron."""
+
+
+@dataclass(frozen=True)
+class NirMap:
+    """How a neuron is written as (and read from) NIR nodes.
+
+    **Fields:**
+
+    - `node`: the NIR node type: ``"IF"``, ``"LIF"``, ``"LI"`` or ``"CubaLIF"``.
+    - `taus`: one ``(decay, tau_field, gain_field)`` per decay, e.g.
+      ``("beta", "tau", "r")``: ``tau = dt / (1 - decay)`` and the input gain
+      ``gain = tau / dt`` (see `spyx.nir`). Empty for `IF`, whose gain is
+      ``r = 1 / dt``.
+    - `threshold_node`: the spike is a separate `nir.Threshold` after a
+      non-spiking node (how `PSU_LIF` is written: ``LI -> Threshold``).
+
+    Recurrent neurons (`NeuronSpec.recurrent`) add a `nir.Linear` feedback
+    loop around their node.
+    """
+
+    node: str
+    taus: tuple[tuple[str, str, str], ...] = ()
+    threshold_node: bool = False
+
+
+@dataclass(frozen=True)
+class NeuronSpec:
+    """Everything the front ends need to know about one neuron.
+
+    **Fields:**
+
+    - `name`: the class name in `spyx.nn` and `spyx_eqx`.
+    - `step`: the core step ``step(x, state, **params, threshold, spike)``;
+      recurrent weights are passed as ``weights=``, non-spiking neurons take
+      no `threshold`/`spike`.
+    - `equation`: the update in one line, for messages and docs.
+    - `decays`: the decay parameters in constructor order, e.g.
+      ``("alpha", "beta")``; ``None`` makes each learnable per unit.
+    - `decay_fill`: a decay left as ``None`` is a per-unit array filled with
+      this number instead of a random draw (`LI`: 0.8).
+    - `recurrent`: has recurrent weights ``W`` of shape ``(H, H)``; the hidden
+      shape must then be 1-D.
+    - `spiking`: has a `threshold` and an `activation`.
+    - `state_parts`: the names of the state's parts, side by side on the last
+      axis (``("V",)``, ``("V", "T")``, ``("V", "I")``).
+    - `sequence`: a whole-sequence kernel with the step's keywords,
+      ``(x [T, ...], state) -> (out [T, ...], final state)``, or ``None``
+      (then the step is scanned).
+    - `sequence_options`: keyword options the kernel takes (``("method",)``
+      for `PSU_LIF`).
+    - `parallel`: the neuron offers ``parallel(x)`` from a zero state.
+    - `shape_arg`: the name of the shape argument (`LI` says ``layer_shape``).
+    - `nir`: the NIR mapping, or ``None`` when NIR cannot express the neuron.
+    """
+
+    name: str
+    step: Callable[..., tuple[Array, Array]]
+    equation: str
+    decays: tuple[str, ...] = ()
+    decay_fill: float | None = None
+    recurrent: bool = False
+    spiking: bool = True
+    state_parts: tuple[str, ...] = ("V",)
+    sequence: Callable[..., tuple[Array, Array]] | None = None
+    sequence_options: tuple[str, ...] = ()
+    parallel: bool = False
+    shape_arg: str = "hidden_shape"
+    nir: NirMap | None = field(default=None)
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """Names of the array parameters: the decays, then ``W`` if recurrent."""
+        return self.decays + (("W",) if self.recurrent else ())
+
+    def state_shape(self, hidden_shape: Shape) -> Shape:
+        """Per-example state shape: the parts side by side on the last axis."""
+        return state_shape(hidden_shape, len(self.state_parts))
+
+    def random_params(self, values: Mapping[str, Any]) -> list[str]:
+        """The parameters drawn at random for these constructor `values`:
+        ``W`` first, then each decay left as ``None`` (without a fill)."""
+        names = ["W"] if self.recurrent else []
+        if self.decay_fill is None:
+            names += [d for d in self.decays if values.get(d) is None]
+        return names
+
+    def init_params(
+        self,
+        layer: str,
+        hidden_shape: Shape,
+        values: Mapping[str, Any],
+        keys: Callable[[list[str]], Sequence[Array]],
+    ) -> dict[str, Array]:
+        """The initial parameters of a layer, in `params` order.
+
+        **Arguments:**
+
+        - `layer`: the class name, for error messages.
+        - `hidden_shape`: the (checked) layer shape.
+        - `values`: the constructor's decay arguments by name (``None``:
+          learnable per unit).
+        - `keys`: ``names -> one PRNG key per name``, called once and only if
+          something is random; the front end raises its own error when it has
+          no randomness to give.
+
+        **Returns:** ``{name: array}``: a given decay as a scalar ``()`` or
+        per-unit array, a missing one drawn per unit (`decay_init`) or filled
+        (`decay_fill`), ``W`` drawn with `recurrent_init`.
+        """
+        if self.recurrent:
+            check_recurrent_shape(layer, hidden_shape)
+        random = self.random_params(values)
+        drawn = dict(zip(random, keys(random), strict=True)) if random else {}
+        out = {}
+        for d in self.decays:
+            value = values.get(d)
+            if value is None and self.decay_fill is not None:
+                value = jnp.full(hidden_shape, self.decay_fill)
+            if value is None:
+                out[d] = decay_init(drawn[d], hidden_shape)
+            else:
+                out[d] = decay_value(layer, d, value, hidden_shape)
+        if self.recurrent:
+            out["W"] = recurrent_init(drawn["W"], hidden_shape)
+        return out
+
+    def build(
+        self,
+        layer: str,
+        shape: Any,
+        decays: Mapping[str, Any],
+        threshold: Any,
+        activation: Any,
+        keys: Callable[[list[str]], Sequence[Array]],
+    ) -> tuple[Shape, dict[str, Any], dict[str, Array]]:
+        """Everything a front end's constructor stores, checked.
+
+        **Arguments:** `layer`, the class name for messages; `shape`, the
+        shape argument; `decays`, the decay arguments by name; `threshold`
+        and `activation` (ignored for a non-spiking neuron; ``None`` picks
+        the default spike function); `keys`, as in `init_params`.
+
+        **Returns:** ``(hidden_shape, settings, params)``: the normalised
+        shape, the spike settings (``{"threshold": float, "activation":
+        fn}``, empty for a non-spiking neuron) and the parameter arrays.
+        """
+        hidden_shape = normalize_shape(layer, self.shape_arg, shape)
+        settings: dict[str, Any] = {}
+        if self.spiking:
+            settings["threshold"] = threshold_value(layer, threshold)
+            settings["activation"] = activation or self.default_activation()
+        params = self.init_params(layer, hidden_shape, decays, keys)
+        return hidden_shape, settings, params
+
+    def step_kwargs(
+        self, params: Mapping[str, Any], threshold: Any, spike: Any
+    ) -> dict[str, Any]:
+        """The keywords of `step` and `sequence` for these parameters."""
+        kwargs = {d: params[d] for d in self.decays}
+        if self.recurrent:
+            kwargs["weights"] = params["W"]
+        if self.spiking:
+            kwargs["threshold"] = threshold
+            kwargs["spike"] = spike
+        return kwargs
+
+    @staticmethod
+    def default_activation() -> Callable[[Array], Array]:
+        """The spike function used when `activation` is ``None``."""
+        return superspike()
+
+
+def _lif_map(node: str, threshold_node: bool = False) -> NirMap:
+    return NirMap(node, (("beta", "tau", "r"),), threshold_node)
+
+
+_CUBA_MAP = NirMap("CubaLIF", (("alpha", "tau_syn", "w_in"), ("beta", "tau_mem", "r")))
+
+IF = NeuronSpec(
+    "IF",
+    if_step,
+    "s = H(V - th); V' = V + x - s th",
+    sequence=if_sequence,
+    nir=NirMap("IF"),
+)
+LIF = NeuronSpec(
+    "LIF",
+    lif_step,
+    "s = H(V - th); V' = b V + x - s th",
+    decays=("beta",),
+    sequence=lif_sequence,
+    nir=_lif_map("LIF"),
+)
+LI = NeuronSpec(
+    "LI",
+    li_step,
+    "V' = b V + x; out V'",
+    decays=("beta",),
+    decay_fill=0.8,
+    spiking=False,
+    shape_arg="layer_shape",
+    nir=_lif_map("LI"),
+)
+ALIF = NeuronSpec(
+    "ALIF",
+    alif_step,
+    "th_t = th + T; s = H(V - th_t); V' = b V + x - s th_t; T' = g T + (1 - g) s",
+    decays=("beta", "gamma"),
+    state_parts=("V", "T"),
+)
+CUBA_LIF = NeuronSpec(
+    "CuBaLIF",
+    cuba_lif_step,
+    "s = H(V - th); I' = a I + x; V' = b (V - s th) + I'",
+    decays=("alpha", "beta"),
+    state_parts=("V", "I"),
+    nir=_CUBA_MAP,
+)
+RIF = NeuronSpec(
+    "RIF",
+    rif_step,
+    "s = H(V - th); V' = V + x + s @ W - s th",
+    recurrent=True,
+    nir=NirMap("IF"),
+)
+RLIF = NeuronSpec(
+    "RLIF",
+    rlif_step,
+    "s = H(V - th); V' = b V + x + s @ W - s th",
+    decays=("beta",),
+    recurrent=True,
+    nir=_lif_map("LIF"),
+)
+RCUBA_LIF = NeuronSpec(
+    "RCuBaLIF",
+    rcuba_lif_step,
+    "s = H(V - th); I' = a I + x + s @ W; V' = b (V - s th) + I'",
+    decays=("alpha", "beta"),
+    recurrent=True,
+    state_parts=("V", "I"),
+    nir=_CUBA_MAP,
+)
+PSU_LIF = NeuronSpec(
+    "PSU_LIF",
+    psu_lif_step,
+    "V' = b V + x; s = H(V' - th)",
+    decays=("beta",),
+    sequence=psu_lif_sequence,
+    sequence_options=("method",),
+    parallel=True,
+    nir=_lif_map("LI", threshold_node=True),
+)
+
+NEURONS: tuple[NeuronSpec, ...] = (
+    IF,
+    LIF,
+    LI,
+    ALIF,
+    CUBA_LIF,
+    RIF,
+    RLIF,
+    RCUBA_LIF,
+    PSU_LIF,
+)
+"""Every built-in neuron, in documentation order."""
+
+
+def neuron_spec(name: str) -> NeuronSpec:
+    """The built-in spec called `name` (a class name such as ``"CuBaLIF"``).
+
+    Example: ``neuron_spec("LIF").decays`` is ``("beta",)``.
+    """
+    for spec in NEURONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(
+        f"neuron_spec: no neuron {name!r}; known: {', '.join(s.name for s in NEURONS)}."
+    )

@@ -1,0 +1,52 @@
+"""NIR (Neuromorphic Intermediate Representation) export and import.
+
+`to_nir` writes a `spyx.nn` model as a `nir.NIRGraph`; `from_nir` builds a
+`spyx.nn.Sequential` from one, including graphs written by snnTorch, Norse
+and other frameworks. `spyx_eqx.nir` does the same for Equinox models through
+the model conversions, so there is one mapping.
+
+**Time constants.** NIR is continuous time: ``tau dv/dt = (v_leak - v) + r I``.
+Forward Euler with step `dt` gives ``v' = (1 - dt/tau) v + (dt r / tau) I``,
+so spyx's ``V' = beta V + x`` is
+
+    beta = 1 - dt / tau,      tau = dt / (1 - beta),
+    dt r / tau = 1,           r = tau / dt = 1 / (1 - beta),     v_leak = 0.
+
+CuBaLIF maps `alpha` to `tau_syn` (with ``w_in = tau_syn / dt``) and `beta`
+to `tau_mem` the same way; IF has ``dv/dt = r I``, so ``r = 1 / dt``.
+
+**What spyx changes or refuses on import**, never silently:
+
+- an input gain ``dt r / tau != 1`` (Norse writes ``r = 1``) is folded into
+  the weights of the layer before the neuron, exactly, with a warning naming
+  the node and the factor; with no weighted layer before it, `ValueError`;
+- a hard reset to ``v_reset = 0`` becomes spyx's subtractive reset, with a
+  warning (graphs written by spyx say they reset by subtraction and import
+  silently); ``v_reset != 0`` and ``v_leak != 0`` are refused;
+- a per-unit `v_threshold` that is not one number is refused;
+- `Scale` and the ``1 / k`` of `AvgPool2d` are folded into the neighbouring
+  weighted layer, exactly;
+- branching graphs, `Delay`, and node types without a spyx twin are refused.
+
+**Node table.**
+
+| NIR node | spyx layer |
+|---|---|
+| `Affine` / `Linear` | `nnx.Linear` (with / without bias) |
+| `Conv1d` / `Conv2d` | `nnx.Conv` (channels first in NIR, last in spyx) |
+| `SumPool2d` (no padding) | `SumPool` |
+| `AvgPool2d` (import, no padding) | `SumPool`, ``1/k`` folded into the next weights |
+| `Flatten` | `Flatten` (the next weights are permuted between layouts) |
+| `IF` / `LIF` / `LI` / `CubaLIF` | `IF` / `LIF` / `LI` / `CuBaLIF` |
+| neuron + `Linear`/`Affine` feedback edge | `RIF` / `RLIF` / `RCuBaLIF` |
+| `LI` followed by `Threshold` | `PSU_LIF` (how spyx writes it) |
+| `Scale` | folded into the neighbouring weights |
+
+`ALIF` has no NIR node and is refused on export; `ActivityRegularization`
+(an identity on the data) is left out of the graph.
+"""
+
+from ._export import to_nir
+from ._import import from_nir
+
+__all__ = ["from_nir", "to_nir"]

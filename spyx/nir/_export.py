@@ -1,0 +1,197 @@
+"""`to_nir`: a `spyx.nn` model as a NIR graph."""
+
+from typing import Any
+
+import nir
+import numpy as np
+from flax import nnx
+
+from .. import nn as snn
+from ._mapping import (
+    LEAKY_NODES,
+    SPIKING_NODES,
+    SPYX,
+    decay_to_nir,
+    flatten_perm,
+    out_shape,
+    per_unit,
+    to_nir_layout,
+)
+
+__all__ = ["to_nir"]
+
+
+def _meta(cls: str) -> dict:
+    return {SPYX: {"class": cls, "reset": "subtractive"}}
+
+
+def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
+    """NIR node(s) of a spyx neuron, from its row of the neuron table:
+    ``{"": node}`` plus ``"rec"`` (feedback) or ``"threshold"`` entries."""
+    spec, cls = layer.spec, type(layer).__name__
+    m = spec.nir
+    if m is None:
+        raise TypeError(
+            f"to_nir: {cls} has no NIR equivalent: no NIR node has its dynamics "
+            f"({spec.equation})."
+        )
+    zeros = per_unit(0.0, shape)
+    fields: dict[str, Any] = {}
+    for decay, tau_field, gain_field in m.taus:
+        value = per_unit(getattr(layer, decay)[...], shape)
+        fields[tau_field], fields[gain_field] = decay_to_nir(
+            value, dt, f"{cls}.{decay}"
+        )
+    if not m.taus:  # an integrator: dv/dt = r I
+        fields["r"] = per_unit(1.0 / dt, shape)
+    if m.node in LEAKY_NODES:
+        fields["v_leak"] = zeros
+    if m.node in SPIKING_NODES:
+        fields["v_threshold"] = per_unit(layer.threshold, shape)
+        fields["v_reset"] = zeros
+    nodes = {"": getattr(nir, m.node)(**fields, metadata=_meta(cls))}
+    if m.threshold_node:
+        nodes["threshold"] = nir.Threshold(
+            threshold=per_unit(layer.threshold, shape), metadata=_meta(cls)
+        )
+    if spec.recurrent:
+        nodes["rec"] = nir.Linear(weight=np.asarray(layer.W[...], np.float32).T)
+    return nodes
+
+
+def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
+    kernel = np.asarray(layer.kernel[...], np.float32)  # (*k, in, out)
+    n = kernel.ndim - 2
+    weight = np.moveaxis(kernel, (n, n + 1), (1, 0))  # (out, in, *k)
+    bias = (
+        np.asarray(layer.bias[...], np.float32)
+        if layer.use_bias
+        else np.zeros(weight.shape[0], np.float32)
+    )
+    padding = layer.padding
+    if isinstance(padding, str):
+        if padding not in ("SAME", "VALID"):
+            raise TypeError(f"to_nir: nnx.Conv padding {padding!r} is not supported.")
+        padding = padding.lower()
+    elif not isinstance(padding, int):
+        pairs = [tuple(p) if not isinstance(p, int) else (p, p) for p in padding]
+        if any(lo != hi for lo, hi in pairs):
+            raise TypeError(f"to_nir: asymmetric padding {padding!r} has no NIR form.")
+        padding = tuple(lo for lo, _ in pairs)
+    stride = layer.strides or 1
+    dilation = layer.kernel_dilation or 1
+    if n == 1:
+        return nir.Conv1d(
+            input_shape=shape[0],
+            weight=weight,
+            stride=int(np.ravel(stride)[0]),
+            padding=padding if isinstance(padding, str | int) else padding[0],
+            dilation=int(np.ravel(dilation)[0]),
+            groups=layer.feature_group_count,
+            bias=bias,
+        )
+    if n == 2:
+        pair = lambda v: tuple(v) if not isinstance(v, int) else (v, v)  # noqa: E731
+        return nir.Conv2d(
+            input_shape=tuple(shape[:2]),
+            weight=weight,
+            stride=pair(stride),
+            padding=padding if isinstance(padding, str) else pair(padding),
+            dilation=pair(dilation),
+            groups=layer.feature_group_count,
+            bias=bias,
+        )
+    raise TypeError(f"to_nir: {n}-D convolutions have no NIR node.")
+
+
+def to_nir(model: Any, input_shape: Any, *, dt: float = 1.0) -> nir.NIRGraph:
+    """Write a `spyx.nn` model as a NIR graph.
+
+    **Arguments:**
+
+    - `model`: a `spyx.nn.Sequential` or a single neuron.
+    - `input_shape`: one example's input shape in spyx layout, e.g.
+      ``(700,)`` or ``(H, W, C)`` (NIR gets ``(C, H, W)``).
+    - `dt`: the time step the discrete model stands for (see the module doc).
+
+    **Returns:** a `nir.NIRGraph` with ``input`` and ``output`` nodes.
+
+    Example: ``nir.write("model.nir", spyx.nir.to_nir(model, (700,), dt=1e-3))``.
+    """
+    layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
+    shape = tuple(int(d) for d in input_shape)
+    nodes: dict[str, Any] = {
+        "input": nir.Input(
+            input_type={"input": np.array(to_nir_layout(np.empty(shape)).shape)}
+        )
+    }
+    edges: list[tuple[str, str]] = []
+    prev = "input"
+    perm = None
+    for i, layer in enumerate(layers):
+        name = f"{i}_{type(layer).__name__.lower()}"
+        if isinstance(layer, snn.ActivityRegularization):
+            continue
+        if isinstance(layer, snn.Neuron):
+            parts = _neuron_nodes(layer, shape, dt)
+            nodes[name] = parts[""]
+            edges.append((prev, name))
+            if "rec" in parts:
+                nodes[f"{name}_rec"] = parts["rec"]
+                edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
+            if "threshold" in parts:
+                nodes[f"{name}_threshold"] = parts["threshold"]
+                edges.append((name, f"{name}_threshold"))
+                name = f"{name}_threshold"
+            prev = name
+            continue
+        if isinstance(layer, nnx.Linear):
+            weight = np.asarray(layer.kernel[...], np.float32).T
+            if perm is not None:
+                weight, perm = weight[:, perm], None
+            nodes[name] = (
+                nir.Affine(weight=weight, bias=np.asarray(layer.bias[...]))
+                if layer.use_bias
+                else nir.Linear(weight=weight)
+            )
+        elif isinstance(layer, nnx.Conv):
+            nodes[name] = _conv_node(layer, shape)
+        elif isinstance(layer, snn.Flatten):
+            nir_shape = to_nir_layout(np.empty(shape)).shape
+            nodes[name] = nir.Flatten(
+                input_type={"input": np.array(nir_shape)}, start_dim=0, end_dim=-1
+            )
+            if len(shape) >= 2:
+                perm = flatten_perm(shape)
+        elif isinstance(layer, snn.SumPool):
+            nodes[name] = _sumpool_node(layer, shape)
+        else:
+            raise TypeError(
+                f"to_nir: layer {i} ({type(layer).__name__}) has no NIR equivalent."
+            )
+        edges.append((prev, name))
+        prev = name
+        shape = out_shape(layer, shape)
+    nodes["output"] = nir.Output(
+        output_type={"output": np.array(to_nir_layout(np.empty(shape)).shape)}
+    )
+    edges.append((prev, "output"))
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _sumpool_node(layer: snn.SumPool, shape: tuple[int, ...]) -> Any:
+    if len(shape) != 3 or layer.channel_axis not in (-1, 2):
+        raise TypeError("to_nir: only 2-D channels-last SumPool has a NIR node.")
+    window = np.broadcast_to(np.asarray(layer.window_shape), (2,))
+    stride = (
+        window
+        if layer.strides is None
+        else np.broadcast_to(np.asarray(layer.strides), (2,))
+    )
+    if layer.padding == "SAME" and any(
+        s % w for s, w in zip(shape[:2], window, strict=True)
+    ):
+        raise TypeError("to_nir: SumPool 'SAME' padding that pads has no NIR form.")
+    return nir.SumPool2d(
+        kernel_size=np.array(window), stride=np.array(stride), padding=np.array([0, 0])
+    )

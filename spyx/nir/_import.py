@@ -1,0 +1,403 @@
+"""`from_nir`: a NIR graph as a `spyx.nn.Sequential`."""
+
+import warnings
+from typing import Any
+
+import jax.numpy as jnp
+import nir
+import numpy as np
+from flax import nnx
+
+from .. import core
+from .. import nn as snn
+from ._mapping import (
+    LEAKY_NODES,
+    SPIKING_NODES,
+    SPYX,
+    flatten_perm,
+    from_layout,
+    from_nir_layout,
+    has_threshold_twin,
+    nir_to_decay,
+    out_shape,
+    spec_for_node,
+)
+
+__all__ = ["from_nir"]
+
+
+def _inline_subgraphs(graph: nir.NIRGraph) -> tuple[dict, list]:
+    """Flatten nested graphs (snnTorch writes recurrent layers as subgraphs)."""
+    nodes, edges = {}, []
+    entry, exit_ = {}, {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            sub_nodes, sub_edges = _inline_subgraphs(node)
+            ins = [k for k, v in sub_nodes.items() if isinstance(v, nir.Input)]
+            outs = [k for k, v in sub_nodes.items() if isinstance(v, nir.Output)]
+            for k, v in sub_nodes.items():
+                nodes[f"{name}.{k}"] = v
+            edges += [(f"{name}.{a}", f"{name}.{b}") for a, b in sub_edges]
+            entry[name] = [f"{name}.{k}" for k in ins]
+            exit_[name] = [f"{name}.{k}" for k in outs]
+        else:
+            nodes[name] = node
+    for a, b in graph.edges:
+        for src in exit_.get(a, [a]):
+            for dst in entry.get(b, [b]):
+                edges.append((src, dst))
+    # drop inner Input/Output nodes, connecting through them
+    inner = [
+        k
+        for k, v in nodes.items()
+        if "." in k and isinstance(v, nir.Input | nir.Output)
+    ]
+    for k in inner:
+        preds = [a for a, b in edges if b == k]
+        succs = [b for a, b in edges if a == k]
+        edges = [(a, b) for a, b in edges if k not in (a, b)]
+        edges += [(a, b) for a in preds for b in succs]
+        del nodes[k]
+    return nodes, edges
+
+
+_NEURONS = tuple(
+    getattr(nir, node) for node in sorted({s.nir.node for s in core.NEURONS if s.nir})
+)
+_WEIGHTED = (nir.Affine, nir.Linear)
+
+
+def _chain(nodes: dict, edges: list) -> list[tuple[str, str | None]]:
+    """The nodes from input to output as ``(name, feedback_name_or_None)``."""
+    succ: dict[str, list[str]] = {k: [] for k in nodes}
+    pred: dict[str, list[str]] = {k: [] for k in nodes}
+    for a, b in edges:
+        if a not in nodes or b not in nodes:
+            raise ValueError(f"from_nir: edge {a!r} -> {b!r} names an unknown node.")
+        succ[a].append(b)
+        pred[b].append(a)
+    inputs = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
+    if len(inputs) != 1:
+        raise ValueError(f"from_nir: expected one Input node, found {inputs}.")
+    chain, current, seen = [], inputs[0], {inputs[0]}
+    while not isinstance(nodes[current], nir.Output):
+        nexts = succ[current]
+        feedback = None
+        if isinstance(nodes[current], _NEURONS):
+            loops = [
+                n
+                for n in nexts
+                if isinstance(nodes[n], _WEIGHTED)
+                and succ[n] == [current]
+                and pred[n] == [current]
+            ]
+            if loops:
+                feedback = loops[0]
+                nexts = [n for n in nexts if n != feedback]
+        if current != inputs[0]:
+            chain.append((current, feedback))
+        if len(nexts) != 1:
+            raise ValueError(
+                f"from_nir: node {current!r} leads to {nexts}; only chains of layers "
+                f"(with recurrent feedback loops) can be imported."
+            )
+        current = nexts[0]
+        if current in seen:
+            raise ValueError(
+                f"from_nir: cycle through {current!r} that is not a "
+                f"neuron's feedback loop."
+            )
+        seen.add(current)
+    return chain
+
+
+def _single(value: Any, node: str, what: str) -> float:
+    v = np.unique(np.asarray(value, np.float64))
+    if v.size != 1:
+        raise ValueError(
+            f"from_nir: node {node!r} has per-unit {what} {v}; spyx "
+            f"neurons take one number."
+        )
+    return float(v[0])
+
+
+class _Builder:
+    """Accumulates spyx layers, folding gains into weighted layers."""
+
+    def __init__(self, shape: tuple[int, ...] | None):
+        self.layers: list[Any] = []
+        self.shape = shape
+        self.pending_scale = 1.0
+        self.perm: np.ndarray | None = None
+
+    def add(self, layer: Any) -> None:
+        if self.shape is not None and not isinstance(layer, snn.Neuron):
+            self.shape = out_shape(layer, self.shape)
+        self.layers.append(layer)
+
+    def weighted(self, layer: Any) -> None:
+        if self.pending_scale != 1.0:
+            layer.kernel[...] = layer.kernel[...] * self.pending_scale
+            self.pending_scale = 1.0
+        self.add(layer)
+
+    def fold_into_previous(self, gain: np.ndarray, node: str, why: str) -> None:
+        last = self.layers[-1] if self.layers else None
+        if not isinstance(last, nnx.Linear | nnx.Conv):
+            raise ValueError(
+                f"from_nir: node {node!r} needs its input scaled by {why}, but no "
+                f"weighted layer (Affine, Linear, Conv) comes right before it."
+            )
+        gain = np.asarray(gain, np.float32)
+        out = last.kernel.shape[-1]
+        if np.allclose(gain, gain.reshape(-1)[0]):
+            g = jnp.float32(gain.reshape(-1)[0])
+        elif (
+            gain.ndim >= 1
+            and gain.shape[-1] == out
+            and np.allclose(gain, np.broadcast_to(gain.reshape(-1, out)[0], gain.shape))
+        ):
+            g = jnp.asarray(gain.reshape(-1, out)[0])  # one factor per output unit
+        else:
+            raise ValueError(
+                f"from_nir: node {node!r} scales its input per unit by {why}, "
+                f"which does not fold into the {type(last).__name__} before it."
+            )
+        last.kernel[...] = last.kernel[...] * g
+        if last.use_bias:
+            last.bias[...] = last.bias[...] * g
+
+
+def _gain_check(gain: np.ndarray, node: str, builder: _Builder, what: str) -> None:
+    if not np.allclose(gain, 1.0, rtol=1e-6, atol=1e-7):
+        warnings.warn(
+            f"from_nir: node {node!r} scales its input by {what} = "
+            f"{np.unique(np.round(gain, 6))[:4]} (dt r / tau != 1); folded exactly "
+            f"into the weights of the layer before it.",
+            stacklevel=3,
+        )
+        builder.fold_into_previous(gain, node, what)
+
+
+def _reset_check(node_obj: Any, node: str) -> None:
+    v_reset = getattr(node_obj, "v_reset", None)
+    if v_reset is not None and np.any(np.asarray(v_reset) != 0):
+        raise ValueError(
+            f"from_nir: node {node!r} resets to v_reset != 0; spyx "
+            f"neurons reset by subtracting the threshold."
+        )
+    if node_obj.metadata.get(SPYX, {}).get("reset") != "subtractive":
+        warnings.warn(
+            f"from_nir: node {node!r} resets to 0 after a spike (hard reset); spyx "
+            f"neurons subtract the threshold instead (subtractive reset).",
+            stacklevel=3,
+        )
+
+
+def _leak_check(node_obj: Any, node: str) -> None:
+    if np.any(np.asarray(getattr(node_obj, "v_leak", 0.0)) != 0):
+        raise ValueError(
+            f"from_nir: node {node!r} has v_leak != 0, which spyx "
+            f"neurons cannot represent."
+        )
+
+
+def _input_gain(
+    n: Any, spec: core.NeuronSpec, shape: tuple[int, ...], dt: float
+) -> tuple[np.ndarray, str]:
+    """The factor NIR applies to a neuron's input, ``prod(dt gain / tau)`` over
+    its time constants (``dt r`` for an integrator), and how it reads."""
+    taus = spec.nir.taus
+    if not taus:
+        return dt * from_layout(n.r, shape), "dt * r"
+    gain, parts = 1.0, []
+    for _, tau_field, gain_field in taus:
+        tau = from_layout(getattr(n, tau_field), shape)
+        gain = gain * dt * from_layout(getattr(n, gain_field), shape) / tau
+        parts.append(f"dt {gain_field} / {tau_field}")
+    return gain, " ".join(f"({p})" for p in parts)
+
+
+def _neuron(
+    node: str, n: Any, feedback: Any, b: _Builder, dt: float, threshold_next: Any
+) -> Any:
+    node_type = type(n).__name__
+    shape = b.shape or (
+        int(np.asarray(getattr(n, "v_threshold", getattr(n, "tau", 1.0))).size),
+    )
+    spec = spec_for_node(
+        node_type,
+        recurrent=feedback is not None,
+        threshold_node=threshold_next is not None,
+        node=node,
+    )
+    if spec.recurrent and len(shape) != 1:
+        raise ValueError(f"from_nir: recurrent node {node!r} must be 1-D, got {shape}.")
+    if node_type in LEAKY_NODES:
+        _leak_check(n, node)
+    if node_type in SPIKING_NODES:
+        _reset_check(n, node)
+    # I is scaled by c = dt r / tau_mem inside CubaLIF's membrane update;
+    # carrying c * I instead moves it to the input, next to dt w_in / tau_syn.
+    gain, what = _input_gain(n, spec, shape, dt)
+    _gain_check(gain, node, b, what)
+    kwargs: dict[str, Any] = {
+        decay: jnp.asarray(
+            nir_to_decay(from_layout(getattr(n, tau_field), shape), dt, node),
+            jnp.float32,
+        )
+        for decay, tau_field, _ in spec.nir.taus
+    }
+    if spec.spiking:
+        th_node, th_field = (
+            (threshold_next, "threshold")
+            if spec.nir.threshold_node
+            else (n, "v_threshold")
+        )
+        kwargs["threshold"] = _single(getattr(th_node, th_field), node, th_field)
+    layer = snn.nnx_class(spec)(shape, **kwargs, rngs=nnx.Rngs(0))
+    if spec.recurrent:
+        layer.W[...] = jnp.asarray(np.asarray(feedback.weight).T)
+    return layer
+
+
+def _conv_from_nir(n: Any) -> nnx.Conv:
+    weight = np.asarray(n.weight, np.float32)  # (out, in, *k)
+    k = weight.ndim - 2
+    pad = n.padding
+    if isinstance(pad, str):
+        padding: Any = pad.upper()
+    else:
+        p = np.broadcast_to(np.asarray(pad), (k,))
+        padding = [(int(v), int(v)) for v in p]
+    layer = nnx.Conv(
+        weight.shape[1] * n.groups,
+        weight.shape[0],
+        weight.shape[2:],
+        tuple(int(s) for s in np.broadcast_to(np.asarray(n.stride), (k,))),
+        padding=padding,
+        kernel_dilation=tuple(
+            int(s) for s in np.broadcast_to(np.asarray(n.dilation), (k,))
+        ),
+        feature_group_count=int(n.groups),
+        rngs=nnx.Rngs(0),
+    )
+    layer.kernel[...] = jnp.asarray(np.moveaxis(weight, (0, 1), (k + 1, k)))
+    layer.bias[...] = jnp.asarray(np.asarray(n.bias, np.float32).reshape(-1))
+    return layer
+
+
+def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0) -> snn.Sequential:
+    """Build a `spyx.nn.Sequential` from a NIR graph.
+
+    **Arguments:**
+
+    - `graph`: a `nir.NIRGraph` (e.g. from `nir.read`), a chain of layers
+      whose neurons may have a Linear/Affine feedback loop; nested subgraphs
+      are inlined.
+    - `dt`: the time step to discretise with; match the exporter's.
+
+    **Returns:** the model; run it with `spyx.nn.run` on time-major input.
+    What is rescaled (with a warning) or refused is listed in the module doc.
+
+    Example: ``model = spyx.nir.from_nir(nir.read("model.nir"), dt=1e-3)``.
+    """
+    nodes, edges = _inline_subgraphs(graph)
+    chain = _chain(nodes, edges)
+    input_node = next(v for v in nodes.values() if isinstance(v, nir.Input))
+    in_type = next(iter(input_node.input_type.values()), None)
+    shape = None
+    if in_type is not None and np.asarray(in_type).size:
+        nir_shape = tuple(int(d) for d in np.asarray(in_type).reshape(-1))
+        shape = tuple(from_nir_layout(np.empty(nir_shape)).shape)
+    b = _Builder(shape)
+    skip = set()
+    for i, (name, feedback) in enumerate(chain):
+        if name in skip:
+            continue
+        n = nodes[name]
+        if isinstance(n, _NEURONS):
+            nxt = chain[i + 1][0] if i + 1 < len(chain) else None
+            threshold_next = None
+            if (
+                has_threshold_twin(type(n).__name__)
+                and nxt is not None
+                and isinstance(nodes[nxt], nir.Threshold)
+            ):
+                threshold_next = nodes[nxt]
+                skip.add(nxt)
+            b.add(
+                _neuron(
+                    name,
+                    n,
+                    None if feedback is None else nodes[feedback],
+                    b,
+                    dt,
+                    threshold_next,
+                )
+            )
+        elif isinstance(n, nir.Affine | nir.Linear):
+            weight = np.asarray(n.weight, np.float32)  # (out, in)
+            if b.perm is not None:
+                weight = weight[:, np.argsort(b.perm)]
+                b.perm = None
+            bias = isinstance(n, nir.Affine)
+            layer = nnx.Linear(
+                weight.shape[1], weight.shape[0], use_bias=bias, rngs=nnx.Rngs(0)
+            )
+            layer.kernel[...] = jnp.asarray(weight.T)
+            if bias:
+                layer.bias[...] = jnp.asarray(np.asarray(n.bias, np.float32))
+            b.weighted(layer)
+        elif isinstance(n, nir.Conv1d | nir.Conv2d):
+            b.weighted(_conv_from_nir(n))
+        elif isinstance(n, nir.Flatten):
+            in_shape = tuple(
+                int(d)
+                for d in np.asarray(next(iter(n.input_type.values()))).reshape(-1)
+            )
+            if n.start_dim not in (0, -len(in_shape)) or n.end_dim not in (
+                -1,
+                len(in_shape) - 1,
+            ):
+                raise ValueError(
+                    f"from_nir: Flatten node {name!r} flattens axes "
+                    f"{n.start_dim}..{n.end_dim}; only whole examples "
+                    f"(start_dim=0, end_dim=-1) are supported."
+                )
+            spyx_shape = tuple(from_nir_layout(np.empty(in_shape)).shape)
+            if len(spyx_shape) >= 2:
+                b.perm = flatten_perm(spyx_shape)
+            b.add(snn.Flatten())
+        elif isinstance(n, nir.SumPool2d | nir.AvgPool2d):
+            if np.any(np.asarray(n.padding) != 0):
+                raise ValueError(
+                    f"from_nir: pooling node {name!r} pads by "
+                    f"{n.padding}; only unpadded pooling is supported."
+                )
+            k = np.broadcast_to(np.asarray(n.kernel_size), (2,))
+            s = np.broadcast_to(np.asarray(n.stride), (2,))
+            b.add(snn.SumPool(tuple(int(v) for v in k), tuple(int(v) for v in s)))
+            if isinstance(n, nir.AvgPool2d):
+                b.pending_scale *= 1.0 / float(np.prod(k))
+        elif isinstance(n, nir.Scale):
+            scale = np.asarray(n.scale, np.float32)
+            if b.layers and isinstance(b.layers[-1], nnx.Linear | nnx.Conv):
+                b.fold_into_previous(scale, name, "Scale")
+            elif scale.size == 1:
+                b.pending_scale *= float(scale.reshape(()))
+            else:
+                raise ValueError(
+                    f"from_nir: Scale node {name!r} follows no weighted "
+                    f"layer and is per-unit; it cannot be folded."
+                )
+        else:
+            raise ValueError(
+                f"from_nir: node {name!r} ({type(n).__name__}) has no spyx equivalent."
+            )
+    if b.pending_scale != 1.0:
+        raise ValueError(
+            "from_nir: an AvgPool2d or Scale is followed by no weighted "
+            "layer to fold its factor into."
+        )
+    return snn.Sequential(*b.layers)

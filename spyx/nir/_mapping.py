@@ -1,0 +1,116 @@
+"""The NIR mapping both directions share: time constants, layouts, and which
+row of the neuron table (`spyx.core.NEURONS`) a NIR node stands for."""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import core
+
+__all__ = [
+    "LEAKY_NODES",
+    "SPIKING_NODES",
+    "SPYX",
+    "decay_to_nir",
+    "flatten_perm",
+    "from_layout",
+    "from_nir_layout",
+    "has_threshold_twin",
+    "nir_to_decay",
+    "out_shape",
+    "per_unit",
+    "spec_for_node",
+    "to_nir_layout",
+]
+
+SPYX = "spyx"  # metadata key marking nodes written by spyx
+
+SPIKING_NODES = ("IF", "LIF", "CubaLIF")  # NIR nodes with a threshold and reset
+LEAKY_NODES = ("LIF", "LI", "CubaLIF")  # NIR nodes with a v_leak
+
+
+def decay_to_nir(decay: Any, dt: float, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(tau, r)`` of a decay: ``tau = dt / (1 - d)``, ``r = tau / dt``."""
+    d = np.clip(np.asarray(decay, np.float64), 0.0, 1.0)
+    if np.any(d >= 1.0):
+        raise ValueError(
+            f"to_nir: {name} = 1 (no leak) has no finite NIR time constant; use "
+            f"an IF neuron for a non-leaky integrator."
+        )
+    tau = dt / (1.0 - d)
+    return tau, tau / dt
+
+
+def nir_to_decay(tau: Any, dt: float, node: str) -> np.ndarray:
+    """``d = 1 - dt / tau``; refuses ``tau < dt`` (unstable under Euler)."""
+    tau = np.asarray(tau, np.float64)
+    if np.any(tau < dt):
+        raise ValueError(
+            f"from_nir: node {node!r} has tau {tau.min():.3g} < dt={dt:g}; forward "
+            f"Euler is unstable there. Pass the dt the graph was written with."
+        )
+    return 1.0 - dt / tau
+
+
+def to_nir_layout(a: np.ndarray) -> np.ndarray:
+    """spyx per-example ``(..., C)`` to NIR ``(C, ...)``."""
+    return np.moveaxis(a, -1, 0) if a.ndim >= 2 else a
+
+
+def from_nir_layout(a: np.ndarray) -> np.ndarray:
+    """NIR per-example ``(C, ...)`` to spyx ``(..., C)``."""
+    return np.moveaxis(a, 0, -1) if a.ndim >= 2 else a
+
+
+def flatten_perm(shape: tuple[int, ...]) -> np.ndarray:
+    """``nir_vector = spyx_vector[perm]`` for a flattened feature map."""
+    idx = np.arange(int(np.prod(shape))).reshape(shape)
+    return to_nir_layout(idx).reshape(-1)
+
+
+def per_unit(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A scalar or per-unit spyx value as a per-unit array in NIR layout."""
+    return to_nir_layout(np.broadcast_to(np.asarray(value, np.float32), shape).copy())
+
+
+def from_layout(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A NIR per-unit (or single) value as a spyx array of `shape`."""
+    a = np.asarray(value, np.float32)
+    if a.size == 1:
+        return np.full(shape, a.reshape(()), np.float32)
+    a = from_nir_layout(a) if a.ndim >= 2 else a
+    return np.broadcast_to(a.reshape(-1) if len(shape) == 1 else a, shape).copy()
+
+
+def out_shape(layer: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One example's output shape of a stateless `layer` (batch of one)."""
+    x = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
+    return tuple(jax.eval_shape(layer, x).shape[1:])
+
+
+def spec_for_node(
+    node_type: str, *, recurrent: bool, threshold_node: bool, node: str
+) -> core.NeuronSpec:
+    """The neuron whose NIR mapping is `node_type` (``"LIF"``, ...) with or
+    without a feedback loop and a following `Threshold` node."""
+    for spec in core.NEURONS:
+        m = spec.nir
+        if (
+            m is not None
+            and m.node == node_type
+            and spec.recurrent == recurrent
+            and m.threshold_node == threshold_node
+        ):
+            return spec
+    what = " with a recurrent feedback loop" if recurrent else ""
+    raise ValueError(f"from_nir: node {node!r} ({node_type}{what}) has no spyx neuron.")
+
+
+def has_threshold_twin(node_type: str) -> bool:
+    """Whether some neuron is written as `node_type` followed by `Threshold`."""
+    return any(
+        s.nir is not None and s.nir.node == node_type and s.nir.threshold_node
+        for s in core.NEURONS
+    )

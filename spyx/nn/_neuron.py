@@ -1,0 +1,123 @@
+"""The one base class behind every `spyx.nn` neuron.
+
+A neuron class names its row of the neuron table (``spec = core.LIF``) and
+declares its constructor; parameter set-up, checks, the step, the
+whole-sequence path and the parallel path live here, once, over
+`spyx.core`.
+"""
+
+from typing import Any, ClassVar
+
+import jax.numpy as jnp
+from flax import nnx
+from jax import Array
+
+from .. import core
+from ..axn import SpikeFn
+
+__all__ = ["Neuron", "nnx_class"]
+
+_CLASSES: dict[core.NeuronSpec, type] = {}
+
+
+def nnx_class(spec: core.NeuronSpec) -> type:
+    """The `spyx.nn` class declared for `spec` (the first one to name it).
+
+    Example: ``nnx_class(spyx.core.LIF) is spyx.nn.LIF``.
+    """
+    try:
+        return _CLASSES[spec]
+    except KeyError:
+        raise TypeError(
+            f"spyx.nn has no neuron class for the spec {spec.name!r}; declare one "
+            f"with `spec = ...` on a subclass of spyx.nn.Neuron."
+        ) from None
+
+
+def _keys(layer: str, rngs: nnx.Rngs | None):
+    def draw(names: list[str]) -> list[Array]:
+        if rngs is None:
+            raise TypeError(
+                f"{layer}: `rngs` is required to initialise "
+                f"{core.random_description(names)} randomly; pass rngs=nnx.Rngs(0)."
+            )
+        return [rngs.params() for _ in names]
+
+    return draw
+
+
+class Neuron(nnx.Module):
+    """Shared behaviour of the `spyx.nn` neurons, driven by the class's `spec`.
+
+    Parameters in ``spec.params`` are `nnx.Param` attributes (``beta``,
+    ``W``, ...); spiking neurons also hold `threshold` (a float, not trained)
+    and `activation`.
+    """
+
+    spec: ClassVar[core.NeuronSpec]
+    hidden_shape: core.Shape
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            _CLASSES.setdefault(cls.spec, cls)
+
+    def _setup(
+        self,
+        shape: Any,
+        decays: dict[str, Any],
+        threshold: Any = None,
+        activation: SpikeFn | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        """Store the shape, the spike settings and the table's parameters."""
+        layer = type(self).__name__
+        draw = _keys(layer, rngs)
+        self.hidden_shape, settings, params = self.spec.build(
+            layer, shape, decays, threshold, activation, draw
+        )
+        for name, value in settings.items():
+            setattr(self, name, value)
+        for name, value in params.items():
+            setattr(self, name, nnx.Param(value))
+
+    @property
+    def state_shape(self) -> core.Shape:
+        """Per-example state shape (two-part states double the last axis)."""
+        return self.spec.state_shape(self.hidden_shape)
+
+    def initial_state(self, batch_size: int | None, dtype: Any = jnp.float32) -> Array:
+        """Zero state of shape ``(batch_size, *state_shape)``.
+
+        `batch_size=None` gives one example's state (for use under `jax.vmap`).
+        """
+        batch = core.batch_shape(type(self).__name__, batch_size)
+        return jnp.zeros((*batch, *self.state_shape), dtype)
+
+    def _params(self) -> dict[str, Array]:
+        """The parameter arrays by name, as `spyx.core` takes them."""
+        return {name: getattr(self, name)[...] for name in self.spec.params}
+
+    def __call__(self, x: Array, state: Array) -> tuple[Array, Array]:
+        """One step: `x` ``(B, *hidden_shape)`` and `state` ``(B, *state_shape)``.
+
+        **Returns:** ``(out, new_state)``: the spikes (the membrane for `LI`)
+        and the state after the step.
+        """
+        return core.neuron_step(self, self._params(), x, state)
+
+    def run_sequence(
+        self, x: Array, state: Array, *, unroll: int | bool = 1, **options: Any
+    ) -> tuple[Array, Array]:
+        """The whole time-major sequence ``[T, B, *hidden_shape]`` from `state`.
+
+        Equal to scanning `__call__` over `x`; uses the neuron's sequence
+        kernel where it has one (`spyx.core.lif_sequence` for IF and LIF,
+        the leaky scan for PSU_LIF, which takes `method`), else `unroll`s a
+        `jax.lax.scan` of the step. Layer-wise `run` calls it.
+
+        **Returns:** ``(outs [T, B, ...], final_state)``.
+        """
+        return core.neuron_sequence(
+            self, self._params(), x, state, unroll=unroll, **options
+        )

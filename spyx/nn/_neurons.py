@@ -1,0 +1,314 @@
+"""The neurons on Flax NNX: one short declaration per row of the neuron
+table (`spyx.core.NEURONS`); behaviour lives in `Neuron`.
+
+Neurons with the same constructor share it through a small base class
+(`_Integrating`: IF, RIF; `_Leaky`: LIF, RLIF, PSU_LIF; `_CurrentBased`:
+CuBaLIF, RCuBaLIF), so each class below is its docstring and its `spec`.
+
+Decay parameters (`beta`, `alpha`, `gamma`) are clipped to ``[0, 1]`` when
+used. Left as ``None`` they are learnable per unit (shape `hidden_shape`,
+mean 0.5, standard deviation 0.25); given as a number they are one shared,
+still trainable, scalar.
+"""
+
+from typing import Any
+
+from flax import nnx
+
+from .. import core
+from ..axn import SpikeFn
+from ._neuron import Neuron
+
+__all__ = ["ALIF", "IF", "LI", "LIF", "PSU_LIF", "RIF", "RLIF", "CuBaLIF", "RCuBaLIF"]
+
+ShapeLike = int | tuple[int, ...]
+TH = core.THRESHOLD
+
+
+class _Integrating(Neuron):
+    def __init__(
+        self,
+        hidden_shape: ShapeLike,
+        threshold: float = TH,
+        activation: SpikeFn | None = None,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        """**Arguments:**
+
+        - `hidden_shape`: shape of the layer, e.g. ``(128,)``; 1-D for a
+          recurrent neuron.
+        - `threshold`: firing threshold (a positive number, not trained).
+        - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `rngs`: `nnx.Rngs` for the recurrent weights ``W`` (IF has no
+          parameters and ignores it).
+        """
+        self._setup(hidden_shape, {}, threshold, activation, rngs)
+
+
+class _Leaky(Neuron):
+    def __init__(
+        self,
+        hidden_shape: ShapeLike,
+        beta: Any = None,
+        threshold: float = TH,
+        activation: SpikeFn | None = None,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        """**Arguments:**
+
+        - `hidden_shape`: shape of the layer, e.g. ``(128,)`` or ``(H, W, C)``;
+          1-D for a recurrent neuron.
+        - `beta`: membrane decay, a number or a per-unit array; ``None``
+          learns one per unit.
+        - `threshold`: firing threshold (a positive number, not trained).
+        - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `rngs`: `nnx.Rngs`, needed when `beta` is ``None`` or the neuron
+          is recurrent (``W``).
+        """
+        self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs)
+
+
+class _CurrentBased(Neuron):
+    def __init__(
+        self,
+        hidden_shape: ShapeLike,
+        alpha: Any = None,
+        beta: Any = None,
+        threshold: float = TH,
+        activation: SpikeFn | None = None,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        """**Arguments:**
+
+        - `hidden_shape`: shape of the layer; 1-D for a recurrent neuron.
+        - `alpha`: synaptic-current decay; ``None`` learns one per unit.
+        - `beta`: membrane decay; ``None`` learns one per unit.
+        - `threshold`: firing threshold (a positive number, not trained).
+        - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `rngs`: `nnx.Rngs`, needed when a decay is ``None`` or the neuron
+          is recurrent (``W``).
+        """
+        decays = {"alpha": alpha, "beta": beta}
+        self._setup(hidden_shape, decays, threshold, activation, rngs)
+
+
+class IF(_Integrating):
+    """Integrate-and-fire neuron.
+
+    ``s = H(V - th)``;  ``V' = V + x - s th``;  out ``s``. State: ``V`` of
+    shape ``(B, *hidden_shape)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.IF((128,), threshold=2.0)
+    out, V = layer(jnp.ones((32, 128)), layer.initial_state(32))  # one step
+    ```
+    """
+
+    spec = core.IF
+
+
+class LIF(_Leaky):
+    """Leaky integrate-and-fire neuron.
+
+    ``s = H(V - th)``;  ``V' = b V + x - s th``;  out ``s``. State: ``V`` of
+    shape ``(B, *hidden_shape)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.LIF((128,), rngs=nnx.Rngs(0))  # learnable per-unit beta
+    spikes, final_V = spyx.nn.run(layer, jnp.ones((100, 32, 128)))  # [T, B, H]
+    ```
+    """
+
+    spec = core.LIF
+
+
+class LI(Neuron):
+    """Leaky integrator: a non-spiking readout.
+
+    ``V' = b V + x``;  out ``V'``. State: ``V`` of shape ``(B, *layer_shape)``.
+
+    Example:
+
+    ```python
+    readout = spyx.nn.LI((10,))  # beta: a learnable per-unit array of 0.8
+    traces, _ = spyx.nn.run(readout, jnp.ones((100, 32, 10)))  # membranes
+    ```
+    """
+
+    spec = core.LI
+
+    def __init__(
+        self, layer_shape: ShapeLike, beta: Any = None, *, rngs: nnx.Rngs | None = None
+    ):
+        """**Arguments:**
+
+        - `layer_shape`: shape of the layer.
+        - `beta`: decay; ``None`` gives a learnable per-unit array filled
+          with 0.8.
+        - `rngs`: accepted for uniformity; the default `beta` is not random.
+        """
+        self._setup(layer_shape, {"beta": beta}, rngs=rngs)
+
+
+class ALIF(Neuron):
+    """Adaptive LIF (Bellec et al., "Long short-term memory and
+    learning-to-learn in networks of spiking neurons", NeurIPS 2018).
+
+    ``th_t = th + T``;  ``s = H(V - th_t)``;  ``V' = b V + x - s th_t``;
+    ``T' = g T + (1 - g) s``;  out ``s``.
+
+    State: ``[V, T]`` side by side on the last axis, shape
+    ``(B, *hidden_shape[:-1], 2 * hidden_shape[-1])``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.ALIF((128,), beta=0.9, gamma=0.95)
+    VT = layer.initial_state(32)  # (32, 256): V, then the threshold trace T
+    out, VT = layer(jnp.ones((32, 128)), VT)
+    ```
+    """
+
+    spec = core.ALIF
+
+    def __init__(
+        self,
+        hidden_shape: ShapeLike,
+        beta: Any = None,
+        gamma: Any = None,
+        threshold: float = TH,
+        activation: SpikeFn | None = None,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        """**Arguments:**
+
+        - `hidden_shape`: shape of the layer.
+        - `beta`: membrane decay; ``None`` learns one per unit.
+        - `gamma`: threshold-adaptation decay; ``None`` learns one per unit.
+        - `threshold`: base firing threshold (a positive number, not trained).
+        - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `rngs`: `nnx.Rngs`, needed when `beta` or `gamma` is ``None``.
+        """
+        decays = {"beta": beta, "gamma": gamma}
+        self._setup(hidden_shape, decays, threshold, activation, rngs)
+
+
+class CuBaLIF(_CurrentBased):
+    """Current-based LIF: a synaptic current low-pass filters the input.
+
+    ``s = H(V - th)``;  ``I' = a I + x``;  ``V' = b (V - s th) + I'``;  out ``s``.
+
+    State: ``[V, I]`` side by side on the last axis, shape
+    ``(B, *hidden_shape[:-1], 2 * hidden_shape[-1])``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.CuBaLIF((8, 8, 4), alpha=0.8, beta=0.9)  # after a conv
+    out, VI = layer(jnp.ones((2, 8, 8, 4)), layer.initial_state(2))  # VI (2, 8, 8, 8)
+    ```
+    """
+
+    spec = core.CUBA_LIF
+
+
+class RIF(_Integrating):
+    """Recurrent integrate-and-fire neuron.
+
+    ``s = H(V - th)``;  ``V' = V + x + s @ W - s th``;  out ``s``, with
+    recurrent weights ``W`` of shape ``(H, H)``. State: ``V`` of shape
+    ``(B, H)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.RIF((64,), rngs=nnx.Rngs(0))  # draws W (64, 64)
+    spikes, V = spyx.nn.run(layer, jnp.ones((50, 8, 64)))
+    ```
+    """
+
+    spec = core.RIF
+
+
+class RLIF(_Leaky):
+    """Recurrent leaky integrate-and-fire neuron.
+
+    ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``;  out ``s``, with
+    recurrent weights ``W`` of shape ``(H, H)``. State: ``V`` of shape
+    ``(B, H)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.RLIF((64,), beta=0.9, rngs=nnx.Rngs(0))
+    assert layer.W.shape == (64, 64)
+    ```
+    """
+
+    spec = core.RLIF
+
+
+class RCuBaLIF(_CurrentBased):
+    """Recurrent current-based LIF: the feedback enters the current.
+
+    ``s = H(V - th)``;  ``I' = a I + x + s @ W``;  ``V' = b (V - s th) + I'``;
+    out ``s``. State: ``[V, I]`` side by side, shape ``(B, 2 H)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.RCuBaLIF((64,), rngs=nnx.Rngs(0))
+    spikes, VI = spyx.nn.run(layer, jnp.ones((50, 8, 64)))  # VI: (8, 128)
+    ```
+    """
+
+    spec = core.RCUBA_LIF
+
+
+class PSU_LIF(_Leaky):
+    """Reset-free parallel-spiking LIF (experimental; see `spyx.experimental`).
+
+    Without a reset the membrane is a linear leaky integrator, an associative
+    recurrence, so a whole sequence can be computed in ``O(log T)`` depth:
+
+    ``V' = b V + x``;  ``s = H(V' - th)`` (spike on the *updated* membrane).
+
+    The neuron never depresses after firing, so it may spike on consecutive
+    steps: a trade of dynamics for parallelism. Scanning `__call__` from a
+    zero state and calling `parallel` give the same spikes. State: ``V`` of
+    shape ``(B, *hidden_shape)``.
+
+    Example:
+
+    ```python
+    layer = spyx.nn.PSU_LIF((128,), rngs=nnx.Rngs(0))
+    spikes = layer.parallel(jnp.ones((100, 32, 128)))  # [T, B, 128]
+    ```
+    """
+
+    spec = core.PSU_LIF
+
+    def parallel(self, x: Any, *, method: core.LeakyScanMethod = "auto") -> Any:
+        """Spikes for a whole time-major sequence at once, from a zero state.
+
+        Computes ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) with
+        `spyx.core.leaky_scan`, then ``s_t = H(V_t - th)`` pointwise.
+
+        **Arguments:**
+
+        - `x`: ``[T, B, *hidden_shape]``.
+        - `method`: ``"auto"`` (the faster for the backend: sequential on
+          CPU, associative on accelerators), ``"associative"`` or
+          ``"sequential"``.
+
+        **Returns:** spikes of shape ``[T, B, *hidden_shape]``.
+        """
+        return core.neuron_parallel(self, self._params(), x, method=method)

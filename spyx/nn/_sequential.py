@@ -1,0 +1,111 @@
+"""`Sequential`, the stateful chain of layers, and the time-major `run`."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from flax import nnx
+from jax import Array
+
+from .. import core
+
+__all__ = ["Sequential", "run"]
+
+
+class Sequential(nnx.Sequential):
+    """A chain of layers that threads each stateful layer's state.
+
+    Stateful layers (those with `initial_state`) are called as
+    ``layer(x, state) -> (x, state)``; stateless ones (`nnx.Linear`,
+    `nnx.Conv`, `Flatten`, plain functions, ...) as ``layer(x) -> x``.
+    The state is a list with one entry per layer, ``None`` for stateless ones.
+
+    Example:
+
+    ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
+    state = model.initial_state(4)                 # [None, zeros((4, 16))]
+    out, state = model(jnp.ones((4, 8)), state)    # one step
+    ```
+    """
+
+    def initial_state(self, batch_size: int | None, dtype: Any = None) -> list[Any]:
+        """One entry per layer: its `initial_state`, or ``None``."""
+        return [
+            core.initial_state_of(layer, batch_size, dtype) for layer in self.layers
+        ]
+
+    def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list[Any]]:  # type: ignore[override]
+        """Apply every layer in order; returns ``(out, new_state)``."""
+        core.check_sequential_state(self.layers, state)
+        return core.step_layers(self.layers, x, state, apply_stateless=_as_is)
+
+
+def run(
+    model: Any,
+    x: Array,
+    state: Any = None,
+    *,
+    layerwise: bool | None = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+) -> tuple[Array, Any]:
+    """Run a stateful model over a time-major sequence.
+
+    A `Sequential` runs layer by layer (`spyx.core.run_layerwise`):
+    stateless layers (`nnx.Linear`, `nnx.Conv`, `Flatten`, ...) see all
+    ``T * B`` rows at once, each stateful layer is scanned over time on its
+    own, and `PSU_LIF` runs its parallel path. Any other model, or
+    ``layerwise=False``, is stepped through time as a whole with
+    `jax.lax.scan`. Both give the same outputs, final state and gradients.
+
+    **Arguments:**
+
+    - `model`: a callable ``(x_t, state) -> (out_t, state)``, such as a
+      neuron or a `Sequential`. A plain stateless module does not fit: wrap
+      it in a `Sequential` with a stateful layer, or `jax.vmap` it over time.
+    - `x`: input of shape ``[Time, Batch, ...]``.
+    - `state`: the state before the first step; ``None`` asks
+      ``model.initial_state(x.shape[1])``, with neuron states in `x`'s dtype.
+    - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
+      step (``False``). Default: layer by layer, unless `checkpoint` is set
+      (layer-wise execution keeps every layer's whole sequence, so only the
+      step-by-step scan bounds the memory).
+    - `unroll`: time steps per loop iteration of the scans.
+    - `checkpoint`: memory-bounded backpropagation through time: remat blocks
+      of this many steps (see `spyx.core.time_scan`).
+
+    **Returns:** ``(outputs, final_state)``, outputs time-major
+    ``[Time, Batch, ...]``.
+
+    Example:
+
+    ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
+    x = jnp.ones((100, 4, 8))  # [T, B, features]
+    outs, final = spyx.nn.run(model, x)  # layer by layer: outs [100, 4, 16]
+    outs, final = spyx.nn.run(model, x, checkpoint=25)  # bounded memory
+    ```
+    """
+    layer = f"run({type(model).__name__})"
+    core.check_time_major(layer, x, state)
+    return core.run_model(
+        model,
+        x,
+        state,
+        layer=layer,
+        batch_size=x.shape[1],
+        sequential=isinstance(model, Sequential),
+        apply_rows=_as_is,
+        layerwise=layerwise,
+        unroll=unroll,
+        checkpoint=checkpoint,
+    )
+
+
+def _as_is(layer: Any) -> Any:
+    """NNX layers take any leading batch axes: apply them unchanged."""
+    return layer

@@ -1,0 +1,157 @@
+"""The base classes behind every `spyx_eqx` neuron.
+
+A neuron class names its row of the neuron table (``spec = core.LIF``),
+declares its parameter fields and its constructor; set-up, invariants, the
+typed step, the whole-sequence path and the parallel path live here, once,
+over `spyx.core`.
+"""
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from spyx import core
+
+from ._custom_types import Hidden, Sequence_, State, typechecked
+
+__all__ = ["Neuron", "SpikingNeuron", "eqx_class"]
+
+SpikeFn = Callable[[Array], Array]
+
+_CLASSES: dict[core.NeuronSpec, type] = {}
+
+
+def eqx_class(spec: core.NeuronSpec) -> type:
+    """The `spyx_eqx` class declared for `spec` (the first one to name it).
+
+    Example: ``eqx_class(spyx.core.LIF) is spyx_eqx.LIF``.
+    """
+    try:
+        return _CLASSES[spec]
+    except KeyError:
+        raise TypeError(
+            f"spyx_eqx has no neuron class for the spec {spec.name!r}; declare one "
+            f"with `spec = ...` on a subclass of spyx_eqx.Neuron."
+        ) from None
+
+
+def _keys(layer: str, key: Array | None):
+    def draw(names: list[str]) -> list[Array]:
+        if key is None:
+            raise TypeError(
+                f"{layer}: `key` is required to initialise "
+                f"{core.random_description(names)} randomly; pass "
+                f"key=jax.random.key(0)."
+            )
+        return list(jax.random.split(key, len(names)))
+
+    return draw
+
+
+class Neuron(eqx.Module):
+    """Shared behaviour of the `spyx_eqx` neurons, driven by the class's `spec`.
+
+    A subclass declares one `Array` field per name in ``spec.params``
+    (``beta: Array``, ``W: Array``, ...). Modules act on one example and
+    accept leading batch axes: `x` is ``(*batch, *hidden_shape)``.
+    """
+
+    spec: ClassVar[core.NeuronSpec]
+    hidden_shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            _CLASSES.setdefault(cls.spec, cls)
+
+    def _setup(
+        self,
+        shape: Any,
+        decays: dict[str, Any],
+        threshold: Any = None,
+        activation: SpikeFn | None = None,
+        key: Array | None = None,
+    ) -> None:
+        """Store the shape, the spike settings and the table's parameters."""
+        layer = type(self).__name__
+        draw = _keys(layer, key)
+        self.hidden_shape, settings, params = self.spec.build(
+            layer, shape, decays, threshold, activation, draw
+        )
+        for name, value in settings.items():
+            setattr(self, name, value)
+        for name, value in params.items():
+            setattr(self, name, value)
+
+    def __check_init__(self) -> None:
+        layer, spec = type(self).__name__, self.spec
+        if spec.recurrent:
+            core.check_recurrent_shape(layer, self.hidden_shape)
+        for name in spec.params:
+            shape = jnp.shape(getattr(self, name))
+            allowed = (
+                [(*self.hidden_shape, *self.hidden_shape)]
+                if name == "W"
+                else [(), self.hidden_shape]
+            )
+            if shape not in allowed:
+                raise ValueError(
+                    f"{layer}: `{name}` must have shape "
+                    f"{' or '.join(map(str, allowed))}, got {shape}."
+                )
+
+    @property
+    def n(self) -> int:
+        """Size of the last hidden axis (used in the shape annotations)."""
+        return self.hidden_shape[-1]
+
+    @property
+    def state_n(self) -> int:
+        """Size of the state's last axis: `n` times the number of parts."""
+        return self.state_shape[-1]
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Per-example state shape (two-part states double the last axis)."""
+        return self.spec.state_shape(self.hidden_shape)
+
+    def initial_state(
+        self, batch_size: int | None = None, dtype: Any = jnp.float32
+    ) -> Array:
+        """Zero state: ``state_shape``, or ``(batch_size, *state_shape)``."""
+        batch = core.batch_shape(type(self).__name__, batch_size)
+        return jnp.zeros((*batch, *self.state_shape), dtype)
+
+    def _params(self) -> dict[str, Array]:
+        """The parameter arrays by name, as `spyx.core` takes them."""
+        return {name: getattr(self, name) for name in self.spec.params}
+
+    @typechecked
+    def __call__(self, x: Hidden, state: State) -> tuple[Hidden, State]:
+        """One step on ``(*batch, *hidden_shape)``; returns ``(out, new_state)``."""
+        return core.neuron_step(self, self._params(), x, state)
+
+    @typechecked
+    def run_sequence(
+        self, x: Sequence_, state: State, *, unroll: int | bool = 1, **options: Any
+    ) -> tuple[Sequence_, State]:
+        """The whole time-major sequence from `state`: ``(outs, final_state)``.
+
+        Equal to scanning `__call__`; uses the neuron's sequence kernel where
+        it has one (`method` for PSU_LIF), else `unroll`s a scan of the step.
+        Layer-wise `run` calls it.
+        """
+        return core.neuron_sequence(
+            self, self._params(), x, state, unroll=unroll, **options
+        )
+
+
+class SpikingNeuron(Neuron):
+    """A `Neuron` with a firing `threshold` (static) and an `activation`."""
+
+    threshold: float = eqx.field(static=True)
+    activation: SpikeFn

@@ -1,0 +1,134 @@
+"""Adding a neuron from outside the package: a core step, a table entry and
+two short class declarations, all in this file, are enough for both APIs,
+the conversions, the equivalence matrix and a clear NIR refusal.
+
+(The recipe is "How to add a neuron" in docs/explanation/design.md.)
+"""
+
+from typing import ClassVar
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from jax import Array
+
+import spyx.nir as snir
+import spyx.nn as snn
+import spyx_eqx
+from spyx import core
+
+from . import reference as ref
+from .equivalence import case_id, cases, check_agreement
+from .helpers import Neuron, spiking_input
+
+
+# 1. The equation: a pure step function (here a LIF whose input counts twice,
+#    with a decay called `rho`, a name no built-in neuron uses).
+def toy_step(x, V, *, rho, threshold, spike):
+    s = spike(V - threshold)
+    return s, (core.clip01(rho) * V + 2.0 * x - s * threshold).astype(V.dtype)
+
+
+# 2. Its row of the neuron table (no NIR mapping: NIR has no such node).
+TOY = core.NeuronSpec(
+    "Toy", toy_step, "s = H(V - th); V' = r V + 2 x - s th", decays=("rho",)
+)
+
+
+# 3. The two class declarations.
+class Toy(snn.Neuron):
+    """A LIF whose input counts twice (test only)."""
+
+    spec = TOY
+
+    def __init__(
+        self,
+        hidden_shape,
+        rho=None,
+        threshold=core.THRESHOLD,
+        activation=None,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        self._setup(hidden_shape, {"rho": rho}, threshold, activation, rngs)
+
+
+class EqxToy(spyx_eqx.SpikingNeuron):
+    """The Equinox twin of `Toy` (test only)."""
+
+    spec: ClassVar = TOY
+    rho: Array
+
+    def __init__(
+        self,
+        hidden_shape,
+        rho=None,
+        threshold=core.THRESHOLD,
+        activation=None,
+        *,
+        key: Array | None = None,
+    ):
+        self._setup(hidden_shape, {"rho": rho}, threshold, activation, key)
+
+
+def toy_ref(x, V, p):
+    s = ref.H(V - p["threshold"])
+    return s, ref.c(p["rho"]) * V + 2.0 * x - s * p["threshold"]
+
+
+ENTRY = Neuron(TOY, toy_ref)
+
+
+def test_the_table_entry_finds_both_classes():
+    assert snn.nnx_class(TOY) is Toy and spyx_eqx.eqx_class(TOY) is EqxToy
+    assert ENTRY.param_names == ("rho",)
+    assert TOY not in core.NEURONS  # nothing outside this file was touched
+
+
+def test_runs_in_both_apis_and_matches_its_reference():
+    p = ENTRY.random_params((4,), seed=0)
+    layer = ENTRY.nnx_from((4,), p)
+    xs = spiking_input(0, (10, 3, 4))
+    outs, final = snn.run(layer, xs)
+    ref_state, fired = np.zeros((3, 4)), 0.0
+    for x, out in zip(xs, outs, strict=True):
+        ref_out, ref_state = toy_ref(np.asarray(x, np.float64), ref_state, p)
+        np.testing.assert_allclose(out, ref_out, rtol=1e-6)
+        fired += float(ref_out.sum())
+    np.testing.assert_allclose(final, ref_state, rtol=1e-5, atol=1e-6)
+    assert fired > 0
+    twin = spyx_eqx.from_nnx(layer)
+    assert isinstance(twin, EqxToy)
+    e_outs, e_final = spyx_eqx.run(twin, xs, twin.initial_state(3))
+    np.testing.assert_array_equal(e_outs, outs)
+    back = spyx_eqx.to_nnx(twin)
+    assert isinstance(back, Toy)
+    np.testing.assert_array_equal(back.rho[...], layer.rho[...])
+
+
+def test_rngs_key_and_errors_use_the_class_name():
+    assert Toy((3,), rngs=nnx.Rngs(0)).rho[...].shape == (3,)
+    with pytest.raises(TypeError, match=r"Toy: `rngs` is required to initialise `rho`"):
+        Toy((3,))
+    with pytest.raises(TypeError, match=r"EqxToy: `key` is required"):
+        EqxToy((3,))
+    with pytest.raises(ValueError, match=r"Toy: `x` must have shape"):
+        Toy((3,), rho=0.5)(jnp.ones((2, 4)), jnp.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"Toy: `x` needs a leading time"):
+        Toy((3,), rho=0.5).run_sequence(jnp.ones(3), jnp.zeros(3))
+
+
+def test_nir_export_refuses_it_clearly():
+    model = snn.Sequential(nnx.Linear(2, 3, rngs=nnx.Rngs(0)), Toy((3,), rho=0.5))
+    with pytest.raises(TypeError, match=r"Toy has no NIR equivalent.*V' = r V \+ 2 x"):
+        snir.to_nir(model, (2,))
+
+
+# The neuron between Linear layers: every mode, transform and twin.
+CASES = list(cases([ENTRY], models=("dense",)))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_passes_the_equivalence_matrix(case):
+    check_agreement(*case)
