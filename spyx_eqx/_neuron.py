@@ -22,37 +22,16 @@ __all__ = ["Neuron", "SpikingNeuron", "eqx_class"]
 
 SpikeFn = Callable[[Array], Array]
 
-_CLASSES: dict[core.NeuronSpec, type] = {}
-
 
 def eqx_class(spec: core.NeuronSpec) -> type:
     """The `spyx_eqx` class declared for `spec` (the first one to name it).
 
     Example: ``eqx_class(spyx.core.LIF) is spyx_eqx.LIF``.
     """
-    try:
-        return _CLASSES[spec]
-    except KeyError:
-        raise TypeError(
-            f"spyx_eqx has no neuron class for the spec {spec.name!r}; declare one "
-            f"with `spec = ...` on a subclass of spyx_eqx.Neuron."
-        ) from None
+    return Neuron.class_for(spec)
 
 
-def _keys(layer: str, key: Array | None):
-    def draw(names: list[str]) -> list[Array]:
-        if key is None:
-            raise TypeError(
-                f"{layer}: `key` is required to initialise "
-                f"{core.random_description(names)} randomly; pass "
-                f"key=jax.random.key(0)."
-            )
-        return list(jax.random.split(key, len(names)))
-
-    return draw
-
-
-class Neuron(eqx.Module):
+class Neuron(core.NeuronBase, eqx.Module):
     """Shared behaviour of the `spyx_eqx` neurons, driven by the class's `spec`.
 
     A subclass declares one `Array` field per name in ``spec.params``
@@ -60,32 +39,17 @@ class Neuron(eqx.Module):
     accept leading batch axes: `x` is ``(*batch, *hidden_shape)``.
     """
 
-    spec: ClassVar[core.NeuronSpec]
     hidden_shape: tuple[int, ...] = eqx.field(static=True)
+    _classes: ClassVar[dict] = {}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "spec" in cls.__dict__:
-            _CLASSES.setdefault(cls.spec, cls)
-
-    def _setup(
-        self,
-        shape: Any,
-        decays: dict[str, Any],
-        threshold: Any = None,
-        activation: SpikeFn | None = None,
-        key: Array | None = None,
-    ) -> None:
-        """Store the shape, the spike settings and the table's parameters."""
-        layer = type(self).__name__
-        draw = _keys(layer, key)
-        self.hidden_shape, settings, params = self.spec.build(
-            layer, shape, decays, threshold, activation, draw
-        )
-        for name, value in settings.items():
-            setattr(self, name, value)
-        for name, value in params.items():
-            setattr(self, name, value)
+    def _draw(self, layer: str, key: Array | None, names: list[str]) -> list:
+        if key is None:
+            raise TypeError(
+                f"{layer}: `key` is required to initialise "
+                f"{core.random_description(names)} randomly; pass "
+                f"key=jax.random.key(0)."
+            )
+        return list(jax.random.split(key, len(names)))
 
     def __check_init__(self) -> None:
         layer, spec = type(self).__name__, self.spec
@@ -113,11 +77,6 @@ class Neuron(eqx.Module):
     def state_n(self) -> int:
         """Size of the state's last axis: `n` times the number of parts."""
         return self.state_shape[-1]
-
-    @property
-    def state_shape(self) -> tuple[int, ...]:
-        """Per-example state shape (two-part states double the last axis)."""
-        return self.spec.state_shape(self.hidden_shape)
 
     def initial_state(
         self, batch_size: int | None = None, dtype: Any = jnp.float32

@@ -159,7 +159,7 @@ class LI(Neuron):
         - `beta`: decay; ``None`` gives a per-unit array filled with 0.8.
         - `key`: accepted for uniformity; the default is not random.
         """
-        self._setup(layer_shape, {"beta": beta}, key=key)
+        self._setup(layer_shape, {"beta": beta}, randomness=key)
 
 
 class ALIF(SpikingNeuron):

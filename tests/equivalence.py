@@ -7,6 +7,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 import spyx.nn as snn
@@ -106,9 +107,25 @@ def _parallel(api):
 MODES = {"step": _step, "run": _run, "parallel": _parallel}
 
 
+def in_default_run(model, mode, transform, twin) -> bool:
+    """The part of the matrix the default `pytest` run checks; the rest is
+    marked slow (CI runs it too, after the default run).
+
+    Default: the neuron inside a Sequential, built independently, in every
+    mode and transform; the neuron alone through `from_nnx`, jitted; the
+    conv model, built independently, jitted.
+    """
+    if model == "dense":
+        return twin == "explicit"
+    if model == "alone":
+        return twin == "from_nnx" and transform == "jit"
+    return twin == "explicit" and transform == "jit"
+
+
 def cases(neurons, conv_neurons=(), models=("alone", "dense")):
-    """Every (neuron, model, mode, transform, twin) of the matrix; each case
-    is checked for outputs, final state and both gradients at once (one
+    """Every (neuron, model, mode, transform, twin) of the matrix as a
+    `pytest.param`, marked slow outside `in_default_run`. Each case is
+    checked for outputs, final state and both gradients at once (one
     computation per case, whichever test worker runs it).
 
     Models: the neuron alone and between Linear layers for every neuron, a
@@ -128,11 +145,16 @@ def cases(neurons, conv_neurons=(), models=("alone", "dense")):
                         # eager and jit.
                         continue
                     for twin in ("from_nnx", "explicit"):
-                        yield neuron, model, mode, transform, twin
+                        case = (neuron, model, mode, transform, twin)
+                        default = in_default_run(model, mode, transform, twin)
+                        yield pytest.param(
+                            *case,
+                            id=_case_id(*case),
+                            marks=() if default else pytest.mark.slow,
+                        )
 
 
-def case_id(case) -> str:
-    neuron, model, mode, transform, twin = case
+def _case_id(neuron, model, mode, transform, twin) -> str:
     prefix = "" if model == "alone" else f"{model}-"
     return f"{prefix}{neuron.name}-{mode}-{transform}-{twin}"
 

@@ -6,7 +6,8 @@ Linear layers; Conv models) x mode (one step, `run`, `parallel` where it
 exists) x transform (eager, jit, vmap over the batch) x twin (built by
 `from_nnx`, or independently from the same explicit parameters); each case
 checks the outputs, the final state, and the gradients w.r.t. the input and
-every parameter. The machinery lives in `equivalence.py`.
+every parameter. The machinery lives in `equivalence.py`; the default run checks
+the part `in_default_run` names and the rest is marked slow.
 """
 
 import inspect
@@ -16,7 +17,7 @@ import pytest
 import spyx.nn as snn
 import spyx_eqx
 
-from .equivalence import case_id, cases, check_agreement
+from .equivalence import cases, check_agreement
 from .helpers import NEURON_IDS, NEURONS, NON_RECURRENT, one_of_each_kind
 
 
@@ -35,9 +36,9 @@ def test_both_apis_have_the_same_neurons_and_the_registry_covers_them():
     assert nnx_names == set(NEURON_IDS)
 
 
-CASES = list(cases(NEURONS, conv_neurons=one_of_each_kind(NON_RECURRENT)))
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_nnx_and_equinox_agree(case):
-    check_agreement(*case)
+@pytest.mark.parametrize(
+    ("neuron", "model", "mode", "transform", "twin"),
+    list(cases(NEURONS, conv_neurons=one_of_each_kind(NON_RECURRENT))),
+)
+def test_nnx_and_equinox_agree(neuron, model, mode, transform, twin):
+    check_agreement(neuron, model, mode, transform, twin)

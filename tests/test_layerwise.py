@@ -22,11 +22,28 @@ OPTIONS = {
     "layerwise-unroll3": {"layerwise": True, "unroll": 3},
 }
 # Every neuron layer-wise; the scan options on one neuron of each kind of
-# state and path (see `one_of_each_kind`).
+# state and path (see `one_of_each_kind`): in the default run for the one
+# with a sequence kernel (LIF) and the recurrent two-part one (RCuBaLIF), the
+# rest slow.
+
+
+def _options_by_default(n) -> bool:
+    kernel = n.spec.sequence is not None and not n.parallel
+    return kernel or (n.recurrent and n.parts == 2)
+
+
 CASES = [(n, "layerwise") for n in NEURONS] + [
     (n, opt) for n in one_of_each_kind() for opt in OPTIONS if opt != "layerwise"
 ]
-CASE_IDS = [f"{n.name}-{opt}" for n, opt in CASES]
+PARAMS = [
+    pytest.param(
+        n,
+        opt,
+        id=f"{n.name}-{opt}",
+        marks=() if opt == "layerwise" or _options_by_default(n) else pytest.mark.slow,
+    )
+    for n, opt in CASES
+]
 
 
 def _model(neuron):
@@ -61,7 +78,7 @@ def _loss_and_grads(run, model, xs, grad, **options):
     return value, aux, grads
 
 
-@pytest.mark.parametrize(("neuron", "option"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("neuron", "option"), PARAMS)
 def test_nnx_layerwise_equals_stepwise(neuron, option):
     options = OPTIONS[option]
     model = _model(neuron)
@@ -81,7 +98,7 @@ def _eqx_grad(loss, argnums, has_aux):
     return wrapped
 
 
-@pytest.mark.parametrize(("neuron", "option"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("neuron", "option"), PARAMS)
 def test_eqx_layerwise_equals_stepwise(neuron, option):
     options = OPTIONS[option]
     model = se.from_nnx(_model(neuron))

@@ -19,7 +19,7 @@ import spyx_eqx
 from spyx import core
 
 from . import reference as ref
-from .equivalence import case_id, cases, check_agreement
+from .equivalence import cases, check_agreement
 from .helpers import Neuron, spiking_input
 
 
@@ -126,9 +126,9 @@ def test_nir_export_refuses_it_clearly():
 
 
 # The neuron between Linear layers: every mode, transform and twin.
-CASES = list(cases([ENTRY], models=("dense",)))
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_passes_the_equivalence_matrix(case):
-    check_agreement(*case)
+@pytest.mark.parametrize(
+    ("neuron", "model", "mode", "transform", "twin"),
+    list(cases([ENTRY], models=("dense",))),
+)
+def test_passes_the_equivalence_matrix(neuron, model, mode, transform, twin):
+    check_agreement(neuron, model, mode, transform, twin)

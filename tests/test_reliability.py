@@ -240,6 +240,7 @@ def _cases(draw, recurrent_ok=True):
     return neuron, hidden, T, B, seed
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(_cases())
 def test_property_run_equals_the_loop_and_equinox(case):
@@ -259,6 +260,7 @@ def test_property_run_equals_the_loop_and_equinox(case):
     np.testing.assert_allclose(e_final, final, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(st.integers(1, 24), st.integers(1, 3), st.floats(0.0, 1.0), st.integers(0, 999))
 def test_property_parallel_equals_the_scan(T, B, beta, seed):
@@ -274,6 +276,7 @@ def test_property_parallel_equals_the_scan(T, B, beta, seed):
         )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(_cases(recurrent_ok=True))
 def test_property_layerwise_equals_stepwise(case):

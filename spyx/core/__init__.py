@@ -12,7 +12,13 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 
 from ._checks import check_finite, debug_checks
 from ._init import decay_init, decay_value, recurrent_init
-from ._layer import neuron_parallel, neuron_sequence, neuron_step, random_description
+from ._layer import (
+    NeuronBase,
+    neuron_parallel,
+    neuron_sequence,
+    neuron_step,
+    random_description,
+)
 from ._neurons import (
     alif_step,
     clip01,
@@ -92,6 +98,7 @@ __all__ = [
     "THRESHOLD",
     "Container",
     "LeakyScanMethod",
+    "NeuronBase",
     "NeuronLayer",
     "NeuronSpec",
     "NirMap",

@@ -6,8 +6,8 @@ or Equinox fields) and calls these with plain arrays, so the checks, the
 error labels and the choice between a sequence kernel and a scan exist once.
 """
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import jax.numpy as jnp
 from jax import Array
@@ -15,15 +15,87 @@ from jax import Array
 from ._checks import check_finite
 from ._protocols import NeuronLayer
 from ._scan import time_scan
-from ._shapes import check_input, check_sequence, check_state
+from ._shapes import Shape, check_input, check_sequence, check_state
 from ._table import NeuronSpec
 
 __all__ = [
+    "NeuronBase",
     "neuron_parallel",
     "neuron_sequence",
     "neuron_step",
     "random_description",
 ]
+
+
+class NeuronBase:
+    """The framework-free half of a front end's neuron base class.
+
+    It registers each class that names a `spec` (first one wins, so a user's
+    subclass of `LIF` does not replace it), stores what the table's
+    `NeuronSpec.build` returns, and gives the state shape. A front end's
+    base sets `_classes` (its registry) and defines `_wrap` (how it stores a
+    parameter array: `nnx.Param`, or as is) and `_draw` (its randomness:
+    `rngs`, or a `key`).
+    """
+
+    spec: ClassVar[NeuronSpec]
+    _classes: ClassVar[dict[NeuronSpec, type]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            cls._classes.setdefault(cls.spec, cls)
+
+    @classmethod
+    def class_for(cls, spec: NeuronSpec) -> type:
+        """This front end's class declared for `spec`."""
+        try:
+            return cls._classes[spec]
+        except KeyError:
+            raise TypeError(
+                f"{cls.__module__.split('.')[0]} has no neuron class for the spec "
+                f"{spec.name!r}; declare one with `spec = ...` on a subclass of "
+                f"{cls.__name__}."
+            ) from None
+
+    def _wrap(self, value: Array) -> Any:
+        return value
+
+    def _draw(self, layer: str, randomness: Any, names: list[str]) -> Sequence[Array]:
+        raise NotImplementedError
+
+    def _setup(
+        self,
+        shape: Any,
+        decays: Mapping[str, Any],
+        threshold: Any = None,
+        activation: Callable[[Array], Array] | None = None,
+        randomness: Any = None,
+    ) -> None:
+        """Store the shape, the spike settings and the table's parameters.
+
+        A neuron's constructor calls this with its shape argument, its decay
+        arguments by name, `threshold` and `activation` (spiking neurons), and
+        the front end's randomness (`rngs` or `key`).
+        """
+        layer = type(self).__name__
+        self.hidden_shape, settings, params = self.spec.build(
+            layer,
+            shape,
+            decays,
+            threshold,
+            activation,
+            lambda names: self._draw(layer, randomness, names),
+        )
+        for name, value in settings.items():
+            setattr(self, name, value)
+        for name, value in params.items():
+            setattr(self, name, self._wrap(value))
+
+    @property
+    def state_shape(self) -> Shape:
+        """Per-example state shape (two-part states double the last axis)."""
+        return self.spec.state_shape(self.hidden_shape)
 
 
 def random_description(names: list[str]) -> str:

@@ -13,11 +13,8 @@ from flax import nnx
 from jax import Array
 
 from .. import core
-from ..axn import SpikeFn
 
 __all__ = ["Neuron", "nnx_class"]
-
-_CLASSES: dict[core.NeuronSpec, type] = {}
 
 
 def nnx_class(spec: core.NeuronSpec) -> type:
@@ -25,28 +22,10 @@ def nnx_class(spec: core.NeuronSpec) -> type:
 
     Example: ``nnx_class(spyx.core.LIF) is spyx.nn.LIF``.
     """
-    try:
-        return _CLASSES[spec]
-    except KeyError:
-        raise TypeError(
-            f"spyx.nn has no neuron class for the spec {spec.name!r}; declare one "
-            f"with `spec = ...` on a subclass of spyx.nn.Neuron."
-        ) from None
+    return Neuron.class_for(spec)
 
 
-def _keys(layer: str, rngs: nnx.Rngs | None):
-    def draw(names: list[str]) -> list[Array]:
-        if rngs is None:
-            raise TypeError(
-                f"{layer}: `rngs` is required to initialise "
-                f"{core.random_description(names)} randomly; pass rngs=nnx.Rngs(0)."
-            )
-        return [rngs.params() for _ in names]
-
-    return draw
-
-
-class Neuron(nnx.Module):
+class Neuron(core.NeuronBase, nnx.Module):
     """Shared behaviour of the `spyx.nn` neurons, driven by the class's `spec`.
 
     Parameters in ``spec.params`` are `nnx.Param` attributes (``beta``,
@@ -54,37 +33,19 @@ class Neuron(nnx.Module):
     and `activation`.
     """
 
-    spec: ClassVar[core.NeuronSpec]
     hidden_shape: core.Shape
+    _classes: ClassVar[dict] = {}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "spec" in cls.__dict__:
-            _CLASSES.setdefault(cls.spec, cls)
+    def _wrap(self, value: Array) -> nnx.Param:
+        return nnx.Param(value)
 
-    def _setup(
-        self,
-        shape: Any,
-        decays: dict[str, Any],
-        threshold: Any = None,
-        activation: SpikeFn | None = None,
-        rngs: nnx.Rngs | None = None,
-    ) -> None:
-        """Store the shape, the spike settings and the table's parameters."""
-        layer = type(self).__name__
-        draw = _keys(layer, rngs)
-        self.hidden_shape, settings, params = self.spec.build(
-            layer, shape, decays, threshold, activation, draw
-        )
-        for name, value in settings.items():
-            setattr(self, name, value)
-        for name, value in params.items():
-            setattr(self, name, nnx.Param(value))
-
-    @property
-    def state_shape(self) -> core.Shape:
-        """Per-example state shape (two-part states double the last axis)."""
-        return self.spec.state_shape(self.hidden_shape)
+    def _draw(self, layer: str, rngs: nnx.Rngs | None, names: list[str]) -> list:
+        if rngs is None:
+            raise TypeError(
+                f"{layer}: `rngs` is required to initialise "
+                f"{core.random_description(names)} randomly; pass rngs=nnx.Rngs(0)."
+            )
+        return [rngs.params() for _ in names]
 
     def initial_state(self, batch_size: int | None, dtype: Any = jnp.float32) -> Array:
         """Zero state of shape ``(batch_size, *state_shape)``.

@@ -154,7 +154,7 @@ class LI(Neuron):
           with 0.8.
         - `rngs`: accepted for uniformity; the default `beta` is not random.
         """
-        self._setup(layer_shape, {"beta": beta}, rngs=rngs)
+        self._setup(layer_shape, {"beta": beta}, randomness=rngs)
 
 
 class ALIF(Neuron):
