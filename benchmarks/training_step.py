@@ -6,7 +6,9 @@ Rows, for each shape (T, B, H):
 - floor: the same matmuls and spike function with no recurrence at all;
 - whole-net scan: spyx.nn.run(..., layerwise=False), every layer in one scan;
 - spyx.nn layer-wise: spyx.nn.run (default);
-- spyx_eqx layer-wise: the Equinox twin (spyx_eqx.from_nnx) with spyx_eqx.run.
+- spyx_eqx layer-wise: the Equinox twin (spyx_eqx.from_nnx) with spyx_eqx.run;
+- spyx.nn layer-wise, reset="zero" / "none": the LIF in the other reset
+  modes (the same sequence kernel, with its backward pass for that mode).
 
 Each time is the median of forward + backward over `--repeats` runs, the
 variants timed round-robin; ratios are against the floor measured in the same
@@ -32,11 +34,11 @@ import spyx_eqx
 SHAPES = [(100, 64, 128), (1000, 16, 256)]
 
 
-def network(hidden: int) -> snn.Sequential:
+def network(hidden: int, reset: str = "subtract") -> snn.Sequential:
     rngs = nnx.Rngs(0)
     return snn.Sequential(
         nnx.Linear(700, hidden, rngs=rngs),
-        snn.LIF((hidden,), rngs=rngs),
+        snn.LIF((hidden,), reset=reset, rngs=rngs),
         nnx.Linear(hidden, 20, rngs=rngs),
         snn.LI((20,)),
     )
@@ -83,12 +85,14 @@ def cases(T, B, H):
         out = s @ lin2["kernel"][...] + lin2["bias"][...]
         return ce(out, y)
 
-    def nnx_loss(layerwise):
+    def nnx_loss(layerwise, graphdef=graphdef):
         def loss(p, x):
             out, _ = snn.run(nnx.merge(graphdef, p), x, layerwise=layerwise)
             return ce(out, y)
 
         return loss
+
+    resets = {r: nnx.split(network(H, r)) for r in ("zero", "none")}
 
     eqx_model = spyx_eqx.from_nnx(model)
     eparams, static = eqx.partition(eqx_model, eqx.is_array)
@@ -104,6 +108,10 @@ def cases(T, B, H):
         ("whole-net scan", grad(nnx_loss(False)), params),
         ("spyx.nn layer-wise", grad(nnx_loss(True)), params),
         ("spyx_eqx layer-wise", grad(eqx_loss), eparams),
+        *(
+            (f'spyx.nn layer-wise, reset="{r}"', grad(nnx_loss(True, g)), p)
+            for r, (g, p) in resets.items()
+        ),
     ]
 
 

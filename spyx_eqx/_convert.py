@@ -40,12 +40,14 @@ def _unsupported(module: Any, direction: str) -> TypeError:
 
 def _neuron_kwargs(module: Any, read: Any) -> dict:
     """A neuron's constructor arguments (its decays by name, the spike
-    settings), read from `module` with `read`."""
+    settings and reset mode), read from `module` with `read`."""
     spec = module.spec
     kwargs = {d: read(getattr(module, d)) for d in spec.decays}
     if spec.spiking:
         kwargs["threshold"] = module.threshold
         kwargs["activation"] = module.activation
+    if spec.resets:
+        kwargs["reset"] = module.reset
     return kwargs
 
 

@@ -12,6 +12,7 @@ from ``initial_state(batch_size)``.
 
 from typing import Any, ClassVar
 
+import equinox as eqx
 from jax import Array
 
 from spyx import core
@@ -25,13 +26,18 @@ ShapeLike = int | tuple[int, ...]
 TH = core.THRESHOLD
 
 
-class _Integrating(SpikingNeuron):
+class _Resetting(SpikingNeuron):
+    reset: str = eqx.field(static=True)
+
+
+class _Integrating(_Resetting):
     def __init__(
         self,
         hidden_shape: ShapeLike,
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
         """**Arguments:**
@@ -40,12 +46,14 @@ class _Integrating(SpikingNeuron):
           recurrent neuron.
         - `threshold`: firing threshold (static, positive).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+          see `spyx.nn.LIF`.
         - `key`: a `jax.random` key for the recurrent ``W`` (IF ignores it).
         """
-        self._setup(hidden_shape, {}, threshold, activation, key)
+        self._setup(hidden_shape, {}, threshold, activation, key, reset)
 
 
-class _Leaky(SpikingNeuron):
+class _Leaky(_Resetting):
     beta: Array
 
     def __init__(
@@ -55,6 +63,7 @@ class _Leaky(SpikingNeuron):
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
         """**Arguments:**
@@ -65,13 +74,15 @@ class _Leaky(SpikingNeuron):
           learns one per unit.
         - `threshold`: firing threshold (static, positive).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+          see `spyx.nn.LIF`.
         - `key`: a `jax.random` key, needed when `beta` is ``None`` or the
           neuron is recurrent (``W``).
         """
-        self._setup(hidden_shape, {"beta": beta}, threshold, activation, key)
+        self._setup(hidden_shape, {"beta": beta}, threshold, activation, key, reset)
 
 
-class _CurrentBased(SpikingNeuron):
+class _CurrentBased(_Resetting):
     alpha: Array
     beta: Array
 
@@ -83,6 +94,7 @@ class _CurrentBased(SpikingNeuron):
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
         """**Arguments:**
@@ -92,11 +104,13 @@ class _CurrentBased(SpikingNeuron):
           learns one per unit.
         - `threshold`: firing threshold (static, positive).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+          see `spyx.nn.LIF`.
         - `key`: a `jax.random` key, needed when a decay is ``None`` or the
           neuron is recurrent (``W``).
         """
         decays = {"alpha": alpha, "beta": beta}
-        self._setup(hidden_shape, decays, threshold, activation, key)
+        self._setup(hidden_shape, decays, threshold, activation, key, reset)
 
 
 class IF(_Integrating):
@@ -162,7 +176,7 @@ class LI(Neuron):
         self._setup(layer_shape, {"beta": beta}, randomness=key)
 
 
-class ALIF(SpikingNeuron):
+class ALIF(_Resetting):
     """Adaptive LIF (Bellec et al., NeurIPS 2018).
 
     ``th_t = th + T``;  ``s = H(V - th_t)``;  ``V' = b V + x - s th_t``;
@@ -191,6 +205,7 @@ class ALIF(SpikingNeuron):
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
         """**Arguments:**
@@ -200,10 +215,12 @@ class ALIF(SpikingNeuron):
           learns one per unit (needs `key`).
         - `threshold`: base firing threshold (static, positive).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+          see `spyx.nn.LIF`.
         - `key`: a `jax.random` key.
         """
         decays = {"beta": beta, "gamma": gamma}
-        self._setup(hidden_shape, decays, threshold, activation, key)
+        self._setup(hidden_shape, decays, threshold, activation, key, reset)
 
 
 class CuBaLIF(_CurrentBased):
@@ -281,7 +298,7 @@ class RCuBaLIF(_CurrentBased):
     W: Array
 
 
-class PSU_LIF(_Leaky):
+class PSU_LIF(SpikingNeuron):
     """Reset-free parallel-spiking LIF (experimental).
 
     ``V' = b V + x``;  ``s = H(V' - th)`` (spike on the updated membrane).
@@ -298,6 +315,19 @@ class PSU_LIF(_Leaky):
     """
 
     spec: ClassVar = core.PSU_LIF
+    beta: Array
+
+    def __init__(
+        self,
+        hidden_shape: ShapeLike,
+        beta: Any = None,
+        threshold: float = TH,
+        activation: SpikeFn | None = None,
+        *,
+        key: Array | None = None,
+    ):
+        """**Arguments:** as `LIF`, without `reset` (PSU_LIF has none)."""
+        self._setup(hidden_shape, {"beta": beta}, threshold, activation, key)
 
     @typechecked
     def parallel(

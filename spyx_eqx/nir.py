@@ -25,6 +25,7 @@ def to_nir(model: Any, input_shape: Any, *, dt: float = 1.0) -> nir.NIRGraph:
     return _nir.to_nir(to_nnx(model), input_shape, dt=dt)
 
 
-def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0) -> Any:
-    """Build a `spyx_eqx.Sequential` from a NIR graph (see `spyx.nir.from_nir`)."""
-    return from_nnx(_nir.from_nir(graph, dt=dt))
+def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0, reset: str | None = None) -> Any:
+    """Build a `spyx_eqx.Sequential` from a NIR graph (see `spyx.nir.from_nir`,
+    also for `reset`)."""
+    return from_nnx(_nir.from_nir(graph, dt=dt, reset=reset))

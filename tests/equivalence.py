@@ -122,9 +122,10 @@ def in_default_run(model, mode, transform, twin) -> bool:
     return twin == "explicit" and transform == "jit"
 
 
-def cases(neurons, conv_neurons=(), models=("alone", "dense")):
+def cases(neurons, conv_neurons=(), models=("alone", "dense"), default=None):
     """Every (neuron, model, mode, transform, twin) of the matrix as a
-    `pytest.param`, marked slow outside `in_default_run`. Each case is
+    `pytest.param`, marked slow outside `default` (a predicate on
+    ``(model, mode, transform, twin)``; `in_default_run` if not given). Each case is
     checked for outputs, final state and both gradients at once (one
     computation per case, whichever test worker runs it).
 
@@ -146,11 +147,11 @@ def cases(neurons, conv_neurons=(), models=("alone", "dense")):
                         continue
                     for twin in ("from_nnx", "explicit"):
                         case = (neuron, model, mode, transform, twin)
-                        default = in_default_run(model, mode, transform, twin)
+                        fast = (default or in_default_run)(model, mode, transform, twin)
                         yield pytest.param(
                             *case,
                             id=_case_id(*case),
-                            marks=() if default else pytest.mark.slow,
+                            marks=() if fast else pytest.mark.slow,
                         )
 
 

@@ -26,10 +26,12 @@ from . import reference as ref
 class Neuron:
     spec: core.NeuronSpec
     reference: Any = None
+    reset: str = "subtract"
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        """The class name, with the reset mode when it is not the default."""
+        return self.spec.name + ("" if self.reset == "subtract" else f"-{self.reset}")
 
     @property
     def decays(self) -> tuple[str, ...]:
@@ -65,6 +67,8 @@ class Neuron:
 
     def make(self, hidden_shape=(4,), seed: int = 0, **kwargs) -> nnx.Module:
         """The NNX layer with default (random) parameters."""
+        if self.spec.resets:
+            kwargs.setdefault("reset", self.reset)
         return self.nnx_cls(hidden_shape, rngs=nnx.Rngs(seed), **kwargs)
 
     def random_params(self, hidden_shape, seed: int = 0) -> dict:
@@ -74,12 +78,15 @@ class Neuron:
         if self.recurrent:
             p["W"] = rng.normal(0.0, 0.3, (*hidden_shape, *hidden_shape))
         p["threshold"] = 1.0
+        p["reset"] = self.reset
         return p
 
     def _kwargs(self, p: dict) -> dict:
         kwargs = {d: jnp.asarray(p[d], jnp.float32) for d in self.decays}
         if self.spiking:
             kwargs["threshold"] = p["threshold"]
+        if self.spec.resets:
+            kwargs["reset"] = p.get("reset", "subtract")
         return kwargs
 
     def nnx_from(self, hidden_shape, p: dict) -> nnx.Module:
@@ -118,6 +125,15 @@ NEURONS = [Neuron(spec, _reference(spec)) for spec in core.NEURONS]
 NEURON_IDS = [n.name for n in NEURONS]
 BY_NAME = {n.name: n for n in NEURONS}
 NON_RECURRENT = [n for n in NEURONS if not n.recurrent]
+# Every resetting neuron in the modes other than the default "subtract".
+RESET_VARIANTS = [
+    Neuron(n.spec, n.reference, mode)
+    for n in NEURONS
+    if n.spec.resets
+    for mode in core.RESETS
+    if mode != "subtract"
+]
+RESET_IDS = [n.name for n in RESET_VARIANTS]
 
 
 def one_of_each_kind(neurons=NEURONS) -> list[Neuron]:

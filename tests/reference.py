@@ -1,9 +1,10 @@
 """An independent NumPy reference of every neuron, written from SPEC.md.
 
 Each step takes ``(x, state, p)`` with ``p`` a dict of plain parameters
-(``beta``, ``alpha``, ``gamma``, ``W``, ``threshold``) and returns
-``(out, new_state)``. Two-part states are ``(A, B)`` tuples here, so the
-layout (concatenation on the last axis) is checked by the tests, not assumed.
+(``beta``, ``alpha``, ``gamma``, ``W``, ``threshold``, and ``reset``, which
+defaults to ``"subtract"``) and returns ``(out, new_state)``. Two-part
+states are ``(A, B)`` tuples here, so the layout (concatenation on the last
+axis) is checked by the tests, not assumed.
 """
 
 import numpy as np
@@ -17,14 +18,26 @@ def c(p):
     return np.clip(p, 0.0, 1.0)
 
 
+def leak(b, V, s, th, p, reset_decays=False):
+    """``b V`` with the reset of SPEC's table: subtract ``s th`` (inside the
+    leak for CuBaLIF), clear a membrane that fired (``zero``), or none."""
+    mode = p.get("reset", "subtract")
+    if mode == "subtract":
+        return b * (V - s * th) if reset_decays else b * V - s * th
+    if mode == "zero":
+        return b * (1 - s) * V
+    assert mode == "none", mode
+    return b * V
+
+
 def if_ref(x, V, p):
     s = H(V - p["threshold"])
-    return s, V + x - s * p["threshold"]
+    return s, leak(1.0, V, s, p["threshold"], p) + x
 
 
 def lif_ref(x, V, p):
     s = H(V - p["threshold"])
-    return s, c(p["beta"]) * V + x - s * p["threshold"]
+    return s, leak(c(p["beta"]), V, s, p["threshold"], p) + x
 
 
 def li_ref(x, V, p):
@@ -37,31 +50,31 @@ def alif_ref(x, state, p):
     th = p["threshold"] + T
     s = H(V - th)
     g = c(p["gamma"])
-    return s, (c(p["beta"]) * V + x - s * th, g * T + (1 - g) * s)
+    return s, (leak(c(p["beta"]), V, s, th, p) + x, g * T + (1 - g) * s)
 
 
 def cubalif_ref(x, state, p):
     V, I = state
     s = H(V - p["threshold"])
     I = c(p["alpha"]) * I + x
-    return s, (c(p["beta"]) * (V - s * p["threshold"]) + I, I)
+    return s, (leak(c(p["beta"]), V, s, p["threshold"], p, True) + I, I)
 
 
 def rif_ref(x, V, p):
     s = H(V - p["threshold"])
-    return s, V + x + s @ p["W"] - s * p["threshold"]
+    return s, leak(1.0, V, s, p["threshold"], p) + x + s @ p["W"]
 
 
 def rlif_ref(x, V, p):
     s = H(V - p["threshold"])
-    return s, c(p["beta"]) * V + x + s @ p["W"] - s * p["threshold"]
+    return s, leak(c(p["beta"]), V, s, p["threshold"], p) + x + s @ p["W"]
 
 
 def rcubalif_ref(x, state, p):
     V, I = state
     s = H(V - p["threshold"])
     I = c(p["alpha"]) * I + x + s @ p["W"]
-    return s, (c(p["beta"]) * (V - s * p["threshold"]) + I, I)
+    return s, (leak(c(p["beta"]), V, s, p["threshold"], p, True) + I, I)
 
 
 def psu_lif_ref(x, V, p):

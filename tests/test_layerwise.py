@@ -78,16 +78,6 @@ def _loss_and_grads(run, model, xs, grad, **options):
     return value, aux, grads
 
 
-@pytest.mark.parametrize(("neuron", "option"), PARAMS)
-def test_nnx_layerwise_equals_stepwise(neuron, option):
-    options = OPTIONS[option]
-    model = _model(neuron)
-    xs = spiking_input(0, (T, B, F), scale=3.0)
-    ref = _loss_and_grads(snn.run, model, xs, nnx.value_and_grad, layerwise=False)
-    got = _loss_and_grads(snn.run, model, xs, nnx.value_and_grad, **options)
-    _close(got, ref)
-
-
 def _eqx_grad(loss, argnums, has_aux):
     def wrapped(m, x):
         (value, aux), g = eqx.filter_value_and_grad(lambda mx: loss(*mx), has_aux=True)(
@@ -98,19 +88,29 @@ def _eqx_grad(loss, argnums, has_aux):
     return wrapped
 
 
-@pytest.mark.parametrize(("neuron", "option"), PARAMS)
-def test_eqx_layerwise_equals_stepwise(neuron, option):
+def check_layerwise(neuron, option, api):
+    """Loss, outputs, final state and gradients of `run` with `option` equal
+    the step-by-step scan's, in the NNX or the Equinox API."""
     options = OPTIONS[option]
-    model = se.from_nnx(_model(neuron))
     xs = spiking_input(0, (T, B, F), scale=3.0)
-    state = model.initial_state(B)
+    if api == "nnx":
+        model, run, grad = _model(neuron), snn.run, nnx.value_and_grad
+    else:
+        model, grad = se.from_nnx(_model(neuron)), _eqx_grad
+        state = model.initial_state(B)
 
-    def run(m, x, **kw):
-        return se.run(m, x, state, **kw)
+        def run(m, x, **kw):
+            return se.run(m, x, state, **kw)
 
-    ref = _loss_and_grads(run, model, xs, _eqx_grad, layerwise=False)
-    got = _loss_and_grads(run, model, xs, _eqx_grad, **options)
+    ref = _loss_and_grads(run, model, xs, grad, layerwise=False)
+    got = _loss_and_grads(run, model, xs, grad, **options)
     _close(got, ref)
+
+
+@pytest.mark.parametrize(("neuron", "option"), PARAMS)
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_layerwise_equals_stepwise(neuron, option, api):
+    check_layerwise(neuron, option, api)
 
 
 def test_psu_lif_in_a_sequential_runs_its_parallel_path():
@@ -150,10 +150,16 @@ def test_checkpoint_must_be_positive():
         snn.run(snn.LIF((H,), beta=0.5), jnp.ones((T, B, H)), checkpoint=0)
 
 
-@pytest.mark.parametrize("beta", [0.8, "per-unit", 1.0, 0.0], ids=str)
-def test_lif_sequence_backward_equals_autodiff(beta):
+KERNEL_CASES = [(beta, "subtract") for beta in (0.8, "per-unit", 1.0, 0.0)] + [
+    (beta, reset) for reset in ("zero", "none") for beta in (0.8, "per-unit", 1.0)
+]
+
+
+@pytest.mark.parametrize(("beta", "reset"), KERNEL_CASES, ids=str)
+def test_lif_sequence_backward_equals_autodiff(beta, reset):
     """The hand-written adjoint of `core.lif_sequence` against autodiff of the
-    step-by-step scan, w.r.t. the input, the start state and beta."""
+    step-by-step scan, w.r.t. the input, the start state and beta, in every
+    reset mode."""
     from spyx import axn, core
 
     b = jnp.linspace(0.1, 0.95, H) if beta == "per-unit" else jnp.asarray(beta)
@@ -164,14 +170,16 @@ def test_lif_sequence_backward_equals_autodiff(beta):
 
     def by_steps(x, V, b):
         s, V = core.time_scan(
-            lambda x_t, v: core.lif_step(x_t, v, beta=b, threshold=1.0, spike=spike),
+            lambda x_t, v: core.lif_step(
+                x_t, v, beta=b, threshold=1.0, spike=spike, reset=reset
+            ),
             x,
             V,
         )
         return jnp.sum(s * weights) + jnp.sum(V**2)
 
     def by_kernel(x, V, b):
-        s, V = core.lif_sequence(x, V, beta=b, threshold=1.0, spike=spike)
+        s, V = core.lif_sequence(x, V, beta=b, threshold=1.0, spike=spike, reset=reset)
         return jnp.sum(s * weights) + jnp.sum(V**2)
 
     ref = jax.value_and_grad(by_steps, argnums=(0, 1, 2))(xs, V0, b)

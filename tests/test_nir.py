@@ -195,11 +195,47 @@ def test_lif_graph_against_euler(style):
         warnings.simplefilter("always")
         model = snir.from_nir(_graph(lif), dt=DT)
     messages = " ".join(str(w.message) for w in caught)
-    assert "hard reset" in messages
+    assert "reset" not in messages  # NIR's reset to 0 is reset="zero"
     assert ("folded exactly" in messages) == (style == "norse")
-    assert isinstance(model.layers[1], snn.LIF)
+    assert isinstance(model.layers[1], snn.LIF) and model.layers[1].reset == "zero"
     ref = _euler(SUB, lambda v, c, i: (v + DT / TAU * (-v + r * i), c))
     np.testing.assert_allclose(_membrane(model, SUB), ref, rtol=1e-4, atol=1e-6)
+    with pytest.warns(UserWarning, match=r"'neuron' is imported with reset='subt"):
+        forced = snir.from_nir(_graph(lif), dt=DT, reset="subtract")
+    assert forced.layers[1].reset == "subtract"
+
+
+def test_hard_reset_lif_graph_spikes_as_nir_simulates_it():
+    """A snnTorch-style LIF that resets to v_reset = 0, with spikes, against
+    forward Euler of NIR's semantics (integrate, fire on v > th, set v to 0).
+    spyx spikes from the membrane before the update, so its spikes lag by one
+    step and its membrane is NIR's before the reset."""
+    th = 0.4
+    lif = nir.LIF(
+        tau=TAU,
+        r=TAU / DT,
+        v_leak=np.zeros(H),
+        v_threshold=np.full(H, th),
+        v_reset=np.zeros(H),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = snir.from_nir(_graph(lif), dt=DT, reset="zero")
+    xs = np.abs(np.random.default_rng(3).normal(size=(40, 2, F))).astype(np.float32)
+    I = xs.astype(np.float64) @ W_IN.T.astype(np.float64) + B_IN
+    v, pre, fired = np.zeros(I.shape[1:]), [], []
+    for i_t in I:
+        v = v + DT / TAU * (-v + (TAU / DT) * i_t)
+        pre.append(v)
+        s = (v > th).astype(np.float64)
+        fired.append(s)
+        v = np.where(s > 0, 0.0, v)
+    spikes, _ = snn.run(model, jnp.asarray(xs))
+    assert 0 < np.sum(fired) < np.size(fired) / 2, "the reference should fire"
+    np.testing.assert_array_equal(np.asarray(spikes)[1:], np.stack(fired)[:-1])
+    np.testing.assert_allclose(
+        _membrane(model, xs), np.stack(pre), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("style", ["snntorch", "norse"])
@@ -387,6 +423,25 @@ def test_gain_with_no_weighted_layer_before_is_refused():
 def test_export_refuses_neurons_nir_cannot_express(neuron):
     with pytest.raises(TypeError, match=rf"{neuron.name} has no NIR equivalent"):
         snir.to_nir(neuron.make((3,)), (3,))
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_export_writes_v_reset_zero_and_the_mode(reset):
+    model = snn.Sequential(
+        nnx.Linear(F, H, rngs=nnx.Rngs(0)), snn.LIF((H,), beta=0.8, reset=reset)
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph = snir.to_nir(model, (F,))
+    warned = any("resets to v_reset = 0" in str(w.message) for w in caught)
+    assert warned == (reset != "zero")
+    np.testing.assert_array_equal(graph.nodes["1_lif"].v_reset, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # spyx reads its own mode back silently
+        back = snir.from_nir(graph)
+    assert back.layers[1].reset == reset
+    with pytest.raises(ValueError, match=r"from_nir: `reset` must be one of"):
+        snir.from_nir(graph, reset="hard")
 
 
 def test_export_refusals():

@@ -20,6 +20,8 @@ from ._layer import (
     random_description,
 )
 from ._neurons import (
+    RESETS,
+    Reset,
     alif_step,
     clip01,
     cuba_lif_step,
@@ -28,6 +30,7 @@ from ._neurons import (
     lif_step,
     psu_lif_step,
     rcuba_lif_step,
+    reset_leak,
     rif_step,
     rlif_step,
 )
@@ -81,6 +84,7 @@ from ._table import (
     THRESHOLD,
     NeuronSpec,
     NirMap,
+    check_reset,
     neuron_spec,
 )
 
@@ -93,6 +97,7 @@ __all__ = [
     "NEURONS",
     "PSU_LIF",
     "RCUBA_LIF",
+    "RESETS",
     "RIF",
     "RLIF",
     "THRESHOLD",
@@ -102,6 +107,7 @@ __all__ = [
     "NeuronLayer",
     "NeuronSpec",
     "NirMap",
+    "Reset",
     "SequenceLayer",
     "Shape",
     "StatefulLayer",
@@ -111,6 +117,7 @@ __all__ = [
     "check_floating",
     "check_input",
     "check_recurrent_shape",
+    "check_reset",
     "check_sequence",
     "check_sequential_state",
     "check_state",
@@ -140,6 +147,7 @@ __all__ = [
     "random_description",
     "rcuba_lif_step",
     "recurrent_init",
+    "reset_leak",
     "rif_step",
     "rlif_step",
     "run_layerwise",

@@ -71,12 +71,14 @@ class NeuronBase:
         threshold: Any = None,
         activation: Callable[[Array], Array] | None = None,
         randomness: Any = None,
+        reset: str = "subtract",
     ) -> None:
         """Store the shape, the spike settings and the table's parameters.
 
         A neuron's constructor calls this with its shape argument, its decay
         arguments by name, `threshold` and `activation` (spiking neurons), and
-        the front end's randomness (`rngs` or `key`).
+        the front end's randomness (`rngs` or `key`), and `reset` (neurons
+        that reset).
         """
         layer = type(self).__name__
         self.hidden_shape, settings, params = self.spec.build(
@@ -86,6 +88,7 @@ class NeuronBase:
             threshold,
             activation,
             lambda names: self._draw(layer, randomness, names),
+            reset,
         )
         for name, value in settings.items():
             setattr(self, name, value)
@@ -113,8 +116,12 @@ def _check_params(layer: str, spec: NeuronSpec, params: Mapping[str, Any]) -> No
         check_finite(layer, name, params[name])
 
 
-def _spike_settings(neuron: NeuronLayer) -> tuple[Any, Any]:
-    return getattr(neuron, "threshold", None), getattr(neuron, "activation", None)
+def _spike_settings(neuron: NeuronLayer) -> tuple[Any, Any, Any]:
+    return (
+        getattr(neuron, "threshold", None),
+        getattr(neuron, "activation", None),
+        getattr(neuron, "reset", "subtract"),
+    )
 
 
 def neuron_step(

@@ -11,10 +11,14 @@ backward), ``th`` the threshold, and ``b = clip(beta, 0, 1)``,
 clipped here, where they are used, never where they are stored.
 
 The spike is taken from the membrane *before* the update (except
-`psu_lif_step`), and the reset is subtractive.
+`psu_lif_step`). Every spiking step but `psu_lif_step` takes ``reset``:
+``"subtract"`` (default) removes ``s th`` from the membrane, ``"zero"``
+clears a membrane that fired before it leaks, ``"none"`` has no reset term
+(see `reset_leak`).
 """
 
 from collections.abc import Callable
+from typing import Literal
 
 import jax.numpy as jnp
 from jax import Array
@@ -23,6 +27,8 @@ from jax.typing import ArrayLike
 from ._shapes import join_halves, split_halves
 
 __all__ = [
+    "RESETS",
+    "Reset",
     "alif_step",
     "clip01",
     "cuba_lif_step",
@@ -31,11 +37,14 @@ __all__ = [
     "lif_step",
     "psu_lif_step",
     "rcuba_lif_step",
+    "reset_leak",
     "rif_step",
     "rlif_step",
 ]
 
 SpikeFn = Callable[[Array], Array]
+Reset = Literal["subtract", "zero", "none"]
+RESETS: tuple[str, ...] = ("subtract", "zero", "none")
 
 
 def clip01(p: ArrayLike) -> Array:
@@ -54,6 +63,39 @@ def _feedback(s: Array, weights: Array | None) -> Array | float:
     return 0.0 if weights is None else s @ weights
 
 
+def reset_leak(
+    b: ArrayLike,
+    V: Array,
+    s: Array,
+    threshold: ArrayLike,
+    reset: Reset,
+    *,
+    leak_the_reset: bool = False,
+) -> tuple[Array, Array | float]:
+    """The leaked membrane and the reset to subtract from it, per mode.
+
+    The new membrane is ``leaked + inputs - subtracted`` with
+    ``(leaked, subtracted)``:
+
+    - ``"subtract"``: ``(b V, s th)``, or ``(b (V - s th), 0)`` with
+      `leak_the_reset` (CuBaLIF, whose reset decays with the membrane);
+    - ``"zero"``: ``(b (1 - s) V, 0)``: a membrane that fired is cleared,
+      then leaks;
+    - ``"none"``: ``(b V, 0)``.
+
+    Example: ``leaked, subtracted = reset_leak(0.5, V, s, 1.0, "zero")``.
+    """
+    if reset == "subtract":
+        if leak_the_reset:
+            return b * (V - s * threshold), 0.0
+        return b * V, s * threshold
+    if reset == "zero":
+        return b * (1.0 - s) * V, 0.0
+    if reset == "none":
+        return b * V, 0.0
+    raise ValueError(f"reset_leak: `reset` must be one of {RESETS}, got {reset!r}.")
+
+
 def lif_step(
     x: Array,
     V: Array,
@@ -62,10 +104,13 @@ def lif_step(
     threshold: ArrayLike,
     spike: SpikeFn,
     weights: Array | None = None,
+    reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
     """Leaky integrate-and-fire, optionally with recurrent weights.
 
-    ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``;  out ``s``.
+    ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``;  out ``s``
+    (``reset="subtract"``); ``V' = b (1 - s) V + x + s @ W`` (``"zero"``);
+    ``V' = b V + x + s @ W`` (``"none"``).
 
     ``W`` is `weights` (shape ``(H, H)``); with ``weights=None`` the feedback
     term is absent.
@@ -73,16 +118,23 @@ def lif_step(
     Example: ``s, V = lif_step(x, V, beta=0.9, threshold=1.0, spike=superspike())``.
     """
     s = spike(V - threshold)
-    V_new = clip01(beta) * V + x + _feedback(s, weights) - s * threshold
+    leaked, subtracted = reset_leak(clip01(beta), V, s, threshold, reset)
+    V_new = leaked + x + _feedback(s, weights) - subtracted
     return s, V_new.astype(V.dtype)
 
 
 def if_step(
-    x: Array, V: Array, *, threshold: ArrayLike, spike: SpikeFn
+    x: Array,
+    V: Array,
+    *,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+    reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
     """Integrate-and-fire: `lif_step` without leak.
 
-    ``s = H(V - th)``;  ``V' = V + x - s th``;  out ``s``.
+    ``s = H(V - th)``;  ``V' = V + x - s th``;  out ``s`` (``"zero"``:
+    ``V' = (1 - s) V + x``; ``"none"``: ``V' = V + x``).
 
     Example:
 
@@ -90,7 +142,7 @@ def if_step(
     s, V = if_step(x, V, threshold=1.0, spike=superspike())
     ```
     """
-    return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike)
+    return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike, reset=reset)
 
 
 def rlif_step(
@@ -101,8 +153,10 @@ def rlif_step(
     weights: Array,
     threshold: ArrayLike,
     spike: SpikeFn,
+    reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
-    """Recurrent LIF: ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``.
+    """Recurrent LIF: ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``
+    (other `reset` modes as in `lif_step`).
 
     Example:
 
@@ -110,13 +164,22 @@ def rlif_step(
     s, V = rlif_step(x, V, beta=0.9, weights=W, threshold=1.0, spike=superspike())
     ```
     """
-    return lif_step(x, V, beta=beta, threshold=threshold, spike=spike, weights=weights)
+    return lif_step(
+        x, V, beta=beta, threshold=threshold, spike=spike, weights=weights, reset=reset
+    )
 
 
 def rif_step(
-    x: Array, V: Array, *, weights: Array, threshold: ArrayLike, spike: SpikeFn
+    x: Array,
+    V: Array,
+    *,
+    weights: Array,
+    threshold: ArrayLike,
+    spike: SpikeFn,
+    reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
-    """Recurrent IF: ``s = H(V - th)``;  ``V' = V + x + s @ W - s th``.
+    """Recurrent IF: ``s = H(V - th)``;  ``V' = V + x + s @ W - s th`` (other
+    `reset` modes as in `if_step`).
 
     Example:
 
@@ -124,7 +187,9 @@ def rif_step(
     s, V = rif_step(x, V, weights=W, threshold=1.0, spike=superspike())
     ```
     """
-    return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike, weights=weights)
+    return lif_step(
+        x, V, beta=1.0, threshold=threshold, spike=spike, weights=weights, reset=reset
+    )
 
 
 def li_step(x: Array, V: Array, *, beta: ArrayLike) -> tuple[Array, Array]:
@@ -148,11 +213,13 @@ def alif_step(
     gamma: ArrayLike,
     threshold: ArrayLike,
     spike: SpikeFn,
+    reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
     """Adaptive LIF (Bellec et al., 2018). State ``[V, T]`` on the last axis.
 
     ``th_t = th + T``;  ``s = H(V - th_t)``;  ``V' = b V + x - s th_t``;
-    ``T' = g T + (1 - g) s``;  out ``s``.
+    ``T' = g T + (1 - g) s``;  out ``s``. ``reset="zero"``:
+    ``V' = b (1 - s) V + x``; ``"none"``: ``V' = b V + x`` (``T'`` as above).
 
     Example:
 
@@ -164,7 +231,8 @@ def alif_step(
     g = clip01(gamma)
     th_t = threshold + T
     s = spike(V - th_t)
-    V_new = clip01(beta) * V + x - s * th_t
+    leaked, subtracted = reset_leak(clip01(beta), V, s, th_t, reset)
+    V_new = leaked + x - subtracted
     T_new = g * T + (1.0 - g) * s
     return s, join_halves(V_new, T_new).astype(VT.dtype)
 
@@ -178,11 +246,13 @@ def cuba_lif_step(
     threshold: ArrayLike,
     spike: SpikeFn,
     weights: Array | None = None,
+    reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
     """Current-based LIF, optionally recurrent. State ``[V, I]`` on the last axis.
 
     ``s = H(V - th)``;  ``I' = a I + x + s @ W``;  ``V' = b (V - s th) + I'``;
-    out ``s``. The reset is applied once, before the leak.
+    out ``s``. The reset is applied once, before the leak. ``reset="zero"``:
+    ``V' = b (1 - s) V + I'``; ``"none"``: ``V' = b V + I'``.
 
     Example:
 
@@ -193,7 +263,10 @@ def cuba_lif_step(
     V, I = split_halves(VI)
     s = spike(V - threshold)
     I_new = clip01(alpha) * I + x + _feedback(s, weights)
-    V_new = clip01(beta) * (V - s * threshold) + I_new
+    leaked, subtracted = reset_leak(
+        clip01(beta), V, s, threshold, reset, leak_the_reset=True
+    )
+    V_new = leaked + I_new - subtracted
     return s, join_halves(V_new, I_new).astype(VI.dtype)
 
 
@@ -206,6 +279,7 @@ def rcuba_lif_step(
     weights: Array,
     threshold: ArrayLike,
     spike: SpikeFn,
+    reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
     """Recurrent current-based LIF: `cuba_lif_step` with ``s @ W`` into ``I``.
 
@@ -225,6 +299,7 @@ def rcuba_lif_step(
         threshold=threshold,
         spike=spike,
         weights=weights,
+        reset=reset,
     )
 
 

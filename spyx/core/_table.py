@@ -16,6 +16,7 @@ from jax import Array
 from ..axn import superspike
 from ._init import decay_init, decay_value, recurrent_init
 from ._neurons import (
+    RESETS,
     alif_step,
     cuba_lif_step,
     if_step,
@@ -50,6 +51,7 @@ __all__ = [
     "THRESHOLD",
     "NeuronSpec",
     "NirMap",
+    "check_reset",
     "neuron_spec",
 ]
 
@@ -98,6 +100,8 @@ class NeuronSpec:
     - `recurrent`: has recurrent weights ``W`` of shape ``(H, H)``; the hidden
       shape must then be 1-D.
     - `spiking`: has a `threshold` and an `activation`.
+    - `resets`: a spiking neuron whose step takes ``reset`` (one of
+      `RESETS`); every built-in spiking neuron but `PSU_LIF`.
     - `state_parts`: the names of the state's parts, side by side on the last
       axis (``("V",)``, ``("V", "T")``, ``("V", "I")``).
     - `sequence`: a whole-sequence kernel with the step's keywords,
@@ -117,6 +121,7 @@ class NeuronSpec:
     decay_fill: float | None = None
     recurrent: bool = False
     spiking: bool = True
+    resets: bool = False
     state_parts: tuple[str, ...] = ("V",)
     sequence: Callable[..., tuple[Array, Array]] | None = None
     sequence_options: tuple[str, ...] = ()
@@ -189,28 +194,37 @@ class NeuronSpec:
         threshold: Any,
         activation: Any,
         keys: Callable[[list[str]], Sequence[Array]],
+        reset: Any = "subtract",
     ) -> tuple[Shape, dict[str, Any], dict[str, Array]]:
         """Everything a front end's constructor stores, checked.
 
         **Arguments:** `layer`, the class name for messages; `shape`, the
         shape argument; `decays`, the decay arguments by name; `threshold`
         and `activation` (ignored for a non-spiking neuron; ``None`` picks
-        the default spike function); `keys`, as in `init_params`.
+        the default spike function); `keys`, as in `init_params`; `reset`,
+        the reset mode (for neurons that reset).
 
         **Returns:** ``(hidden_shape, settings, params)``: the normalised
         shape, the spike settings (``{"threshold": float, "activation":
-        fn}``, empty for a non-spiking neuron) and the parameter arrays.
+        fn, "reset": mode}``, empty for a non-spiking neuron) and the
+        parameter arrays.
         """
         hidden_shape = normalize_shape(layer, self.shape_arg, shape)
         settings: dict[str, Any] = {}
         if self.spiking:
             settings["threshold"] = threshold_value(layer, threshold)
             settings["activation"] = activation or self.default_activation()
+        if self.resets:
+            settings["reset"] = check_reset(layer, reset)
         params = self.init_params(layer, hidden_shape, decays, keys)
         return hidden_shape, settings, params
 
     def step_kwargs(
-        self, params: Mapping[str, Any], threshold: Any, spike: Any
+        self,
+        params: Mapping[str, Any],
+        threshold: Any,
+        spike: Any,
+        reset: Any = "subtract",
     ) -> dict[str, Any]:
         """The keywords of `step` and `sequence` for these parameters."""
         kwargs = {d: params[d] for d in self.decays}
@@ -219,6 +233,8 @@ class NeuronSpec:
         if self.spiking:
             kwargs["threshold"] = threshold
             kwargs["spike"] = spike
+        if self.resets:
+            kwargs["reset"] = reset
         return kwargs
 
     @staticmethod
@@ -239,6 +255,7 @@ IF = NeuronSpec(
     "s = H(V - th); V' = V + x - s th",
     sequence=if_sequence,
     nir=NirMap("IF"),
+    resets=True,
 )
 LIF = NeuronSpec(
     "LIF",
@@ -247,6 +264,7 @@ LIF = NeuronSpec(
     decays=("beta",),
     sequence=lif_sequence,
     nir=_lif_map("LIF"),
+    resets=True,
 )
 LI = NeuronSpec(
     "LI",
@@ -264,6 +282,7 @@ ALIF = NeuronSpec(
     "th_t = th + T; s = H(V - th_t); V' = b V + x - s th_t; T' = g T + (1 - g) s",
     decays=("beta", "gamma"),
     state_parts=("V", "T"),
+    resets=True,
 )
 CUBA_LIF = NeuronSpec(
     "CuBaLIF",
@@ -272,6 +291,7 @@ CUBA_LIF = NeuronSpec(
     decays=("alpha", "beta"),
     state_parts=("V", "I"),
     nir=_CUBA_MAP,
+    resets=True,
 )
 RIF = NeuronSpec(
     "RIF",
@@ -279,6 +299,7 @@ RIF = NeuronSpec(
     "s = H(V - th); V' = V + x + s @ W - s th",
     recurrent=True,
     nir=NirMap("IF"),
+    resets=True,
 )
 RLIF = NeuronSpec(
     "RLIF",
@@ -287,6 +308,7 @@ RLIF = NeuronSpec(
     decays=("beta",),
     recurrent=True,
     nir=_lif_map("LIF"),
+    resets=True,
 )
 RCUBA_LIF = NeuronSpec(
     "RCuBaLIF",
@@ -296,6 +318,7 @@ RCUBA_LIF = NeuronSpec(
     recurrent=True,
     state_parts=("V", "I"),
     nir=_CUBA_MAP,
+    resets=True,
 )
 PSU_LIF = NeuronSpec(
     "PSU_LIF",
@@ -320,6 +343,19 @@ NEURONS: tuple[NeuronSpec, ...] = (
     PSU_LIF,
 )
 """Every built-in neuron, in documentation order."""
+
+
+def check_reset(layer: str, reset: Any) -> str:
+    """A reset mode, checked: one of `RESETS`.
+
+    Example: ``check_reset("LIF", "zero")`` is ``"zero"``.
+    """
+    if not isinstance(reset, str) or reset not in RESETS:
+        raise ValueError(
+            f"{layer}: `reset` must be one of {', '.join(map(repr, RESETS))}, got "
+            f"{reset!r}."
+        )
+    return reset
 
 
 def neuron_spec(name: str) -> NeuronSpec:

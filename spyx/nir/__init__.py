@@ -20,9 +20,13 @@ to `tau_mem` the same way; IF has ``dv/dt = r I``, so ``r = 1 / dt``.
 - an input gain ``dt r / tau != 1`` (Norse writes ``r = 1``) is folded into
   the weights of the layer before the neuron, exactly, with a warning naming
   the node and the factor; with no weighted layer before it, `ValueError`;
-- a hard reset to ``v_reset = 0`` becomes spyx's subtractive reset, with a
-  warning (graphs written by spyx say they reset by subtraction and import
-  silently); ``v_reset != 0`` and ``v_leak != 0`` are refused;
+- NIR's spiking nodes reset *to* ``v_reset``: with ``v_reset = 0`` that is
+  spyx's ``reset="zero"``, which `from_nir` uses by default (silently);
+  nodes written by spyx record their mode (``"subtractive"``, ``"zero"``,
+  ``"none"``) in their metadata and import in it. ``from_nir(...,
+  reset="subtract")`` (or ``"none"``) forces a mode, with a warning naming
+  each node whose graph says otherwise. ``v_reset != 0`` and
+  ``v_leak != 0`` are refused;
 - a per-unit `v_threshold` that is not one number is refused;
 - `Scale` and the ``1 / k`` of `AvgPool2d` are folded into the neighbouring
   weighted layer, exactly;
@@ -41,6 +45,12 @@ to `tau_mem` the same way; IF has ``dv/dt = r I``, so ``r = 1 / dt``.
 | neuron + `Linear`/`Affine` feedback edge | `RIF` / `RLIF` / `RCuBaLIF` |
 | `LI` followed by `Threshold` | `PSU_LIF` (how spyx writes it) |
 | `Scale` | folded into the neighbouring weights |
+
+`to_nir` writes ``v_reset = 0`` for every mode and warns for a neuron with
+``reset="subtract"`` (the default) or ``"none"``, which NIR's nodes cannot
+express: other tools will simulate a reset to 0. snnTorch writes
+``v_reset = 0`` for its subtractive neurons too, so import those with
+``reset="subtract"`` to keep their training-time dynamics.
 
 `ALIF` has no NIR node and is refused on export; `ActivityRegularization`
 (an identity on the data) is left out of the graph.

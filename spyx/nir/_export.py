@@ -1,5 +1,6 @@
 """`to_nir`: a `spyx.nn` model as a NIR graph."""
 
+import warnings
 from typing import Any
 
 import nir
@@ -9,6 +10,7 @@ from flax import nnx
 from .. import nn as snn
 from ._mapping import (
     LEAKY_NODES,
+    RESET_NAMES,
     SPIKING_NODES,
     SPYX,
     decay_to_nir,
@@ -21,8 +23,26 @@ from ._mapping import (
 __all__ = ["to_nir"]
 
 
-def _meta(cls: str) -> dict:
-    return {SPYX: {"class": cls, "reset": "subtractive"}}
+def _meta(cls: str, reset: str | None) -> dict:
+    meta: dict[str, Any] = {"class": cls}
+    if reset is not None:
+        meta["reset"] = RESET_NAMES[reset]
+    return {SPYX: meta}
+
+
+def _warn_reset(cls: str, node: str, reset: str) -> None:
+    """NIR's spiking nodes reset *to* `v_reset` (written as 0): faithful for
+    ``reset="zero"`` only."""
+    if reset == "zero":
+        return
+    what = "subtracts the threshold" if reset == "subtract" else "does not reset"
+    warnings.warn(
+        f"to_nir: {cls} {what} after a spike (reset={reset!r}), but NIR's "
+        f"{node} node resets to v_reset = 0. spyx records the mode in the node's "
+        f"metadata and reads it back; other tools will simulate a reset to 0. "
+        f"Train with reset='zero' for a graph that means the same everywhere.",
+        stacklevel=4,
+    )
 
 
 def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
@@ -36,6 +56,9 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
             f"({spec.equation})."
         )
     zeros = per_unit(0.0, shape)
+    reset = getattr(layer, "reset", None) if spec.resets else None
+    if reset is not None:
+        _warn_reset(cls, m.node, reset)
     fields: dict[str, Any] = {}
     for decay, tau_field, gain_field in m.taus:
         value = per_unit(getattr(layer, decay)[...], shape)
@@ -49,10 +72,10 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
     if m.node in SPIKING_NODES:
         fields["v_threshold"] = per_unit(layer.threshold, shape)
         fields["v_reset"] = zeros
-    nodes = {"": getattr(nir, m.node)(**fields, metadata=_meta(cls))}
+    nodes = {"": getattr(nir, m.node)(**fields, metadata=_meta(cls, reset))}
     if m.threshold_node:
         nodes["threshold"] = nir.Threshold(
-            threshold=per_unit(layer.threshold, shape), metadata=_meta(cls)
+            threshold=per_unit(layer.threshold, shape), metadata=_meta(cls, None)
         )
     if spec.recurrent:
         nodes["rec"] = nir.Linear(weight=np.asarray(layer.W[...], np.float32).T)

@@ -12,6 +12,7 @@ from .. import core
 from .. import nn as snn
 from ._mapping import (
     LEAKY_NODES,
+    RESET_MODES,
     SPIKING_NODES,
     SPYX,
     flatten_perm,
@@ -174,24 +175,34 @@ def _gain_check(gain: np.ndarray, node: str, builder: _Builder, what: str) -> No
             f"from_nir: node {node!r} scales its input by {what} = "
             f"{np.unique(np.round(gain, 6))[:4]} (dt r / tau != 1); folded exactly "
             f"into the weights of the layer before it.",
-            stacklevel=3,
+            stacklevel=4,
         )
         builder.fold_into_previous(gain, node, what)
 
 
-def _reset_check(node_obj: Any, node: str) -> None:
+def _reset_mode(node_obj: Any, node: str, reset: str | None) -> str:
+    """The reset mode a spiking node is imported with (see `from_nir`)."""
     v_reset = getattr(node_obj, "v_reset", None)
     if v_reset is not None and np.any(np.asarray(v_reset) != 0):
         raise ValueError(
-            f"from_nir: node {node!r} resets to v_reset != 0; spyx "
-            f"neurons reset by subtracting the threshold."
+            f"from_nir: node {node!r} resets to v_reset != 0; spyx neurons reset "
+            f"to 0 (reset='zero'), subtract the threshold or do not reset."
         )
-    if node_obj.metadata.get(SPYX, {}).get("reset") != "subtractive":
+    written = RESET_MODES.get(node_obj.metadata.get(SPYX, {}).get("reset"))
+    if reset is None:
+        return written or "zero"
+    if reset != (written or "zero"):
+        was = (
+            f"spyx wrote it with reset={written!r}"
+            if written
+            else ("NIR's node resets to 0 after a spike (hard reset)")
+        )
         warnings.warn(
-            f"from_nir: node {node!r} resets to 0 after a spike (hard reset); spyx "
-            f"neurons subtract the threshold instead (subtractive reset).",
-            stacklevel=3,
+            f"from_nir: node {node!r} is imported with reset={reset!r}, but "
+            f"{was}; its spikes will differ from the graph's.",
+            stacklevel=4,
         )
+    return reset
 
 
 def _leak_check(node_obj: Any, node: str) -> None:
@@ -219,7 +230,13 @@ def _input_gain(
 
 
 def _neuron(
-    node: str, n: Any, feedback: Any, b: _Builder, dt: float, threshold_next: Any
+    node: str,
+    n: Any,
+    feedback: Any,
+    b: _Builder,
+    dt: float,
+    threshold_next: Any,
+    reset: str | None,
 ) -> Any:
     node_type = type(n).__name__
     shape = b.shape or (
@@ -235,8 +252,7 @@ def _neuron(
         raise ValueError(f"from_nir: recurrent node {node!r} must be 1-D, got {shape}.")
     if node_type in LEAKY_NODES:
         _leak_check(n, node)
-    if node_type in SPIKING_NODES:
-        _reset_check(n, node)
+    mode = _reset_mode(n, node, reset) if node_type in SPIKING_NODES else None
     # I is scaled by c = dt r / tau_mem inside CubaLIF's membrane update;
     # carrying c * I instead moves it to the input, next to dt w_in / tau_syn.
     gain, what = _input_gain(n, spec, shape, dt)
@@ -255,6 +271,8 @@ def _neuron(
             else (n, "v_threshold")
         )
         kwargs["threshold"] = _single(getattr(th_node, th_field), node, th_field)
+    if spec.resets and mode is not None:
+        kwargs["reset"] = mode
     layer = snn.nnx_class(spec)(shape, **kwargs, rngs=nnx.Rngs(0))
     if spec.recurrent:
         layer.W[...] = jnp.asarray(np.asarray(feedback.weight).T)
@@ -287,7 +305,9 @@ def _conv_from_nir(n: Any) -> nnx.Conv:
     return layer
 
 
-def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0) -> snn.Sequential:
+def from_nir(
+    graph: nir.NIRGraph, *, dt: float = 1.0, reset: str | None = None
+) -> snn.Sequential:
     """Build a `spyx.nn.Sequential` from a NIR graph.
 
     **Arguments:**
@@ -296,12 +316,20 @@ def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0) -> snn.Sequential:
       whose neurons may have a Linear/Affine feedback loop; nested subgraphs
       are inlined.
     - `dt`: the time step to discretise with; match the exporter's.
+    - `reset`: the reset mode of the imported spiking neurons. ``None``
+      (default): the mode spyx recorded in a node it wrote, else
+      ``"zero"``, NIR's own reset to ``v_reset = 0`` (faithful, silent).
+      ``"zero"``, ``"subtract"`` or ``"none"`` force a mode; forcing one
+      other than the graph's warns, naming the node. A ``v_reset != 0`` is
+      refused in every mode.
 
     **Returns:** the model; run it with `spyx.nn.run` on time-major input.
     What is rescaled (with a warning) or refused is listed in the module doc.
 
     Example: ``model = spyx.nir.from_nir(nir.read("model.nir"), dt=1e-3)``.
     """
+    if reset is not None:
+        core.check_reset("from_nir", reset)
     nodes, edges = _inline_subgraphs(graph)
     chain = _chain(nodes, edges)
     input_node = next(v for v in nodes.values() if isinstance(v, nir.Input))
@@ -334,6 +362,7 @@ def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0) -> snn.Sequential:
                     b,
                     dt,
                     threshold_next,
+                    reset,
                 )
             )
         elif isinstance(n, nir.Affine | nir.Linear):

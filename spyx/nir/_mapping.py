@@ -11,6 +11,8 @@ from .. import core
 
 __all__ = [
     "LEAKY_NODES",
+    "RESET_MODES",
+    "RESET_NAMES",
     "SPIKING_NODES",
     "SPYX",
     "decay_to_nir",
@@ -26,6 +28,11 @@ __all__ = [
 ]
 
 SPYX = "spyx"  # metadata key marking nodes written by spyx
+
+# How spyx records a neuron's reset mode in a node's metadata (files written
+# before reset modes existed say "subtractive").
+RESET_NAMES = {"subtract": "subtractive", "zero": "zero", "none": "none"}
+RESET_MODES = {name: mode for mode, name in RESET_NAMES.items()}
 
 SPIKING_NODES = ("IF", "LIF", "CubaLIF")  # NIR nodes with a threshold and reset
 LEAKY_NODES = ("LIF", "LI", "CubaLIF")  # NIR nodes with a v_leak

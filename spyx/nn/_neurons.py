@@ -32,6 +32,7 @@ class _Integrating(Neuron):
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
         """**Arguments:**
@@ -40,10 +41,12 @@ class _Integrating(Neuron):
           recurrent neuron.
         - `threshold`: firing threshold (a positive number, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+          membrane that fired is cleared before it leaks) or ``"none"``.
         - `rngs`: `nnx.Rngs` for the recurrent weights ``W`` (IF has no
           parameters and ignores it).
         """
-        self._setup(hidden_shape, {}, threshold, activation, rngs)
+        self._setup(hidden_shape, {}, threshold, activation, rngs, reset)
 
 
 class _Leaky(Neuron):
@@ -54,6 +57,7 @@ class _Leaky(Neuron):
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
         """**Arguments:**
@@ -64,10 +68,12 @@ class _Leaky(Neuron):
           learns one per unit.
         - `threshold`: firing threshold (a positive number, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+          membrane that fired is cleared before it leaks) or ``"none"``.
         - `rngs`: `nnx.Rngs`, needed when `beta` is ``None`` or the neuron
           is recurrent (``W``).
         """
-        self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs)
+        self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs, reset)
 
 
 class _CurrentBased(Neuron):
@@ -79,6 +85,7 @@ class _CurrentBased(Neuron):
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
         """**Arguments:**
@@ -88,11 +95,13 @@ class _CurrentBased(Neuron):
         - `beta`: membrane decay; ``None`` learns one per unit.
         - `threshold`: firing threshold (a positive number, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+          membrane that fired is cleared before it leaks) or ``"none"``.
         - `rngs`: `nnx.Rngs`, needed when a decay is ``None`` or the neuron
           is recurrent (``W``).
         """
         decays = {"alpha": alpha, "beta": beta}
-        self._setup(hidden_shape, decays, threshold, activation, rngs)
+        self._setup(hidden_shape, decays, threshold, activation, rngs, reset)
 
 
 class IF(_Integrating):
@@ -186,6 +195,7 @@ class ALIF(Neuron):
         threshold: float = TH,
         activation: SpikeFn | None = None,
         *,
+        reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
         """**Arguments:**
@@ -195,10 +205,12 @@ class ALIF(Neuron):
         - `gamma`: threshold-adaptation decay; ``None`` learns one per unit.
         - `threshold`: base firing threshold (a positive number, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
+        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+          membrane that fired is cleared before it leaks) or ``"none"``.
         - `rngs`: `nnx.Rngs`, needed when `beta` or `gamma` is ``None``.
         """
         decays = {"beta": beta, "gamma": gamma}
-        self._setup(hidden_shape, decays, threshold, activation, rngs)
+        self._setup(hidden_shape, decays, threshold, activation, rngs, reset)
 
 
 class CuBaLIF(_CurrentBased):
@@ -295,6 +307,18 @@ class PSU_LIF(_Leaky):
     """
 
     spec = core.PSU_LIF
+
+    def __init__(
+        self,
+        hidden_shape: ShapeLike,
+        beta: Any = None,
+        threshold: float = TH,
+        activation: SpikeFn | None = None,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ):
+        """**Arguments:** as `LIF`, without `reset` (PSU_LIF has none)."""
+        self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs)
 
     def parallel(self, x: Any, *, method: core.LeakyScanMethod = "auto") -> Any:
         """Spikes for a whole time-major sequence at once, from a zero state.
