@@ -5,6 +5,8 @@ and check their array arguments with jaxtyping + beartype when traced.
 Importing this package does not import Flax.
 """
 
+from spyx import core
+
 from ._checkpoint import restore, save
 from ._convert import from_nnx, to_nnx
 from ._layers import (
@@ -18,6 +20,8 @@ from ._layers import (
 )
 from ._neuron import Neuron, SpikingNeuron, eqx_class
 from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
+
+StatefulLayer = core.StatefulLayer
 
 __all__ = [
     "ALIF",
@@ -36,6 +40,7 @@ __all__ = [
     "RCuBaLIF",
     "Sequential",
     "SpikingNeuron",
+    "StatefulLayer",
     "SumPool",
     "eqx_class",
     "from_nnx",

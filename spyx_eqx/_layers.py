@@ -276,10 +276,11 @@ class Sequential(eqx.Module):
 
 
 def run(
-    model: Any,
+    model: core.StatefulLayer,
     x: Array,
     state: Any = None,
     *,
+    batch_major: bool = False,
     layerwise: bool | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
@@ -299,8 +300,12 @@ def run(
     - `x`: ``[T, ...]`` for one example, or ``[T, B, ...]`` with a batched
       `state`.
     - `state`: the state before the first step; ``None`` asks
-      ``model.initial_state()`` for one example's state. For a batch, pass
+      ``model.initial_state()`` for one example's state (with `batch_major`,
+      ``model.initial_state(B)``). For a time-major batch, pass
       ``model.initial_state(batch_size)`` or `jax.vmap` over ``run``.
+    - `batch_major`: `x` is ``[Batch, Time, ...]`` and the outputs come back
+      ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
+      time-major and transposing back; the final state is batched as usual.
     - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
       step (``False``). Default: layer by layer, unless `checkpoint` is set
       (layer-wise execution keeps every layer's whole sequence, so only the
@@ -325,19 +330,22 @@ def run(
     """
     layer = f"run({type(model).__name__})"
     core.check_floating(layer, "x", x)
+    batch = x.shape[0] if batch_major and x.ndim >= 2 else None
+    x = core.to_time_major(layer, x, batch_major)
     if x.ndim < 1:
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
     if state is not None and x.ndim >= 2:
         core.check_time_major(layer, x, state)
-    return core.run_model(
+    outs, final = core.run_model(
         model,
         x,
         state,
         layer=layer,
-        batch_size=None,
+        batch_size=batch,
         sequential=isinstance(model, Sequential),
         apply_rows=_apply_rows,
         layerwise=layerwise,
         unroll=unroll,
         checkpoint=checkpoint,
     )
+    return core.from_time_major(outs, batch_major), final

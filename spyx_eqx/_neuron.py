@@ -114,3 +114,8 @@ class SpikingNeuron(Neuron):
 
     threshold: float = eqx.field(static=True)
     activation: SpikeFn
+
+    @property
+    def spike(self) -> SpikeFn:
+        """The spike function (spyx 1.0's attribute): `activation`."""
+        return self.activation

@@ -44,6 +44,7 @@ from ._protocols import (
 )
 from ._scan import (
     LeakyScanMethod,
+    from_time_major,
     initial_state_of,
     leaky_scan,
     psu_lif_sequence,
@@ -51,6 +52,7 @@ from ._scan import (
     run_model,
     step_layers,
     time_scan,
+    to_time_major,
 )
 from ._sequences import if_sequence, lif_sequence
 from ._shapes import (
@@ -127,6 +129,7 @@ __all__ = [
     "debug_checks",
     "decay_init",
     "decay_value",
+    "from_time_major",
     "if_sequence",
     "if_step",
     "initial_state_of",
@@ -159,4 +162,5 @@ __all__ = [
     "sum_pool_axes",
     "threshold_value",
     "time_scan",
+    "to_time_major",
 ]

@@ -21,8 +21,10 @@ __all__ = [
     "leaky_scan",
     "psu_lif_sequence",
     "run_layerwise",
+    "from_time_major",
     "initial_state_of",
     "run_model",
+    "to_time_major",
     "step_layers",
     "time_scan",
 ]
@@ -265,6 +267,29 @@ def step_layers(
             x, state = layer(x, state)
         new_states.append(state)
     return x, new_states
+
+
+def to_time_major(layer: str, x: Any, batch_major: bool) -> Any:
+    """``[Batch, Time, ...] -> [Time, Batch, ...]`` when `batch_major`.
+
+    Example: ``to_time_major("run", jnp.ones((8, 100, 3)), True).shape`` is
+    ``(100, 8, 3)``.
+    """
+    if not batch_major:
+        return x
+    if getattr(x, "ndim", 0) < 2:
+        raise ValueError(
+            f"{layer}: with batch_major=True, `x` must have shape "
+            f"[Batch, Time, ...], got {tuple(getattr(x, 'shape', ()))}."
+        )
+    return jnp.swapaxes(x, 0, 1)
+
+
+def from_time_major(outputs: Any, batch_major: bool) -> Any:
+    """The inverse of `to_time_major` on every array of `outputs`."""
+    if not batch_major:
+        return outputs
+    return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), outputs)
 
 
 def initial_state_of(layer: Any, batch_size: int | None, dtype: Any = None) -> Any:

@@ -24,10 +24,13 @@ traces, final_state = snn.run(model, x)  # traces: [100, 8, 4]
 ```
 """
 
+from .. import core
 from ._layers import ActivityRegularization, Flatten, PopulationCode, SumPool, sum_pool
 from ._neuron import Neuron, nnx_class
 from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
 from ._sequential import Sequential, run
+
+StatefulLayer = core.StatefulLayer
 
 __all__ = [
     "ALIF",
@@ -44,6 +47,7 @@ __all__ = [
     "PopulationCode",
     "RCuBaLIF",
     "Sequential",
+    "StatefulLayer",
     "SumPool",
     "nnx_class",
     "run",

@@ -55,6 +55,13 @@ class Neuron(core.NeuronBase, nnx.Module):
         batch = core.batch_shape(type(self).__name__, batch_size)
         return jnp.zeros((*batch, *self.state_shape), dtype)
 
+    @property
+    def spike(self) -> Any:
+        """The spike function (spyx 1.0's attribute): `activation`."""
+        if not self.spec.spiking:
+            raise AttributeError(f"{type(self).__name__} does not spike.")
+        return self.activation
+
     def _params(self) -> dict[str, Array]:
         """The parameter arrays by name, as `spyx.core` takes them."""
         return {name: getattr(self, name)[...] for name in self.spec.params}

@@ -43,10 +43,11 @@ class Sequential(nnx.Sequential):
 
 
 def run(
-    model: Any,
+    model: core.StatefulLayer,
     x: Array,
     state: Any = None,
     *,
+    batch_major: bool = False,
     layerwise: bool | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
@@ -67,7 +68,10 @@ def run(
       it in a `Sequential` with a stateful layer, or `jax.vmap` it over time.
     - `x`: input of shape ``[Time, Batch, ...]``.
     - `state`: the state before the first step; ``None`` asks
-      ``model.initial_state(x.shape[1])``, with neuron states in `x`'s dtype.
+      ``model.initial_state(batch_size)``, with neuron states in `x`'s dtype.
+    - `batch_major`: `x` is ``[Batch, Time, ...]`` and the outputs come back
+      ``[Batch, Time, ...]`` (spyx 1.0's keyword): the same as transposing,
+      running time-major and transposing back. The final state is as usual.
     - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
       step (``False``). Default: layer by layer, unless `checkpoint` is set
       (layer-wise execution keeps every layer's whole sequence, so only the
@@ -91,8 +95,9 @@ def run(
     ```
     """
     layer = f"run({type(model).__name__})"
+    x = core.to_time_major(layer, x, batch_major)
     core.check_time_major(layer, x, state)
-    return core.run_model(
+    outs, final = core.run_model(
         model,
         x,
         state,
@@ -104,6 +109,7 @@ def run(
         unroll=unroll,
         checkpoint=checkpoint,
     )
+    return core.from_time_major(outs, batch_major), final
 
 
 def _as_is(layer: Any) -> Any:
