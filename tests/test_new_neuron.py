@@ -84,6 +84,11 @@ def test_the_table_entry_finds_both_classes():
     assert snn.nnx_class(TOY) is Toy and spyx_eqx.eqx_class(TOY) is EqxToy
     assert ENTRY.param_names == ("rho",)
     assert TOY not in core.NEURONS  # nothing outside this file was touched
+    undeclared = core.NeuronSpec("Undeclared", toy_step, "-", decays=("rho",))
+    with pytest.raises(TypeError, match=r"spyx.nn has no neuron class .*Undeclared"):
+        snn.nnx_class(undeclared)
+    with pytest.raises(TypeError, match=r"spyx_eqx has no neuron class"):
+        spyx_eqx.eqx_class(undeclared)
 
 
 def test_runs_in_both_apis_and_matches_its_reference():

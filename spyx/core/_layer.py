@@ -53,7 +53,7 @@ class NeuronBase:
             return cls._classes[spec]
         except KeyError:
             raise TypeError(
-                f"{cls.__module__.split('.')[0]} has no neuron class for the spec "
+                f"{cls.__module__.rsplit('._', 1)[0]} has no neuron class for the spec "
                 f"{spec.name!r}; declare one with `spec = ...` on a subclass of "
                 f"{cls.__name__}."
             ) from None
