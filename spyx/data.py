@@ -2,6 +2,9 @@
 
 - `rate_code`, `latency_code`: dense values in ``[0, 1]`` to time-major spike
   trains ``[T, *shape]``.
+- `angle_code`, `shift_augment`, `shuffler`: spyx 1.0's pure helpers (a
+  one-hot bin encoder, a random roll for augmentation, a jitted shuffle into
+  batches), same signatures and semantics.
 - `load_shd`: the Spiking Heidelberg Digits HDF5 layout (``spikes/times``,
   ``spikes/units``, ``labels``) binned into bit-packed dense frames, with a
   seeded batching iterator that yields time-major ``[T, B, units]`` arrays.
@@ -26,7 +29,15 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-__all__ = ["SpikeDataset", "latency_code", "load_shd", "rate_code"]
+__all__ = [
+    "SpikeDataset",
+    "angle_code",
+    "latency_code",
+    "load_shd",
+    "rate_code",
+    "shift_augment",
+    "shuffler",
+]
 
 
 def _check_steps(name: str, num_steps: Any) -> int:
@@ -98,6 +109,107 @@ def latency_code(
     t_spike = jnp.round((1.0 - v) * (num_steps - 1)).astype(jnp.int32)
     steps = jnp.arange(num_steps).reshape((num_steps,) + (1,) * v.ndim)
     return ((steps == t_spike) & (v > threshold)).astype(dtype)
+
+
+def shift_augment(max_shift: int = 10, axes: tuple[int, ...] = (-1,)) -> Any:
+    """A jitted ``f(data, key)`` that rolls `data` by one random whole number
+    of positions in ``[-max_shift, max_shift)`` along each axis in `axes`
+    (the same shift for the whole array, e.g. a batch of spike trains
+    shifted across channels).
+
+    Example:
+
+    ```python
+    augment = spyx.data.shift_augment(max_shift=5, axes=(-1,))
+    x = augment(jnp.ones((100, 32, 700)), jax.random.key(0))  # same shape
+    ```
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int | np.integer):
+        raise TypeError(
+            f"shift_augment: `max_shift` must be an int, got {max_shift!r}."
+        )
+    if max_shift < 1:
+        raise ValueError(f"shift_augment: `max_shift` must be >= 1, got {max_shift}.")
+    axes = tuple(int(a) for a in axes)
+
+    @jax.jit
+    def shift(data: Array, key: Array) -> Array:
+        amounts = jax.random.randint(key, (len(axes),), -max_shift, max_shift)
+        return jnp.roll(data, amounts, axes)
+
+    return shift
+
+
+def shuffler(dataset: tuple[Any, Any], batch_size: int) -> Any:
+    """A jitted ``f(dataset, key)`` that shuffles ``(x, y)`` together and
+    reshapes them into ``[num_batches, batch_size, ...]``, dropping the
+    ``len(y) % batch_size`` examples left over (different ones each call).
+
+    `dataset` fixes the shapes: ``x`` is ``[N, ...]`` and ``y`` ``[N]``.
+
+    Example:
+
+    ```python
+    shuffle = spyx.data.shuffler((x, y), batch_size=64)
+    xb, yb = shuffle((x, y), jax.random.key(0))  # xb: [N // 64, 64, ...]
+    ```
+    """
+    x, y = dataset
+    n = int(np.shape(y)[0])
+    if np.shape(x)[0] != n:
+        raise ValueError(
+            f"shuffler: `x` and `y` must hold the same number of examples, got "
+            f"{np.shape(x)[0]} and {n}."
+        )
+    if isinstance(batch_size, bool) or not 1 <= int(batch_size) <= n:
+        raise ValueError(
+            f"shuffler: `batch_size` must be between 1 and the {n} examples, got "
+            f"{batch_size!r}."
+        )
+    keep = n - n % batch_size
+    obs_shape = tuple(np.shape(x)[1:])
+
+    @jax.jit
+    def shuffle(dataset: tuple[Array, Array], key: Array) -> tuple[Array, Array]:
+        x, y = dataset
+        order = jax.random.permutation(key, n)[:keep]
+        return (
+            jnp.reshape(x[order], (-1, batch_size, *obs_shape)),
+            jnp.reshape(y[order], (-1, batch_size)),
+        )
+
+    return shuffle
+
+
+def angle_code(neuron_count: int, min_val: float, max_val: float) -> Any:
+    """A jitted one-hot encoder of values over ``neuron_count`` bins whose
+    edges are ``linspace(min_val, max_val, neuron_count)``.
+
+    A value ``v`` lights neuron ``i`` with ``edges[i - 1] <= v < edges[i]``
+    (`jnp.digitize`): values below `min_val` light neuron 0, and values at or
+    above `max_val` light none (all zeros), as in spyx 1.0.
+
+    **Returns:** ``f(obs) -> obs.shape + (neuron_count,)``.
+
+    Example: ``spyx.data.angle_code(4, 0.0, 3.0)(jnp.array([1.5]))`` is
+    ``[[0., 0., 1., 0.]]``.
+    """
+    if isinstance(neuron_count, bool) or int(neuron_count) < 2:
+        raise ValueError(
+            f"angle_code: `neuron_count` must be an int >= 2, got {neuron_count!r}."
+        )
+    if not min_val < max_val:
+        raise ValueError(
+            f"angle_code: `min_val` must be below `max_val`, got {min_val} and "
+            f"{max_val}."
+        )
+    edges = jnp.linspace(min_val, max_val, int(neuron_count))
+
+    @jax.jit
+    def encode(obs: ArrayLike) -> Array:
+        return jax.nn.one_hot(jnp.digitize(obs, edges), int(neuron_count))
+
+    return encode
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,54 @@ def test_not_an_hdf5_file(tmp_path):
     path.write_text("hello")
     with pytest.raises(ValueError, match=r"is not a readable HDF5 file"):
         data.load_shd(path)
+
+
+# spyx 1.0's pure helpers
+
+
+def test_shift_augment_rolls_each_axis_within_range():
+    augment = data.shift_augment(max_shift=3, axes=(0, -1))
+    grid = jnp.arange(6.0)[:, None] * 10 + jnp.arange(8.0)  # (i, j) holds 10i + j
+    seen = set()
+    for seed in range(40):
+        out = np.asarray(augment(grid, jax.random.key(seed)))
+        i, j = np.argwhere(out == 0.0)[0]  # where element (0, 0) went
+        shift = (int(i), int(j))
+        np.testing.assert_array_equal(out, np.roll(grid, shift, (0, 1)))
+        seen.add((((i + 3) % 6) - 3, ((j + 4) % 8) - 4))
+    assert all(-3 <= a < 3 and -3 <= b < 3 for a, b in seen)
+    assert len(seen) > 10, "the shifts should vary with the key"
+    with pytest.raises(ValueError, match=r"`max_shift` must be >= 1"):
+        data.shift_augment(0)
+
+
+@pytest.mark.parametrize("n", [12, 14])
+def test_shuffler_permutes_pairs_into_batches_and_drops_the_rest(n):
+    x = jnp.arange(n * 2.0).reshape(n, 2)
+    y = jnp.arange(n)
+    shuffle = data.shuffler((x, y), batch_size=4)
+    xb, yb = shuffle((x, y), jax.random.key(0))
+    assert xb.shape == (3, 4, 2) and yb.shape == (3, 4)
+    flat = np.asarray(yb).reshape(-1)
+    assert len(set(flat)) == 12 and set(flat) <= set(range(n))
+    np.testing.assert_array_equal(np.asarray(xb).reshape(-1, 2), np.asarray(x)[flat])
+    other = np.asarray(shuffle((x, y), jax.random.key(1))[1]).reshape(-1)
+    assert not np.array_equal(flat, other)
+    with pytest.raises(ValueError, match=r"`batch_size` must be between 1 and"):
+        data.shuffler((x, y), batch_size=n + 1)
+
+
+def test_angle_code_one_hot_over_linspace_bins():
+    encode = data.angle_code(4, 0.0, 3.0)  # bin edges 0, 1, 2, 3
+    out = encode(jnp.array([-1.0, 0.0, 1.5, 2.99, 3.0]))
+    np.testing.assert_array_equal(
+        out,
+        [
+            [1, 0, 0, 0],  # below min_val: neuron 0
+            [0, 1, 0, 0],  # 0 <= v < 1
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+            [0, 0, 0, 0],  # at or above max_val: none, as in spyx 1.0
+        ],
+    )
+    assert encode(jnp.zeros((2, 3))).shape == (2, 3, 4)
