@@ -8,24 +8,51 @@ Importing this module imports Flax.
 
 from typing import Any
 
+import jax.numpy as jnp
 import nir
 
+from spyx import core
 from spyx import nir as _nir
 
 from ._convert import from_nnx, to_nnx
+from ._layers import run
 
 __all__ = ["from_nir", "to_nir"]
 
 
-def to_nir(model: Any, input_shape: Any, *, dt: float = 1.0) -> nir.NIRGraph:
+def to_nir(
+    model: Any, input_shape: Any, output_shape: Any = None, dt: float = 1.0
+) -> nir.NIRGraph:
     """Write a `spyx_eqx` model (a `Sequential` or a neuron) as a NIR graph.
 
-    `input_shape` is one example's shape, channels last (``(H, W, C)``).
+    `input_shape` is one example's shape, channels last (``(H, W, C)``), or
+    ``{"input": shape}``; `output_shape` is optional and checked (see
+    `spyx.nir.to_nir`).
     """
-    return _nir.to_nir(to_nnx(model), input_shape, dt=dt)
+    return _nir.to_nir(to_nnx(model), input_shape, output_shape, dt)
 
 
-def from_nir(graph: nir.NIRGraph, *, dt: float = 1.0, reset: str | None = None) -> Any:
+def from_nir(
+    graph: nir.NIRGraph,
+    input_data: Any = None,
+    dt: float = 1.0,
+    *,
+    reset: str | None = None,
+    return_all_states: bool = False,
+    key: Any = None,
+) -> Any:
     """Build a `spyx_eqx.Sequential` from a NIR graph (see `spyx.nir.from_nir`,
-    also for `reset`)."""
-    return from_nnx(_nir.from_nir(graph, dt=dt, reset=reset))
+    also for `reset`). With time-major `input_data` ``[T, B, ...]``, also run
+    it: ``(model, outputs)``, or ``(model, (outputs, states))`` with
+    `return_all_states` (each state entry with a leading time axis). `key`
+    is accepted for uniformity and unused."""
+    del key
+    model = from_nnx(_nir.from_nir(graph, dt=dt, reset=reset))
+    if input_data is None:
+        return model
+    x = jnp.asarray(input_data)
+    core.check_time_major("from_nir", x)
+    state = model.initial_state(x.shape[1])
+    if not return_all_states:
+        return model, run(model, x, state)[0]
+    return model, core.states_over_time(model, x, state)

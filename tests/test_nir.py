@@ -105,13 +105,13 @@ def test_exported_parameters_follow_the_mapping():
         nnx.Linear(2, 2, rngs=nnx.Rngs(0)), snn.LIF((2,), beta=0.8, threshold=1.5)
     )
     g = snir.to_nir(model, (2,), dt=1e-3)
-    lif = g.nodes["1_lif"]
+    lif = g.nodes["layer_1"]
     np.testing.assert_allclose(lif.tau, 5e-3, rtol=1e-6)  # dt / (1 - beta)
     np.testing.assert_allclose(lif.r, 5.0, rtol=1e-6)  # tau / dt
     np.testing.assert_allclose(lif.v_threshold, 1.5)
     np.testing.assert_array_equal(lif.v_leak, 0.0)
     np.testing.assert_allclose(
-        g.nodes["0_linear"].weight, np.asarray(model.layers[0].kernel[...]).T
+        g.nodes["layer_0"].weight, np.asarray(model.layers[0].kernel[...]).T
     )
 
 
@@ -435,7 +435,7 @@ def test_export_writes_v_reset_zero_and_the_mode(reset):
         graph = snir.to_nir(model, (F,))
     warned = any("resets to v_reset = 0" in str(w.message) for w in caught)
     assert warned == (reset != "zero")
-    np.testing.assert_array_equal(graph.nodes["1_lif"].v_reset, 0.0)
+    np.testing.assert_array_equal(graph.nodes["layer_1"].v_reset, 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # spyx reads its own mode back silently
         back = snir.from_nir(graph)
@@ -451,3 +451,58 @@ def test_export_refusals():
         snir.to_nir(
             snn.Sequential(snn.LIF((3,), beta=0.5), snn.PopulationCode(3)), (3,)
         )
+
+
+# spyx 1.0's call forms
+
+
+def _psu_model():
+    rngs = nnx.Rngs(0)
+    return snn.Sequential(
+        nnx.Linear(F, H, rngs=rngs),
+        snn.PSU_LIF((H,), beta=0.8),
+        nnx.Linear(H, O, rngs=rngs),
+        snn.RLIF((O,), beta=0.7, reset="zero", rngs=rngs),
+    )
+
+
+def test_to_nir_in_the_spyx_1_form_names_nodes_by_layer():
+    model = _psu_model()
+    graph = snir.to_nir(model, {"input": (F,)}, {"output": (O,)}, 1e-3)
+    assert {"layer_0", "layer_1", "layer_1_threshold", "layer_2", "layer_3"} <= set(
+        graph.nodes
+    )
+    assert isinstance(graph.nodes["layer_1"], nir.LI)
+    assert isinstance(graph.nodes["layer_1_threshold"], nir.Threshold)
+    assert ("layer_3_rec", "layer_3") in graph.edges
+    same = snir.to_nir(model, (F,), (O,), dt=1e-3)
+    assert sorted(same.nodes) == sorted(graph.nodes)
+    with pytest.raises(ValueError, match=r"`output_shape` is \(4,\), but the model"):
+        snir.to_nir(model, (F,), {"output": (4,)})
+    with pytest.raises(ValueError, match=r"one entry"):
+        snir.to_nir(model, {"a": (F,), "b": (F,)})
+
+
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_from_nir_with_data_returns_outputs_and_all_states(api):
+    model = _psu_model()
+    graph = snir.to_nir(model, (F,), dt=1.0)
+    xs = spiking_input(4, (9, 2, F), scale=2.0)
+    ref, _ = snn.run(model, xs)
+    module = snir if api == "nnx" else enir
+    back, outs = module.from_nir(graph, xs, 1.0)
+    np.testing.assert_allclose(outs, ref, rtol=1e-5, atol=1e-5)
+    back, (outs, states) = module.from_nir(graph, xs, 1.0, return_all_states=True)
+    np.testing.assert_allclose(outs, ref, rtol=1e-5, atol=1e-5)
+    template = back.initial_state(2)
+    assert len(states) == len(template)
+    for step_states, first in zip(states, template, strict=True):
+        if first is None:
+            assert step_states is None
+        else:
+            assert step_states.shape == (9, *first.shape)
+    # the last step's state is run's final state
+    final = (snn.run if api == "nnx" else spyx_eqx.run)(back, xs, template)[1]
+    for a, b in zip(jax.tree.leaves(states), jax.tree.leaves(final), strict=True):
+        np.testing.assert_allclose(a[-1], b, rtol=1e-5, atol=1e-6)
+    assert module.from_nir(graph) is not None  # without data: the model alone

@@ -97,6 +97,25 @@ def time_scan(
     return outs, state
 
 
+def states_over_time(
+    model: Callable[[Any, Any], tuple[Any, Any]], xs: Any, state: Any
+) -> tuple[Any, Any]:
+    """Step `model` over `xs` and keep every step's state, not only the last.
+
+    **Returns:** ``(outputs, states)``, both time-major: each leaf of
+    `states` is the state after the step, with a leading time axis, in the
+    structure of `state` (``None`` entries of stateless layers stay ``None``).
+
+    Example: ``outs, states = states_over_time(model, xs, model.initial_state(B))``.
+    """
+
+    def step(x_t: Any, s: Any) -> tuple[Any, Any]:
+        out, new = model(x_t, s)
+        return (out, new), new
+
+    return time_scan(step, xs, state)[0]
+
+
 def _leaky_combine(
     left: tuple[Array, Array], right: tuple[Array, Array]
 ) -> tuple[Array, Array]:

@@ -127,20 +127,50 @@ def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
     raise TypeError(f"to_nir: {n}-D convolutions have no NIR node.")
 
 
-def to_nir(model: Any, input_shape: Any, *, dt: float = 1.0) -> nir.NIRGraph:
+def _shape_arg(value: Any, key: str, name: str) -> tuple[int, ...]:
+    """A shape given as a tuple or, as in spyx 1.0, a one-entry dict."""
+    if isinstance(value, dict):
+        if len(value) != 1:
+            raise ValueError(
+                f"to_nir: `{name}` as a dict must have one entry such as "
+                f"{{{key!r}: shape}}, got {len(value)} entries."
+            )
+        value = next(iter(value.values()))
+    try:
+        return tuple(int(d) for d in np.asarray(value).reshape(-1))
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"to_nir: `{name}` must be a shape tuple or {{{key!r}: shape}}, got "
+            f"{value!r}."
+        ) from None
+
+
+def to_nir(
+    model: Any, input_shape: Any, output_shape: Any = None, dt: float = 1.0
+) -> nir.NIRGraph:
     """Write a `spyx.nn` model as a NIR graph.
 
     **Arguments:**
 
     - `model`: a `spyx.nn.Sequential` or a single neuron.
     - `input_shape`: one example's input shape in spyx layout, e.g.
-      ``(700,)`` or ``(H, W, C)`` (NIR gets ``(C, H, W)``).
-    - `dt`: the time step the discrete model stands for (see the module doc).
+      ``(700,)`` or ``(H, W, C)`` (NIR gets ``(C, H, W)``); also spyx 1.0's
+      form ``{"input": shape}``.
+    - `output_shape`: optional, the same for the output (tuple or
+      ``{"output": shape}``); checked against the model's output shape.
+    - `dt`: the time step the discrete model stands for (see the module doc);
+      positional as in spyx 1.0, or by name.
+
+    Nodes are named as spyx 1.0 names them: ``"layer_{i}"`` for the i-th
+    layer of the Sequential, ``"layer_{i}_threshold"`` for the `Threshold`
+    after a `PSU_LIF`'s `LI` node, ``"layer_{i}_rec"`` for a recurrent
+    neuron's feedback weights.
 
     **Returns:** a `nir.NIRGraph` with ``input`` and ``output`` nodes.
 
     Example: ``nir.write("model.nir", spyx.nir.to_nir(model, (700,), dt=1e-3))``.
     """
+    input_shape = _shape_arg(input_shape, "input", "input_shape")
     layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
     shape = tuple(int(d) for d in input_shape)
     nodes: dict[str, Any] = {
@@ -152,7 +182,7 @@ def to_nir(model: Any, input_shape: Any, *, dt: float = 1.0) -> nir.NIRGraph:
     prev = "input"
     perm = None
     for i, layer in enumerate(layers):
-        name = f"{i}_{type(layer).__name__.lower()}"
+        name = f"layer_{i}"
         if isinstance(layer, snn.ActivityRegularization):
             continue
         if isinstance(layer, snn.Neuron):
@@ -195,6 +225,13 @@ def to_nir(model: Any, input_shape: Any, *, dt: float = 1.0) -> nir.NIRGraph:
         edges.append((prev, name))
         prev = name
         shape = out_shape(layer, shape)
+    if output_shape is not None:
+        expected = _shape_arg(output_shape, "output", "output_shape")
+        if expected != shape:
+            raise ValueError(
+                f"to_nir: `output_shape` is {expected}, but the model maps "
+                f"{input_shape} to {shape} (spyx layout)."
+            )
     nodes["output"] = nir.Output(
         output_type={"output": np.array(to_nir_layout(np.empty(shape)).shape)}
     )

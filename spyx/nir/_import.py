@@ -306,8 +306,14 @@ def _conv_from_nir(n: Any) -> nnx.Conv:
 
 
 def from_nir(
-    graph: nir.NIRGraph, *, dt: float = 1.0, reset: str | None = None
-) -> snn.Sequential:
+    graph: nir.NIRGraph,
+    input_data: Any = None,
+    dt: float = 1.0,
+    *,
+    reset: str | None = None,
+    return_all_states: bool = False,
+    rngs: Any = None,
+) -> Any:
     """Build a `spyx.nn.Sequential` from a NIR graph.
 
     **Arguments:**
@@ -315,6 +321,8 @@ def from_nir(
     - `graph`: a `nir.NIRGraph` (e.g. from `nir.read`), a chain of layers
       whose neurons may have a Linear/Affine feedback loop; nested subgraphs
       are inlined.
+    - `input_data`: optional time-major data ``[T, B, ...]`` (spyx 1.0's
+      form): the model is also run on it.
     - `dt`: the time step to discretise with; match the exporter's.
     - `reset`: the reset mode of the imported spiking neurons. ``None``
       (default): the mode spyx recorded in a node it wrote, else
@@ -322,12 +330,31 @@ def from_nir(
       ``"zero"``, ``"subtract"`` or ``"none"`` force a mode; forcing one
       other than the graph's warns, naming the node. A ``v_reset != 0`` is
       refused in every mode.
+    - `return_all_states`: with `input_data`, also return the state after
+      every step.
+    - `rngs`: accepted for spyx 1.0 scripts and unused (every parameter comes
+      from the graph).
 
-    **Returns:** the model; run it with `spyx.nn.run` on time-major input.
-    What is rescaled (with a warning) or refused is listed in the module doc.
+    **Returns:** the model; with `input_data`, ``(model, outputs)``, or
+    ``(model, (outputs, states))`` with `return_all_states`, where `states`
+    mirrors ``model.initial_state(B)`` with a leading time axis on each
+    entry. What is rescaled (with a warning) or refused is listed in the
+    module doc.
 
     Example: ``model = spyx.nir.from_nir(nir.read("model.nir"), dt=1e-3)``.
     """
+    del rngs
+    model = _build(graph, dt, reset)
+    if input_data is None:
+        return model
+    x = jnp.asarray(input_data)
+    if not return_all_states:
+        return model, snn.run(model, x)[0]
+    core.check_time_major("from_nir", x)
+    return model, core.states_over_time(model, x, model.initial_state(x.shape[1]))
+
+
+def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
     if reset is not None:
         core.check_reset("from_nir", reset)
     nodes, edges = _inline_subgraphs(graph)
