@@ -97,3 +97,12 @@ def test_quickstart_runs():
 def test_digits_example_reaches_97_percent(name, tmp_path):
     """The README's first command: default settings, held-out 20%."""
     assert _load(name).main(["--out", str(tmp_path)]) >= 0.97
+
+
+def test_spyx1_style_script_runs_unchanged(capsys):
+    """spyx 1.0's calls (batch-major run, shuffler, shift_augment, NIR's 1.0
+    forms) train a network and round-trip it through NIR."""
+    acc = _load("spyx1_style").main()
+    out = capsys.readouterr().out
+    assert "imported model agrees: True" in out
+    assert acc >= 0.8, out

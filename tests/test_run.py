@@ -72,8 +72,20 @@ def test_sequential_run_equals_loop_and_tracks_state(neuron):
     np.testing.assert_allclose(final[2], jnp.stack(hidden).sum(0), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["auto", "associative", "sequential"])
-@pytest.mark.parametrize("hidden", [(H,), (2, 3, 4)], ids=["1d", "3d"])
+# The associative scan on a 3-D layer compiles slowly on a CPU: slow.
+PARALLEL_CASES = [
+    pytest.param(
+        method,
+        hidden,
+        id=f"{'1d' if len(hidden) == 1 else '3d'}-{method}",
+        marks=pytest.mark.slow if (method, len(hidden)) == ("associative", 3) else (),
+    )
+    for hidden in [(H,), (2, 3, 4)]
+    for method in ["auto", "associative", "sequential"]
+]
+
+
+@pytest.mark.parametrize(("method", "hidden"), PARALLEL_CASES)
 def test_psu_parallel_equals_scanned_steps(method, hidden):
     layer = spyx.experimental.PSU_LIF(hidden, rngs=nnx.Rngs(0))
     xs = spiking_input(2, (40, B, *hidden))
