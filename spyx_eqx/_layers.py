@@ -254,7 +254,7 @@ class Sequential(eqx.Module):
 
     layers: tuple[Any, ...]
 
-    def __init__(self, *layers: Any):
+    def __init__(self, *layers: core.StatefulLayer | Callable[..., Any]):
         self.layers = tuple(layers)
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:

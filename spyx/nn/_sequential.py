@@ -1,6 +1,6 @@
 """`Sequential`, the stateful chain of layers, and the time-major `run`."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flax import nnx
@@ -29,6 +29,8 @@ class Sequential(nnx.Sequential):
     out, state = model(jnp.ones((4, 8)), state)    # one step
     ```
     """
+
+    layers: list[core.StatefulLayer | Callable[..., Any]]
 
     def initial_state(self, batch_size: int | None, dtype: Any = None) -> list[Any]:
         """One entry per layer: its `initial_state`, or ``None``."""
