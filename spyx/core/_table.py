@@ -89,9 +89,10 @@ class NeuronSpec:
     **Fields:**
 
     - `name`: the class name in `spyx.nn` and `spyx_eqx`.
-    - `step`: the core step ``step(x, state, **params, threshold, spike)``;
-      recurrent weights are passed as ``weights=``, non-spiking neurons take
-      no `threshold`/`spike`.
+    - `step`: the core step ``step(x, state, **params, threshold, spike,
+      reset)``; recurrent weights are passed as ``weights=``, non-spiking
+      neurons take no `threshold`/`spike`, and only neurons that `resets`
+      take `reset`.
     - `equation`: the update in one line, for messages and docs.
     - `decays`: the decay parameters in constructor order, e.g.
       ``("alpha", "beta")``; ``None`` makes each learnable per unit.
