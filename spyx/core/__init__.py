@@ -88,7 +88,6 @@ from ._table import (
     NeuronSpec,
     NirMap,
     check_reset,
-    neuron_spec,
 )
 
 __all__ = [
@@ -142,7 +141,6 @@ __all__ = [
     "lif_step",
     "neuron_parallel",
     "neuron_sequence",
-    "neuron_spec",
     "neuron_step",
     "normalize_shape",
     "population_code",

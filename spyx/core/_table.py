@@ -52,7 +52,6 @@ __all__ = [
     "NeuronSpec",
     "NirMap",
     "check_reset",
-    "neuron_spec",
 ]
 
 THRESHOLD = 1.0
@@ -357,16 +356,3 @@ def check_reset(layer: str, reset: Any) -> str:
             f"{reset!r}."
         )
     return reset
-
-
-def neuron_spec(name: str) -> NeuronSpec:
-    """The built-in spec called `name` (a class name such as ``"CuBaLIF"``).
-
-    Example: ``neuron_spec("LIF").decays`` is ``("beta",)``.
-    """
-    for spec in NEURONS:
-        if spec.name == name:
-            return spec
-    raise KeyError(
-        f"neuron_spec: no neuron {name!r}; known: {', '.join(s.name for s in NEURONS)}."
-    )
