@@ -38,17 +38,26 @@ def _unsupported(module: Any, direction: str) -> TypeError:
     )
 
 
-def _neuron_kwargs(module: Any, read: Any) -> dict:
-    """A neuron's constructor arguments (its decays by name, the spike
-    settings and reset mode), read from `module` with `read`."""
+def _neuron_twin(cls: type, module: Any, read: Any, **randomness: Any) -> tuple:
+    """A twin of neuron `module` of class `cls`, and its arrays to copy in.
+
+    The twin is built with the source's structure (per-unit or scalar
+    decays, activation, reset mode) and placeholder values, so that any
+    values convert, gradients included (a zero threshold, decays outside
+    [0, 1]); the caller then writes the returned ``{name: array}`` (decays,
+    ``W``, ``threshold``, each read from `module` with `read`) into it.
+    """
     spec = module.spec
-    kwargs = {d: read(getattr(module, d)) for d in spec.decays}
+    arrays = {d: read(getattr(module, d)) for d in spec.params}
+    kwargs: dict[str, Any] = {
+        d: jnp.full(jnp.shape(arrays[d]), 0.5) for d in spec.decays
+    }
     if spec.spiking:
-        kwargs["threshold"] = module.threshold
+        arrays["threshold"] = read(module.threshold)
         kwargs["activation"] = module.activation
     if spec.resets:
         kwargs["reset"] = module.reset
-    return kwargs
+    return cls(module.hidden_shape, **kwargs, **randomness), arrays
 
 
 def from_nnx(module: Any) -> Any:
@@ -74,10 +83,11 @@ def from_nnx(module: Any) -> Any:
     if isinstance(module, snn.Neuron):
         cls = eqx_class(module.spec)
         read = lambda p: jnp.asarray(p[...])  # noqa: E731
-        twin = cls(module.hidden_shape, **_neuron_kwargs(module, read), key=_KEY)
-        if module.spec.recurrent:
-            twin = eqx.tree_at(lambda m: m.W, twin, read(module.W))
-        return twin
+        twin, arrays = _neuron_twin(cls, module, read, key=_KEY)
+        names = list(arrays)
+        return eqx.tree_at(
+            lambda m: [getattr(m, n) for n in names], twin, list(arrays.values())
+        )
     if isinstance(module, snn.Flatten):
         return _layers.Flatten()
     if isinstance(module, snn.SumPool):
@@ -116,10 +126,9 @@ def to_nnx(module: Any) -> Any:
         return snn.Sequential(*(to_nnx(layer) for layer in module.layers))
     if isinstance(module, Neuron):
         cls = snn.nnx_class(module.spec)
-        kwargs = _neuron_kwargs(module, jnp.asarray)
-        twin = cls(module.hidden_shape, **kwargs, rngs=nnx.Rngs(0))
-        if module.spec.recurrent:
-            twin.W[...] = jnp.asarray(module.W)
+        twin, arrays = _neuron_twin(cls, module, jnp.asarray, rngs=nnx.Rngs(0))
+        for name, value in arrays.items():
+            getattr(twin, name)[...] = value
         return twin
     if isinstance(module, _layers.Flatten):
         return snn.Flatten()

@@ -1,6 +1,6 @@
 """Stateless layers, the activity counter, `Sequential` and `run` on Equinox."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -205,8 +205,9 @@ class ChannelsLast(eqx.Module):
         return jnp.moveaxis(self.layer(jnp.moveaxis(x, -1, 0)), 0, -1)
 
 
-def _apply_rows(layer: Any) -> Callable[[Array], Array]:
-    """``[N, ...] -> [N, ...]``: a one-example layer mapped over rows.
+def _apply_rows(layer: Any, keys: Array | None = None) -> Callable[[Array], Array]:
+    """``[N, ...] -> [N, ...]``: a one-example layer mapped over rows (with
+    one key per row when `keys` is given).
 
     `eqx.nn.Linear` becomes one matmul, ``X @ K + b`` with ``K = W.T`` laid
     out as `nnx.Linear`'s kernel, the same operation `nnx.Linear` performs,
@@ -222,6 +223,8 @@ def _apply_rows(layer: Any) -> Callable[[Array], Array]:
         if layer.bias is None:
             return lambda rows: rows @ kernel
         return lambda rows: rows @ kernel + layer.bias
+    if keys is not None:
+        return lambda rows: jax.vmap(lambda r, k: layer(r, key=k))(rows, keys)
     return jax.vmap(layer)
 
 
@@ -236,26 +239,60 @@ class Sequential(eqx.Module):
 
     Stateful layers (with `initial_state`) are called as
     ``layer(x, state) -> (x, state)``; stateless ones (`eqx.nn.Linear`,
-    `eqx.nn.Conv`, `Flatten`, functions, ...) as ``layer(x) -> x``, mapped
-    with `jax.vmap` over the batch axes the state carries, so that one-example
-    layers such as `eqx.nn.Linear` work in a batched model too.
-    The state is a list with one entry per layer, ``None`` for stateless ones.
+    `eqx.nn.Conv`, `eqx.nn.Dropout`, `Flatten`, functions, ...) as
+    ``layer(x) -> x``, mapped with `jax.vmap` over the batch axes the state
+    carries, so that one-example layers work in a batched model too. The
+    state is a list with one entry per layer, ``None`` for stateless ones.
+
+    Built like `eqx.nn.Sequential`: ``Sequential([a, b])`` or
+    ``Sequential(a, b)``; ``model[i]``, ``len(model)``, iteration, and
+    slices (``model[1:]`` is a `Sequential`).
+
+    **Keys.** ``model(x, state, key=key)`` splits `key` over the layers
+    (``jax.random.split(key, len(model))``) and gives its key to each layer
+    whose call takes a `key` (`eqx.nn.Dropout`, your own layers; mapped over
+    a batch, one key per example). ``key=None`` passes none, and
+    `eqx.nn.inference_mode` switches dropout off.
 
     Example:
 
     ```python
-    key = jax.random.key(0)
+    k1, k2 = jax.random.split(jax.random.key(0))
     model = spyx_eqx.Sequential(
-        eqx.nn.Linear(8, 16, key=key), spyx_eqx.LIF((16,), beta=0.9)
+        [
+            eqx.nn.Linear(8, 16, key=k1),
+            eqx.nn.Dropout(0.2),
+            spyx_eqx.LIF((16,), beta=0.9),
+        ]
     )
-    out, state = model(jnp.ones(8), model.initial_state())
+    out, state = model(jnp.ones(8), model.initial_state(), key=k2)
     ```
     """
 
     layers: tuple[Any, ...]
 
     def __init__(self, *layers: core.StatefulLayer | Callable[..., Any]):
+        if len(layers) == 1 and isinstance(layers[0], list | tuple):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise TypeError(
+                    f"Sequential: layer {i} is not callable, got "
+                    f"{type(layer).__name__}; pass layers as Sequential(a, b, ...) "
+                    f"or Sequential([a, b, ...])."
+                )
         self.layers = tuple(layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.layers)
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return Sequential(*self.layers[i])
+        return self.layers[i]
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:
         """One entry per layer: its `initial_state`, or ``None``."""
@@ -263,16 +300,43 @@ class Sequential(eqx.Module):
             core.initial_state_of(layer, batch_size, dtype) for layer in self.layers
         ]
 
-    def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list]:
+    def __call__(
+        self, x: Array, state: Sequence[Any], *, key: Array | None = None
+    ) -> tuple[Array, list]:
         """Apply every layer in order; returns ``(out, new_state)``."""
         core.check_sequential_state(self.layers, state)
         batch_ndim = core.sequential_batch_ndim(self.layers, state)
+        batch = tuple(x.shape[:batch_ndim])
+
+        def apply_stateless(layer: Any, key: Array | None = None) -> Callable:
+            if key is None:
+                return _vmap_n(layer, batch_ndim)
+            keyed = _vmap_n(lambda x, k: layer(x, key=k), batch_ndim)
+            return lambda x: keyed(x, core.example_keys(key, batch))
+
         return core.step_layers(
             self.layers,
             x,
             state,
-            apply_stateless=lambda layer: _vmap_n(layer, batch_ndim),
+            apply_stateless=apply_stateless,
+            keys=core.layer_keys(key, self.layers),
+            check=core.check_chain_inputs(self.layers, describe),
         )
+
+
+def describe(layer: Any) -> core.ExampleShape | None:
+    """One example's input shape for an Equinox layer: ``(in_features,)``
+    for `eqx.nn.Linear`, ``(in_channels, *, ...)`` (channels first) for
+    `eqx.nn.Conv`, moved to the last axis under `ChannelsLast`; ``None``
+    for any other layer (not checked)."""
+    if isinstance(layer, eqx.nn.Linear):
+        return () if layer.in_features == "scalar" else (layer.in_features,)
+    if isinstance(layer, eqx.nn.Conv):
+        return (layer.in_channels, *([None] * layer.num_spatial_dims))
+    if isinstance(layer, ChannelsLast):
+        inner = describe(layer.layer)
+        return None if not inner else (*inner[1:], inner[0])
+    return None
 
 
 def run(
@@ -280,6 +344,7 @@ def run(
     x: Array,
     state: Any = None,
     *,
+    key: Array | None = None,
     batch_major: bool = False,
     layerwise: bool | None = None,
     unroll: int | bool = 1,
@@ -297,12 +362,16 @@ def run(
 
     - `model`: a callable ``(x_t, state) -> (out_t, state)``, such as a
       neuron or a `Sequential`.
-    - `x`: ``[T, ...]`` for one example, or ``[T, B, ...]`` with a batched
-      `state`.
-    - `state`: the state before the first step; ``None`` asks
-      ``model.initial_state()`` for one example's state (with `batch_major`,
-      ``model.initial_state(B)``). For a time-major batch, pass
-      ``model.initial_state(batch_size)`` or `jax.vmap` over ``run``.
+    - `x`: ``[T, ...]`` for one example, or ``[T, B, ...]`` for a batch.
+    - `state`: the state before the first step. ``None`` builds the zero
+      state: one example's, or, when `x` has one more axis than the model's
+      first layer takes (``[T, B, ...]``), ``model.initial_state(B)``. (When
+      the first layer does not say what it takes, `x` is one example.)
+      `jax.vmap` over ``run`` works as well.
+    - `key`: a `jax.random` key for the layers that take one (such as
+      `eqx.nn.Dropout`): step ``t`` gets ``split(key, T)[t]``, split further
+      per layer and per example as `Sequential` does, the same layer-wise
+      and step-wise. ``None``: no keys (deterministic).
     - `batch_major`: `x` is ``[Batch, Time, ...]`` and the outputs come back
       ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
       time-major and transposing back; the final state is batched as usual.
@@ -316,16 +385,18 @@ def run(
 
     **Returns:** ``(outputs, final_state)``, outputs time-major.
 
+    **Raises:** `ValueError` before anything runs when `x` does not fit the
+    model's first layer, or has a batch axis that the given `state` lacks
+    (or the reverse).
+
     Example:
 
     ```python
     model = spyx_eqx.Sequential(
-        eqx.nn.Linear(8, 16, key=jax.random.key(0)), spyx_eqx.LIF((16,), beta=0.9)
+        [eqx.nn.Linear(8, 16, key=jax.random.key(0)), spyx_eqx.LIF((16,), beta=0.9)]
     )
     outs, final = spyx_eqx.run(model, jnp.ones((100, 8)))  # one example [T, 8]
-    xs = jnp.ones((100, 4, 8))  # [T, B, 8]
-    run_one = lambda s: spyx_eqx.run(model, s)  # noqa: E731
-    batched, _ = jax.vmap(run_one, in_axes=1, out_axes=(1, 0))(xs)
+    batched, _ = spyx_eqx.run(model, jnp.ones((100, 4, 8)))  # [T, B, 8]
     ```
     """
     layer = f"run({type(model).__name__})"
@@ -336,16 +407,28 @@ def run(
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
     if state is not None and x.ndim >= 2:
         core.check_time_major(layer, x, state)
+    sequential = isinstance(model, Sequential)
+    want = core.expected_input(model, describe)
+    if want is not None:
+        if not sequential:
+            core.check_layer_input(layer, x, want, lead="[Time, (Batch,) ...]")
+        else:
+            core.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
+        batch = core.batch_from_input(layer, model, x, state, want, batch, sequential)
     outs, final = core.run_model(
         model,
         x,
         state,
         layer=layer,
         batch_size=batch,
-        sequential=isinstance(model, Sequential),
+        sequential=sequential,
         apply_rows=_apply_rows,
         layerwise=layerwise,
         unroll=unroll,
         checkpoint=checkpoint,
+        key=key,
+        check=core.check_chain_inputs(model.layers, describe, f"{layer}:")
+        if sequential
+        else None,
     )
     return core.from_time_major(outs, batch_major), final

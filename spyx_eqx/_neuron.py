@@ -110,9 +110,15 @@ class Neuron(core.NeuronBase, eqx.Module):
 
 
 class SpikingNeuron(Neuron):
-    """A `Neuron` with a firing `threshold` (static) and an `activation`."""
+    """A `Neuron` with a firing `threshold` and an `activation`.
 
-    threshold: float = eqx.field(static=True)
+    The threshold is a scalar array leaf: saved by `eqx.tree_serialise_leaves`
+    and settable with ``eqx.tree_at(lambda n: n.threshold, neuron,
+    jnp.asarray(0.5))``, but the step stops its gradient, so training leaves
+    it where it is (its gradient is zero).
+    """
+
+    threshold: Array
     activation: SpikeFn
 
     @property

@@ -122,12 +122,15 @@ def test_matches_numpy_reference(neuron, hidden):
     "neuron", [n for n in NEURONS if n.decays], ids=lambda n: n.name
 )
 def test_decays_are_clipped_when_used(neuron):
-    """A stored beta of 1.7 acts as 1, and -0.3 as 0 (stored values unchanged)."""
+    """A learned beta that drifted to 1.7 acts as 1, and -0.3 as 0 (stored
+    values unchanged). (A fixed decay outside [0, 1] is refused when the
+    layer is built: see test_bad_input.)"""
     hidden = (2,)
     p = neuron.random_params(hidden)
+    layer = neuron.nnx_from(hidden, p)
     for d in neuron.decays:
         p[d] = np.array([1.7, -0.3])
-    layer = neuron.nnx_from(hidden, p)
+        getattr(layer, d)[...] = jnp.asarray(p[d], jnp.float32)
     for d in neuron.decays:
         np.testing.assert_allclose(getattr(layer, d)[...], [1.7, -0.3])
     xs = spiking_input(3, (6, 2, *hidden))

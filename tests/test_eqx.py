@@ -69,7 +69,11 @@ def test_type_checks_cost_nothing_inside_jit():
     ref = str(
         jax.make_jaxpr(
             lambda x, s: core.lif_step(
-                x, s, beta=layer.beta, threshold=1.0, spike=layer.activation
+                x,
+                s,
+                beta=layer.beta,
+                threshold=jax.lax.stop_gradient(layer.threshold),
+                spike=layer.activation,
             )
         )(jnp.ones(H), jnp.zeros(H))
     )

@@ -12,12 +12,22 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 
 from ._checks import check_finite, debug_checks
 from ._init import decay_init, decay_value, recurrent_init
+from ._inputs import (
+    ExampleShape,
+    batch_from_input,
+    check_chain_inputs,
+    check_layer_input,
+    expected_input,
+    show_shape,
+)
+from ._keys import example_keys, layer_keys, row_keys, takes_key
 from ._layer import (
     NeuronBase,
     neuron_parallel,
     neuron_sequence,
     neuron_step,
     random_description,
+    threshold_of,
 )
 from ._neurons import (
     RESETS,
@@ -91,6 +101,12 @@ from ._table import (
 )
 
 __all__ = [
+    "ExampleShape",
+    "batch_from_input",
+    "check_chain_inputs",
+    "check_layer_input",
+    "expected_input",
+    "show_shape",
     "ALIF",
     "CUBA_LIF",
     "IF",
@@ -147,6 +163,7 @@ __all__ = [
     "psu_lif_sequence",
     "psu_lif_step",
     "random_description",
+    "threshold_of",
     "rcuba_lif_step",
     "recurrent_init",
     "reset_leak",
@@ -163,4 +180,8 @@ __all__ = [
     "threshold_value",
     "time_scan",
     "to_time_major",
+    "example_keys",
+    "layer_keys",
+    "row_keys",
+    "takes_key",
 ]

@@ -43,7 +43,7 @@ def decay_value(
     layer: str, name: str, value: Any, hidden_shape: Shape, dtype: Any = jnp.float32
 ) -> Array:
     """A user-given decay: a number becomes a scalar ``()``, an array must be
-    ``()`` or `hidden_shape`.
+    ``()`` or `hidden_shape`; every value finite and in ``[0, 1]``.
 
     Example:
 
@@ -61,6 +61,18 @@ def decay_value(
             f"{layer}: `{name}` must be a number or an array of shape "
             f"{hidden_shape} (one per unit), got shape {arr.shape}."
         )
-    if not bool(np.all(np.isfinite(np.asarray(arr)))):
+    values = np.asarray(arr)
+    if not bool(np.all(np.isfinite(values))):
         raise ValueError(f"{layer}: `{name}` must be finite, got {value!r}.")
+    if not bool(np.all((values >= 0) & (values <= 1))):
+        got = (
+            repr(float(values))
+            if values.ndim == 0
+            else f"values from {values.min()} to {values.max()}"
+        )
+        raise ValueError(
+            f"{layer}: `{name}` must lie in [0, 1] (the fraction kept per step), "
+            f"got {got}. (A learnable decay that drifts outside during training is "
+            f"clipped in the step.)"
+        )
     return arr

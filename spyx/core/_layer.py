@@ -9,6 +9,7 @@ error labels and the choice between a sequence kernel and a scan exist once.
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -24,6 +25,7 @@ __all__ = [
     "neuron_sequence",
     "neuron_step",
     "random_description",
+    "threshold_of",
 ]
 
 
@@ -34,7 +36,8 @@ class NeuronBase:
     subclass of `LIF` does not replace it), stores what the table's
     `NeuronSpec.build` returns, and gives the state shape. A front end's
     base sets `_classes` (its registry) and defines `_wrap` (how it stores a
-    parameter array: `nnx.Param`, or as is) and `_draw` (its randomness:
+    parameter array: `nnx.Param`, or as is), `_wrap_threshold` (how it
+    stores the threshold, a saved but untrained array) and `_draw` (its randomness:
     `rngs`, or a `key`).
     """
 
@@ -59,6 +62,9 @@ class NeuronBase:
             ) from None
 
     def _wrap(self, value: Array) -> Any:
+        return value
+
+    def _wrap_threshold(self, value: Array) -> Any:
         return value
 
     def _draw(self, layer: str, randomness: Any, names: list[str]) -> Sequence[Array]:
@@ -91,6 +97,8 @@ class NeuronBase:
             reset,
         )
         for name, value in settings.items():
+            if name == "threshold":
+                value = self._wrap_threshold(value)
             setattr(self, name, value)
         for name, value in params.items():
             setattr(self, name, self._wrap(value))
@@ -116,12 +124,22 @@ def _check_params(layer: str, spec: NeuronSpec, params: Mapping[str, Any]) -> No
         check_finite(layer, name, params[name])
 
 
-def _spike_settings(neuron: NeuronLayer) -> tuple[Any, Any, Any]:
-    return (
-        getattr(neuron, "threshold", None),
-        getattr(neuron, "activation", None),
-        getattr(neuron, "reset", "subtract"),
-    )
+def threshold_of(neuron: Any) -> Array | None:
+    """A neuron's firing threshold as an array (``None`` if it has none),
+    whether stored as an array, an `nnx.Variable` or a number."""
+    th = getattr(neuron, "threshold", None)
+    if th is None or isinstance(th, int | float):
+        return th if th is None else jnp.asarray(th)
+    return jnp.asarray(th[...])
+
+
+def _spike_settings(neuron: NeuronLayer, dtype: Any) -> tuple[Any, Any, Any]:
+    """The threshold (outside the gradient, in the state's dtype), the spike
+    function and the reset mode."""
+    th = threshold_of(neuron)
+    if th is not None:
+        th = jax.lax.stop_gradient(th).astype(dtype)
+    return th, getattr(neuron, "activation", None), getattr(neuron, "reset", "subtract")
 
 
 def neuron_step(
@@ -142,7 +160,7 @@ def neuron_step(
     batch = check_input(layer, x, shape)
     check_state(layer, state, batch, spec.state_shape(shape))
     _check_params(layer, spec, params)
-    kwargs = spec.step_kwargs(params, *_spike_settings(neuron))
+    kwargs = spec.step_kwargs(params, *_spike_settings(neuron, jnp.result_type(state)))
     return spec.step(x, state, **kwargs)
 
 
@@ -178,7 +196,7 @@ def neuron_sequence(
             f"{layer}: unexpected option(s) {unknown}; {spec.name} takes "
             f"{list(spec.sequence_options) or 'none'}."
         )
-    kwargs = spec.step_kwargs(params, *_spike_settings(neuron))
+    kwargs = spec.step_kwargs(params, *_spike_settings(neuron, jnp.result_type(state)))
     if spec.sequence is not None:
         return spec.sequence(x, state, **kwargs, **options)
     return time_scan(

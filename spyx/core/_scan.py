@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from ._keys import row_keys, takes_key
 from ._neurons import clip01, li_step
 from ._protocols import Container, SequenceLayer, is_stateful
 from ._shapes import check_sequential_state, sequential_batch_ndim
@@ -215,9 +216,11 @@ def run_layerwise(
     states: Sequence[Any],
     *,
     batch_ndim: int,
-    apply_rows: Callable[[Any], Callable[[Array], Array]],
+    apply_rows: Callable[..., Callable[[Array], Array]],
     unroll: int | bool = 1,
     checkpoint: int | None = None,
+    keys: Sequence[Any] | None = None,
+    check: Callable[[int, Array], None] | None = None,
 ) -> tuple[Array, list[Any]]:
     """Run a chain of layers over a time-major sequence one layer at a time.
 
@@ -235,8 +238,14 @@ def run_layerwise(
     - `layers`, `states`: the chain and one state per layer (``None`` for
       stateless layers).
     - `xs`: ``[T, *batch, ...]`` with `batch_ndim` batch axes.
-    - `apply_rows`: ``layer -> f`` where ``f`` maps ``[N, ...]`` rows.
+    - `apply_rows`: ``layer -> f`` where ``f`` maps ``[N, ...]`` rows; with
+      keys, ``(layer, row_keys) -> f``.
     - `unroll`, `checkpoint`: passed to `time_scan`.
+    - `keys`: ``None``, or one entry per layer: ``None`` for a layer that
+      takes no key, else PRNG keys ``[T, *batch]`` (stateless) or ``[T]``
+      (stateful, called as ``layer(x_t, state, key=k_t)``).
+    - `check`: ``(index, xs) -> None``, called before each layer with its
+      input (e.g. `check_chain_inputs`), to raise a clear error.
 
     **Returns:** ``(outputs [T, *batch, ...], new_states)``.
 
@@ -248,9 +257,24 @@ def run_layerwise(
     ```
     """
     new_states = []
-    for layer, state in zip(layers, states, strict=True):
+    keys = [None] * len(layers) if keys is None else keys
+    for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
+        if check is not None:
+            check(i, xs)
         if state is None:
-            xs = _merge_leading(apply_rows(layer), xs, 1 + batch_ndim)
+            if key is None:
+                rows = apply_rows(layer)
+            else:
+                rows = apply_rows(layer, key.reshape(-1, *key.shape[1 + batch_ndim :]))
+            xs = _merge_leading(rows, xs, 1 + batch_ndim)
+        elif key is not None:
+            xs, state = time_scan(
+                lambda xk, s, layer=layer: layer(xk[0], s, key=xk[1]),
+                (xs, key),
+                state,
+                unroll=unroll,
+                checkpoint=checkpoint,
+            )
         elif checkpoint is None and isinstance(layer, SequenceLayer):
             xs, state = layer.run_sequence(xs, state, unroll=unroll)
         else:
@@ -266,12 +290,17 @@ def step_layers(
     x: Array,
     states: Sequence[Any],
     *,
-    apply_stateless: Callable[[Any], Callable[[Array], Array]],
+    apply_stateless: Callable[..., Callable[[Array], Array]],
+    keys: Sequence[Any] | None = None,
+    check: Callable[[int, Array], None] | None = None,
 ) -> tuple[Array, list[Any]]:
     """One time step through a chain of layers (a `Sequential`'s call).
 
     A layer whose state is ``None`` is called as ``apply_stateless(layer)(x)``;
-    any other as ``layer(x, state) -> (x, state)``.
+    any other as ``layer(x, state) -> (x, state)``. With `keys` (one entry
+    per layer, ``None`` for a layer that takes no key), a keyed stateless
+    layer is ``apply_stateless(layer, key)(x)`` and a keyed stateful one
+    ``layer(x, state, key=key)``. `check` is as in `run_layerwise`.
 
     **Returns:** ``(out, new_states)``.
 
@@ -279,11 +308,17 @@ def step_layers(
     layer: layer)``.
     """
     new_states = []
-    for layer, state in zip(layers, states, strict=True):
+    keys = [None] * len(layers) if keys is None else keys
+    for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
+        if check is not None:
+            check(i, x)
         if state is None:
-            x = apply_stateless(layer)(x)
-        else:
+            fn = apply_stateless(layer) if key is None else apply_stateless(layer, key)
+            x = fn(x)
+        elif key is None:
             x, state = layer(x, state)
+        else:
+            x, state = layer(x, state, key=key)
         new_states.append(state)
     return x, new_states
 
@@ -344,6 +379,8 @@ def run_model(
     layerwise: bool | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
+    key: Any = None,
+    check: Callable[[int, Array], None] | None = None,
 ) -> tuple[Any, Any]:
     """The `run` of both front ends: layer by layer or step by step.
 
@@ -356,6 +393,12 @@ def run_model(
     means layer by layer unless `checkpoint` is set (only the step-by-step
     scan bounds the memory: layer-wise execution keeps every layer's whole
     sequence).
+
+    With a PRNG `key`, the layers that take one get their keys as
+    `spyx.core.row_keys` derives them (the same on both paths); a model
+    stepped as a whole is called as ``model(x_t, state, key=k_t)`` if it
+    takes a key. `check` is passed to `run_layerwise` (a `Sequential`
+    checks its layers' inputs itself when stepped).
 
     Example: ``outs, final = run_model(neuron, xs, None, layer="run", batch_size=B)``.
     """
@@ -382,5 +425,20 @@ def run_model(
                 apply_rows=apply_rows or (lambda layer: layer),
                 unroll=unroll,
                 checkpoint=checkpoint,
+                keys=None if key is None else _layerwise_keys(key, model, xs, state),
+                check=check,
             )
-    return time_scan(model, xs, state, unroll=unroll, checkpoint=checkpoint)
+    if key is None or not takes_key(model):
+        return time_scan(model, xs, state, unroll=unroll, checkpoint=checkpoint)
+    return time_scan(
+        lambda xk, s: model(xk[0], s, key=xk[1]),
+        (xs, jax.random.split(key, xs.shape[0])),
+        state,
+        unroll=unroll,
+        checkpoint=checkpoint,
+    )
+
+
+def _layerwise_keys(key: Any, model: Any, xs: Array, state: Any) -> list[Any]:
+    batch_ndim = sequential_batch_ndim(model.layers, state)
+    return row_keys(key, model.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim])

@@ -27,7 +27,7 @@ def lif_sequence(
     V0: Array,
     *,
     beta: ArrayLike,
-    threshold: float,
+    threshold: ArrayLike,
     spike: Callable[[Array], Array],
     reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
@@ -46,9 +46,10 @@ def lif_sequence(
     (none).
 
     **Arguments:** `x` ``[T, *batch, *hidden]``; `V0` ``[*batch, *hidden]``;
-    `beta` a scalar or ``hidden``-shaped decay; `threshold` a number; `spike`
-    a spike function (its backward pass must be linear in the incoming
-    gradient, as every `spyx.axn` function's is); `reset` the mode.
+    `beta` a scalar or ``hidden``-shaped decay; `threshold` a number or
+    scalar array (no gradient flows to it); `spike` a spike function (its
+    backward pass must be linear in the incoming gradient, as every
+    `spyx.axn` function's is); `reset` the mode.
 
     **Returns:** ``(spikes [T, ...], V_T)``.
 
@@ -63,8 +64,11 @@ def lif_sequence(
             f"lif_sequence: `reset` must be one of {RESETS}, got {reset!r}."
         )
     beta = jnp.asarray(beta, jnp.result_type(float))
+    threshold = jax.lax.stop_gradient(jnp.asarray(threshold, V0.dtype))
 
-    def forward(x: Array, V0: Array, beta: Array) -> tuple[Array, Array, Array]:
+    def forward(
+        x: Array, V0: Array, beta: Array, threshold: Array
+    ) -> tuple[Array, Array, Array]:
         def body(V: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
             s, V_new = lif_step(
                 x_t, V, beta=beta, threshold=threshold, spike=spike, reset=reset
@@ -75,16 +79,20 @@ def lif_sequence(
         return spikes, V_T, trace
 
     @jax.custom_vjp
-    def sequence(x: Array, V0: Array, beta: Array) -> tuple[Array, Array]:
-        spikes, V_T, _ = forward(x, V0, beta)
+    def sequence(
+        x: Array, V0: Array, beta: Array, threshold: Array
+    ) -> tuple[Array, Array]:
+        spikes, V_T, _ = forward(x, V0, beta, threshold)
         return spikes, V_T
 
-    def sequence_fwd(x: Array, V0: Array, beta: Array) -> tuple[Any, Any]:
-        spikes, V_T, trace = forward(x, V0, beta)
-        return (spikes, V_T), (trace, beta)
+    def sequence_fwd(
+        x: Array, V0: Array, beta: Array, threshold: Array
+    ) -> tuple[Any, Any]:
+        spikes, V_T, trace = forward(x, V0, beta, threshold)
+        return (spikes, V_T), (trace, beta, threshold)
 
-    def sequence_bwd(res: Any, cts: Any) -> tuple[Array, Array, Array]:
-        trace, beta = res
+    def sequence_bwd(res: Any, cts: Any) -> tuple[Array, Array, Array, Array]:
+        trace, beta, threshold = res
         d_spikes, d_VT = cts
         b, clip_vjp = jax.vjp(clip01, beta)
 
@@ -109,17 +117,18 @@ def lif_sequence(
         lead = d_b.ndim - b.ndim
         d_b = d_b.sum(axis=tuple(range(lead))) if b.ndim else d_b.sum()
         (d_beta,) = clip_vjp(d_b.astype(b.dtype))
-        return d_x.astype(trace.dtype), lam0, d_beta
+        # the threshold is not trained: no gradient flows to it
+        return d_x.astype(trace.dtype), lam0, d_beta, jnp.zeros_like(threshold)
 
     sequence.defvjp(sequence_fwd, sequence_bwd)
-    return sequence(x, V0, beta)
+    return sequence(x, V0, beta, threshold)
 
 
 def if_sequence(
     x: Array,
     V0: Array,
     *,
-    threshold: float,
+    threshold: ArrayLike,
     spike: Callable[[Array], Array],
     reset: Reset = "subtract",
 ) -> tuple[Array, Array]:

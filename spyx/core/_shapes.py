@@ -4,6 +4,7 @@ Every check runs on static shapes, so inside ``jit`` it fires at trace time
 and costs nothing at run time.
 """
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,7 +73,10 @@ def normalize_shape(layer: str, name: str, shape: int | Sequence[int]) -> Shape:
 
 
 def threshold_value(layer: str, threshold: Any) -> float:
-    """A threshold as a plain float (it is a hyperparameter, not trained).
+    """A firing threshold, checked: a finite number greater than zero.
+
+    A threshold of zero or below makes a neuron fire on every step (and a
+    subtracting reset add charge), so it is refused.
 
     Example:
 
@@ -80,12 +84,22 @@ def threshold_value(layer: str, threshold: Any) -> float:
     threshold_value("LIF", 1)  # 1.0
     ```
     """
+    if isinstance(threshold, bool):
+        raise TypeError(f"{layer}: `threshold` must be a number, got {threshold!r}.")
     try:
-        return float(threshold)
+        value = float(np.asarray(threshold)) if np.ndim(threshold) == 0 else None
     except (TypeError, ValueError):
+        value = None
+    if value is None:
         raise TypeError(
             f"{layer}: `threshold` must be a number, got {threshold!r}."
         ) from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"{layer}: `threshold` must be a finite number greater than 0, got "
+            f"{value!r} (a threshold <= 0 fires on every step)."
+        )
+    return value
 
 
 def batch_shape(layer: str, batch_size: Any) -> tuple[int, ...]:

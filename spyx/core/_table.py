@@ -205,14 +205,15 @@ class NeuronSpec:
         the reset mode (for neurons that reset).
 
         **Returns:** ``(hidden_shape, settings, params)``: the normalised
-        shape, the spike settings (``{"threshold": float, "activation":
-        fn, "reset": mode}``, empty for a non-spiking neuron) and the
+        shape, the spike settings (``{"threshold": float32 array ``()``,
+        "activation": fn, "reset": mode}``, empty for a non-spiking neuron) and the
         parameter arrays.
         """
         hidden_shape = normalize_shape(layer, self.shape_arg, shape)
         settings: dict[str, Any] = {}
         if self.spiking:
-            settings["threshold"] = threshold_value(layer, threshold)
+            th = threshold_value(layer, threshold)
+            settings["threshold"] = jnp.asarray(th, jnp.float32)
             settings["activation"] = activation or self.default_activation()
         if self.resets:
             settings["reset"] = check_reset(layer, reset)

@@ -7,6 +7,7 @@ import nir
 import numpy as np
 from flax import nnx
 
+from .. import core
 from .. import nn as snn
 from ._mapping import (
     LEAKY_NODES,
@@ -70,12 +71,13 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
     if m.node in LEAKY_NODES:
         fields["v_leak"] = zeros
     if m.node in SPIKING_NODES:
-        fields["v_threshold"] = per_unit(layer.threshold, shape)
+        fields["v_threshold"] = per_unit(core.threshold_of(layer), shape)
         fields["v_reset"] = zeros
     nodes = {"": getattr(nir, m.node)(**fields, metadata=_meta(cls, reset))}
     if m.threshold_node:
         nodes["threshold"] = nir.Threshold(
-            threshold=per_unit(layer.threshold, shape), metadata=_meta(cls, None)
+            threshold=per_unit(core.threshold_of(layer), shape),
+            metadata=_meta(cls, None),
         )
     if spec.recurrent:
         nodes["rec"] = nir.Linear(weight=np.asarray(layer.W[...], np.float32).T)

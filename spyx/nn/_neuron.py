@@ -14,7 +14,17 @@ from jax import Array
 
 from .. import core
 
-__all__ = ["Neuron", "nnx_class"]
+__all__ = ["Neuron", "Threshold", "nnx_class"]
+
+
+class Threshold(nnx.Variable):
+    """A neuron's firing threshold: saved and restored with the model and
+    converted with it, but not an `nnx.Param`, so optimisers and `nnx.grad`
+    (which default to `nnx.Param`) leave it alone; the step also stops its
+    gradient.
+
+    Example: ``layer.threshold[...] = 0.5`` changes a layer's threshold.
+    """
 
 
 def nnx_class(spec: core.NeuronSpec) -> type:
@@ -29,8 +39,8 @@ class Neuron(core.NeuronBase, nnx.Module):
     """Shared behaviour of the `spyx.nn` neurons, driven by the class's `spec`.
 
     Parameters in ``spec.params`` are `nnx.Param` attributes (``beta``,
-    ``W``, ...); spiking neurons also hold `threshold` (a float, not trained)
-    and `activation`.
+    ``W``, ...); spiking neurons also hold `threshold` (a `Threshold`
+    variable: saved, not trained) and `activation`.
     """
 
     hidden_shape: core.Shape
@@ -38,6 +48,9 @@ class Neuron(core.NeuronBase, nnx.Module):
 
     def _wrap(self, value: Array) -> nnx.Param:
         return nnx.Param(value)
+
+    def _wrap_threshold(self, value: Array) -> Threshold:
+        return Threshold(value)
 
     def _draw(self, layer: str, rngs: nnx.Rngs | None, names: list[str]) -> list:
         if rngs is None:

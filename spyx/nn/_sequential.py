@@ -41,7 +41,13 @@ class Sequential(nnx.Sequential):
     def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list[Any]]:  # type: ignore[override]
         """Apply every layer in order; returns ``(out, new_state)``."""
         core.check_sequential_state(self.layers, state)
-        return core.step_layers(self.layers, x, state, apply_stateless=_as_is)
+        return core.step_layers(
+            self.layers,
+            x,
+            state,
+            apply_stateless=_as_is,
+            check=core.check_chain_inputs(self.layers, describe),
+        )
 
 
 def run(
@@ -99,19 +105,45 @@ def run(
     layer = f"run({type(model).__name__})"
     x = core.to_time_major(layer, x, batch_major)
     core.check_time_major(layer, x, state)
+    want = core.expected_input(model, describe)
+    if state is None and want is not None and x.ndim < 2 + len(want):
+        raise ValueError(
+            f"{layer}: `x` must be time-major [Time, Batch, ...] with examples of "
+            f"shape {core.show_shape(want)}, got {tuple(x.shape)}: there is no "
+            f"batch axis. For one example pass x[:, None]."
+        )
+    sequential = isinstance(model, Sequential)
+    if not sequential:
+        core.check_layer_input(layer, x, want, lead="[Time, Batch, ...]")
+    if want is not None and state is not None:
+        core.batch_from_input(layer, model, x, state, want, None, sequential)
     outs, final = core.run_model(
         model,
         x,
         state,
         layer=layer,
         batch_size=x.shape[1],
-        sequential=isinstance(model, Sequential),
+        sequential=sequential,
         apply_rows=_as_is,
         layerwise=layerwise,
         unroll=unroll,
         checkpoint=checkpoint,
+        check=core.check_chain_inputs(model.layers, describe, f"{layer}:")
+        if sequential
+        else None,
     )
     return core.from_time_major(outs, batch_major), final
+
+
+def describe(layer: Any) -> core.ExampleShape | None:
+    """The per-example input shape of a Flax layer: ``(in_features,)`` for
+    `nnx.Linear`, ``(*, ..., in_features)`` (channels last) for `nnx.Conv`;
+    ``None`` for any other layer (not checked)."""
+    if isinstance(layer, nnx.Linear):
+        return (layer.in_features,)
+    if isinstance(layer, nnx.Conv):
+        return (*([None] * len(layer.kernel_size)), layer.in_features)
+    return None
 
 
 def _as_is(layer: Any) -> Any:

@@ -1,0 +1,149 @@
+"""What input a layer expects, checked before a chain or `run` computes.
+
+A front end describes its own stateless layers (``nnx.Linear`` takes
+``(..., in_features)``, ``eqx.nn.Conv2d`` one example ``(C, H, W)``); neurons
+and activity counters expect their ``hidden_shape``; a chain expects what its
+first layer does. A mismatch is then one error that names the layer, its
+position and both shapes, instead of a ``dot_general`` error from inside.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._protocols import Container, is_stateful
+from ._shapes import sequential_batch_ndim
+
+__all__ = [
+    "ExampleShape",
+    "batch_from_input",
+    "check_chain_inputs",
+    "check_layer_input",
+    "expected_input",
+    "show_shape",
+]
+
+ExampleShape = tuple[int | None, ...]
+"""One example's input shape; ``None`` marks an axis of any size."""
+
+Describe = Callable[[Any], ExampleShape | None]
+
+
+def expected_input(layer: Any, describe: Describe) -> ExampleShape | None:
+    """The per-example input shape `layer` expects, or ``None`` if unknown.
+
+    **Arguments:** `layer`; `describe`, the front end's ``layer -> shape or
+    None`` for its own stateless layers (linear and convolution layers).
+
+    Example: ``expected_input(spyx.nn.LIF((16,)), describe)`` is ``(16,)``.
+    """
+    if isinstance(layer, Container):
+        layers = list(layer.layers)
+        return expected_input(layers[0], describe) if layers else None
+    shape = getattr(layer, "hidden_shape", None)
+    if is_stateful(layer) and shape is not None:
+        return tuple(shape)
+    return describe(layer)
+
+
+def show_shape(shape: ExampleShape) -> str:
+    """``(None, None, 3)`` -> ``"(*, *, 3)"``."""
+    inner = ", ".join("*" if d is None else str(d) for d in shape)
+    return f"({inner}{',' if len(shape) == 1 else ''})"
+
+
+def _fits(x_shape: tuple[int, ...], want: ExampleShape) -> bool:
+    if len(x_shape) < len(want):
+        return False
+    tail = x_shape[len(x_shape) - len(want) :]
+    return all(w is None or w == d for w, d in zip(want, tail, strict=True))
+
+
+def check_layer_input(
+    label: str, x: Any, want: ExampleShape | None, *, lead: str = ""
+) -> None:
+    """Raise a `ValueError` naming `label` if `x` does not end in `want`.
+
+    **Arguments:** `label`, e.g. ``"Sequential layer 0 (Linear)"``; `x`; the
+    expected per-example shape (``None``: nothing to check); `lead`, how
+    the leading axes are described in the message (``"[Time, Batch, ...]"``).
+
+    Example: ``check_layer_input("Sequential layer 0 (Linear)", x, (700,))``.
+    """
+    if want is None:
+        return
+    shape = tuple(x.shape)
+    if _fits(shape, want):
+        return
+    what = (
+        f"{want[-1]} input features on the last axis"
+        if len(want) == 1 and want[0] is not None
+        else f"examples of shape {show_shape(want)}"
+    )
+    raise ValueError(
+        f"{label}: expects {what}, got an input of shape {shape}"
+        f"{' (x is ' + lead + ')' if lead else ''}."
+    )
+
+
+def check_chain_inputs(
+    layers: Sequence[Any], describe: Describe, prefix: str = "Sequential"
+) -> Callable:
+    """A per-layer checker for `step_layers` / `run_layerwise`:
+    ``(index, x) -> None`` raising with `prefix`, the layer's index and type,
+    e.g. ``"Sequential layer 0 (Linear): expects 700 input features ..."``."""
+
+    def check(i: int, x: Any) -> None:
+        layer = layers[i]
+        label = f"{prefix} layer {i} ({type(layer).__name__})"
+        check_layer_input(label, x, expected_input(layer, describe))
+
+    return check
+
+
+def batch_from_input(
+    layer: str,
+    model: Any,
+    x: Any,
+    state: Any,
+    want: ExampleShape,
+    batch: int | None,
+    sequential: bool,
+) -> int | None:
+    """The batch size for a missing state (``None``: one example), after
+    checking that the batch axes of a time-major `x` (those in front of the
+    first layer's `want` example shape) agree with a given `state`'s.
+
+    **Arguments:** `layer`, the label; `model`; `x` ``[T, *batch, *want]``;
+    `state` or ``None``; `want`, from `expected_input`; `batch`, the batch
+    size already known (batch-major data) or ``None``; `sequential`,
+    whether `model` is a chain.
+
+    Example: ``batch_from_input("run(LIF)", lif, jnp.ones((9, 4, 8)), None,
+    (8,), None, False)`` is ``4``.
+    """
+    x_batch = x.ndim - 1 - len(want)
+    if state is None:
+        if x_batch == 0:
+            return batch
+        if x_batch == 1:
+            return x.shape[1]
+        raise ValueError(
+            f"{layer}: `x` of shape {tuple(x.shape)} has {x_batch} batch axes for "
+            f"examples of shape {show_shape(want)}; run takes [T, ...] or "
+            f"[T, B, ...]. Flatten the batch axes, or jax.vmap over run."
+        )
+    if sequential:
+        state_batch = sequential_batch_ndim(model.layers, state)
+    elif hasattr(model, "state_shape") and hasattr(state, "ndim"):
+        state_batch = state.ndim - len(model.state_shape)
+    else:
+        return batch
+    if x_batch != state_batch:
+        have = "a batch axis" if x_batch else "no batch axis"
+        raise ValueError(
+            f"{layer}: `x` of shape {tuple(x.shape)} has {have} (examples of shape "
+            f"{show_shape(want)}) but the state has {state_batch} batch "
+            f"axes. Pass state=model.initial_state({x.shape[1] if x_batch else ''})"
+            f" to match x, leave state=None, or jax.vmap over run."
+        )
+    return batch
