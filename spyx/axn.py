@@ -39,20 +39,28 @@ SpikeFn = Callable[[Array], Array]
 
 
 def heaviside(x: ArrayLike) -> Array:
-    """The Heaviside step ``1 if x > 0 else 0``, in ``x``'s dtype.
+    """The Heaviside step ``1 if x > 0 else 0``, in ``x``'s dtype; NaN where
+    `x` is NaN or infinite.
+
+    A membrane that became NaN or infinite (NaN or inf in the data, an
+    overflow) thus spreads NaN through the spikes and every later layer,
+    instead of looking like a neuron that fired or stayed silent.
 
     **Arguments:**
 
     - `x`: any array.
 
-    **Returns:** an array of zeros and ones with the shape and dtype of `x`
-    (integer or boolean inputs give float32).
+    **Returns:** an array of zeros and ones (and NaNs where `x` is not
+    finite) with the shape and dtype of `x` (integer or boolean inputs give
+    float32).
 
-    Example: ``heaviside(jnp.array([-1.0, 0.0, 2.0]))`` is ``[0., 0., 1.]``.
+    Example: ``heaviside(jnp.array([-1.0, 0.0, 2.0, jnp.inf]))`` is
+    ``[0., 0., 1., nan]``.
     """
     x = jnp.asarray(x)
-    dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
-    return (x > 0).astype(dtype)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return (x > 0).astype(jnp.float32)
+    return jnp.where(jnp.isfinite(x), (x > 0).astype(x.dtype), jnp.nan)
 
 
 def _spike_fn(

@@ -1,9 +1,16 @@
 """Save and restore `spyx.nn` models with Orbax.
 
-`save` writes every variable of a model (`nnx.state`) to a checkpoint folder;
-`restore` loads one into a model built the same way, checking every entry's
-shape first. A save goes to a temporary folder that replaces the old one only
-when complete, so an interrupted save leaves the previous checkpoint readable.
+`save` writes every variable of a model (`nnx.state`: parameters, the
+neurons' thresholds, any other variable) to a checkpoint folder, with a
+manifest (`MANIFEST`) that records the model's description (each module's
+type and hyperparameters, each variable's dtype and shape) and the SHA-256 of
+every file. `restore` loads a checkpoint into a model built the same way,
+after checking the files against the manifest and the model against the
+description, so a truncated or damaged checkpoint, or one saved from another
+model, is refused by name before anything changes. A save goes to a
+temporary folder that replaces the old one only when complete, so an
+interrupted save (even a killed process) leaves the previous checkpoint
+readable.
 
 Example:
 
@@ -14,6 +21,7 @@ spyx.checkpoint.restore("ckpt/model", fresh)
 ```
 """
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -25,7 +33,77 @@ import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
-__all__ = ["restore", "save"]
+from . import core
+
+__all__ = ["MANIFEST", "describe", "restore", "save"]
+
+MANIFEST = "spyx_manifest.json"
+"""The file in a checkpoint folder that lists its files' digests and the
+model's description."""
+
+
+def describe(model: nnx.Module) -> dict[str, str]:
+    """One entry per module and variable of `model`, keyed by its path:
+    ``"LIF(hidden_shape=(16,), reset='zero')"``, ``"Param float32[16]"``.
+
+    This is what a checkpoint records and `restore` compares.
+
+    Example: ``spyx.checkpoint.describe(spyx.nn.LIF((4,), beta=0.9))``.
+    """
+    out: dict[str, str] = {}
+    for path, module in nnx.iter_modules(model):
+        settings = []
+        for name, value in vars(module).items():
+            if name.startswith("_") or isinstance(value, nnx.Variable | nnx.Module):
+                continue
+            text = core.describe_value(value) if not callable(value) else None
+            if text is not None:
+                settings.append(f"{name}={text}")
+        key = "/".join(map(str, path)) or "."
+        out[key] = f"{type(module).__name__}({', '.join(settings)})"
+    for path, var in nnx.to_flat_state(nnx.state(model)):
+        value = var.get_value() if hasattr(var, "get_value") else var[...]
+        out["/".join(map(str, path))] = (
+            f"{type(var).__name__} {np.dtype(value.dtype).name}{list(np.shape(value))}"
+        )
+    return out
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): core.digest(p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def _check_files(path: Path) -> dict | None:
+    """The manifest, after checking every file it lists (``None`` if the
+    checkpoint has none, as one written before manifests existed)."""
+    manifest_file = path / MANIFEST
+    if not manifest_file.exists():
+        return None
+    try:
+        manifest = json.loads(manifest_file.read_text())
+        listed = manifest["files"]
+    except (ValueError, KeyError):
+        raise ValueError(
+            f"restore: the checkpoint at {path} is corrupted (its manifest cannot "
+            f"be read); nothing was restored."
+        ) from None
+    found = _digests(path)
+    for name, want in listed.items():
+        if name not in found:
+            raise ValueError(
+                f"restore: the checkpoint at {path} is incomplete: {name} is "
+                f"missing; nothing was restored."
+            )
+        if found[name] != want:
+            raise ValueError(
+                f"restore: the checkpoint at {path} is corrupted: {name} does not "
+                f"match the checksum written with it; nothing was restored."
+            )
+    return manifest
 
 
 def _flat(tree: Any) -> dict[tuple[str, ...], Any]:
@@ -51,6 +129,11 @@ def save(path: str | os.PathLike, model: nnx.Module) -> Path:
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(tmp, nnx.to_pure_dict(nnx.state(model)))
     checkpointer.wait_until_finished()
+    manifest = {"files": _digests(tmp), "model": describe(model)}
+    with open(tmp / MANIFEST, "w") as f:
+        json.dump(manifest, f, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
     if path.exists():
         os.replace(path, old)
     os.replace(tmp, path)
@@ -62,8 +145,10 @@ def save(path: str | os.PathLike, model: nnx.Module) -> Path:
 def restore(path: str | os.PathLike, model: nnx.Module) -> nnx.Module:
     """Load the checkpoint at `path` into `model` (in place; also returned).
 
-    Raises `ValueError` naming the entry when the checkpoint and the model
-    differ in structure, shape or dtype, before changing anything.
+    Raises `ValueError` naming the entry, before changing anything, when the
+    checkpoint and the model differ (modules, hyperparameters such as
+    ``hidden_shape`` or ``reset``, variables, shapes, dtypes), or when a file
+    of the checkpoint is missing, truncated or damaged.
 
     Example: ``spyx.checkpoint.restore("ckpt/model", build_model())``.
     """
@@ -72,7 +157,18 @@ def restore(path: str | os.PathLike, model: nnx.Module) -> nnx.Module:
         path = path.with_name(path.name + ".old")  # a save was cut off mid-swap
     if not path.exists():
         raise FileNotFoundError(f"restore: no checkpoint at {path}.")
-    loaded = _flat(ocp.StandardCheckpointer().restore(path))
+    manifest = _check_files(path)
+    if manifest is not None:
+        core.compare_descriptions(
+            f"restore: the checkpoint at {path}", manifest["model"], describe(model)
+        )
+    try:
+        loaded = _flat(ocp.StandardCheckpointer().restore(path))
+    except Exception as err:
+        raise ValueError(
+            f"restore: the checkpoint at {path} cannot be read ({err}); nothing "
+            f"was restored."
+        ) from err
     state = nnx.state(model)
     target = _flat(nnx.to_pure_dict(state))
     missing = sorted(set(target) - set(loaded))

@@ -7,7 +7,7 @@ Importing this package does not import Flax.
 
 from spyx import core
 
-from ._checkpoint import restore, save
+from ._checkpoint import describe, restore, save
 from ._convert import from_nnx, to_nnx
 from ._layers import (
     ActivityRegularization,
@@ -17,6 +17,7 @@ from ._layers import (
     Sequential,
     SumPool,
     run,
+    sum_pool,
 )
 from ._neuron import Neuron, SpikingNeuron, eqx_class
 from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
@@ -42,10 +43,12 @@ __all__ = [
     "SpikingNeuron",
     "StatefulLayer",
     "SumPool",
+    "describe",
     "eqx_class",
     "from_nnx",
     "restore",
     "run",
     "save",
+    "sum_pool",
     "to_nnx",
 ]

@@ -112,9 +112,11 @@ def from_nnx(module: Any) -> Any:
 def to_nnx(module: Any) -> Any:
     """The `spyx.nn` / `flax.nnx` twin of a `spyx_eqx` / `eqx.nn` module.
 
-    The inverse of `from_nnx`. A bare `eqx.nn.Conv` (channels first) becomes
-    an `nnx.Conv` (channels last) with the same weights; wrap it in
-    `ChannelsLast` to keep the two models' data layouts equal.
+    The inverse of `from_nnx`, for models in NNX's channels-last layout
+    (each `eqx.nn.Conv` inside `ChannelsLast`, `SumPool` with
+    ``channel_axis=-1``), which then give identical outputs on the same data.
+    A channels-first part (a bare `eqx.nn.Conv`, ``SumPool(channel_axis=0)``)
+    raises a `ValueError` that says how to build the model channels last.
 
     Example: ``nnx_model = spyx_eqx.to_nnx(eqx_model)``.
     """
@@ -133,6 +135,8 @@ def to_nnx(module: Any) -> Any:
     if isinstance(module, _layers.Flatten):
         return snn.Flatten()
     if isinstance(module, _layers.SumPool):
+        if module.channel_axis == 0:
+            raise _channels_first("SumPool(channel_axis=0)")
         return snn.SumPool(
             module.window_shape, module.strides, module.padding, module.channel_axis
         )
@@ -149,10 +153,21 @@ def to_nnx(module: Any) -> Any:
     ):
         return _conv_to_nnx(module.layer)
     if isinstance(module, eqx.nn.Conv):
-        return _conv_to_nnx(module)
+        raise _channels_first(f"a bare {type(module).__name__}")
     if callable(module) and not isinstance(module, eqx.Module):
         return module
     raise _unsupported(module, "to_nnx")
+
+
+def _channels_first(what: str) -> ValueError:
+    return ValueError(
+        f"to_nnx: the model has {what}, which works channels first (C, H, W); "
+        f"spyx.nn and nnx.Conv work channels last (H, W, C), and to_nnx does not "
+        f"reorder a model's layout (a Flatten after it would need its next "
+        f"layer's weights permuted). Build the Equinox model channels last to "
+        f"convert it: wrap each eqx.nn.Conv in spyx_eqx.ChannelsLast, use "
+        f"SumPool(..., channel_axis=-1) and (H, W, C) neuron shapes."
+    )
 
 
 def _linear_from_nnx(m: Any) -> eqx.nn.Linear:

@@ -10,7 +10,7 @@ from jax import Array
 
 from spyx import core
 
-from ._custom_types import AnyFloat, Hidden, typechecked
+from ._custom_types import AnyFloat, Hidden, input_checked, typechecked
 
 __all__ = [
     "ActivityRegularization",
@@ -20,6 +20,7 @@ __all__ = [
     "Sequential",
     "SumPool",
     "run",
+    "sum_pool",
 ]
 
 
@@ -71,7 +72,7 @@ class ActivityRegularization(eqx.Module):
         batch = core.batch_shape("ActivityRegularization", batch_size)
         return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
 
-    @typechecked
+    @input_checked()
     def __call__(self, spikes: Hidden, spike_count: Hidden) -> tuple[Hidden, Hidden]:
         layer = "ActivityRegularization"
         batch = core.check_input(layer, spikes, self.hidden_shape)
@@ -95,22 +96,24 @@ class Flatten(eqx.Module):
 class SumPool(eqx.Module):
     """Windowed sum over the spatial axes of one example.
 
-    The example has a channel axis unless `channel_axis` is ``None`` (default
-    last, ``(H, W, C)`` as after `nnx.Conv`); every other axis is spatial.
-    To pass leading batch axes directly, give `num_spatial_dims`; inside
-    `Sequential` the layer is mapped over the batch and needs none.
+    Channels first by default, ``(C, H, W)`` as `eqx.nn.Conv2d` returns
+    (`channel_axis=0`); ``channel_axis=-1`` for channels-last data (as after
+    `ChannelsLast` or `nnx.Conv`), ``None`` for no channel axis. Every other
+    axis is spatial. To pass leading batch axes directly, give
+    `num_spatial_dims`; inside `Sequential` the layer is mapped over the
+    batch and needs none.
 
     **Arguments:**
 
     - `window_shape`: int (every spatial axis) or one entry per spatial axis.
     - `strides`: likewise; ``None`` means `window_shape`.
     - `padding`: ``"SAME"`` or ``"VALID"``.
-    - `channel_axis`: ``-1`` (channels last), ``0`` (channels first) or
-      ``None``.
+    - `channel_axis`: ``0`` (channels first, the default), ``-1`` (channels
+      last) or ``None``.
     - `num_spatial_dims`: number of spatial axes; ``None``: all but the
       channel axis.
 
-    Example: ``SumPool(2)(jnp.ones((8, 8, 3))).shape == (4, 4, 3)``.
+    Example: ``SumPool(2)(jnp.ones((3, 8, 8))).shape == (3, 4, 4)``.
     """
 
     window_shape: int | tuple[int, ...] = eqx.field(static=True)
@@ -124,7 +127,7 @@ class SumPool(eqx.Module):
         window_shape: int | Sequence[int],
         strides: int | Sequence[int] | None = None,
         padding: str = "VALID",
-        channel_axis: int | None = -1,
+        channel_axis: int | None = 0,
         num_spatial_dims: int | None = None,
     ):
         self.window_shape = (
@@ -165,6 +168,20 @@ class SumPool(eqx.Module):
         return core.sum_pool_axes(
             x, self.window_shape, self.strides, self.padding, spatial, "SumPool"
         )
+
+
+def sum_pool(
+    x: Array,
+    window_shape: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
+    padding: str = "VALID",
+    channel_axis: int | None = 0,
+) -> Array:
+    """`SumPool` as a function on one example (channels first by default).
+
+    Example: ``sum_pool(jnp.ones((3, 8, 8)), 2).shape == (3, 4, 4)``.
+    """
+    return SumPool(window_shape, strides, padding, channel_axis)(x)
 
 
 class PopulationCode(eqx.Module):
@@ -415,6 +432,8 @@ def run(
         else:
             core.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
         batch = core.batch_from_input(layer, model, x, state, want, batch, sequential)
+    batch_axes = x.ndim - 1 - len(want) if want is not None else int(batch is not None)
+    core.check_not_empty(layer, x, batch_axes)
     outs, final = core.run_model(
         model,
         x,

@@ -16,7 +16,7 @@ from jax import Array
 
 from spyx import core
 
-from ._custom_types import Hidden, Sequence_, State, typechecked
+from ._custom_types import Hidden, Sequence_, State, input_checked
 
 __all__ = ["Neuron", "SpikingNeuron", "eqx_class"]
 
@@ -89,12 +89,12 @@ class Neuron(core.NeuronBase, eqx.Module):
         """The parameter arrays by name, as `spyx.core` takes them."""
         return {name: getattr(self, name) for name in self.spec.params}
 
-    @typechecked
+    @input_checked()
     def __call__(self, x: Hidden, state: State) -> tuple[Hidden, State]:
         """One step on ``(*batch, *hidden_shape)``; returns ``(out, new_state)``."""
         return core.neuron_step(self, self._params(), x, state)
 
-    @typechecked
+    @input_checked(sequence=True)
     def run_sequence(
         self, x: Sequence_, state: State, *, unroll: int | bool = 1, **options: Any
     ) -> tuple[Sequence_, State]:

@@ -17,7 +17,7 @@ from jax import Array
 
 from spyx import core
 
-from ._custom_types import Sequence_, typechecked
+from ._custom_types import Sequence_, input_checked
 from ._neuron import Neuron, SpikeFn, SpikingNeuron
 
 __all__ = ["ALIF", "IF", "LI", "LIF", "PSU_LIF", "RIF", "RLIF", "CuBaLIF", "RCuBaLIF"]
@@ -165,15 +165,23 @@ class LI(Neuron):
     beta: Array
 
     def __init__(
-        self, layer_shape: ShapeLike, beta: Any = None, *, key: Array | None = None
+        self,
+        layer_shape: ShapeLike | None = None,
+        beta: Any = None,
+        *,
+        hidden_shape: ShapeLike | None = None,
+        key: Array | None = None,
     ):
         """**Arguments:**
 
         - `layer_shape`: one example's shape.
+        - `hidden_shape`: the same, under the name every other neuron uses
+          (give one of the two).
         - `beta`: decay; ``None`` gives a per-unit array filled with 0.8.
         - `key`: accepted for uniformity; the default is not random.
         """
-        self._setup(layer_shape, {"beta": beta}, randomness=key)
+        shape = core.shape_argument("LI", layer_shape, hidden_shape)
+        self._setup(shape, {"beta": beta}, randomness=key)
 
 
 class ALIF(_Resetting):
@@ -329,7 +337,7 @@ class PSU_LIF(SpikingNeuron):
         """**Arguments:** as `LIF`, without `reset` (PSU_LIF has none)."""
         self._setup(hidden_shape, {"beta": beta}, threshold, activation, key)
 
-    @typechecked
+    @input_checked(sequence=True, label=".parallel")
     def parallel(
         self, x: Sequence_, *, method: core.LeakyScanMethod = "auto"
     ) -> Sequence_:

@@ -78,7 +78,7 @@ def _conv(neuron):
     eqx_model = spyx_eqx.Sequential(
         spyx_eqx.ChannelsLast(econv),
         neuron.eqx_from((4, 4, 3), p),
-        spyx_eqx.SumPool(2),
+        spyx_eqx.SumPool(2, channel_axis=-1),
         spyx_eqx.Flatten(),
         elin,
         spyx_eqx.LI((N_OUT,), beta=0.8),

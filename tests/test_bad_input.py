@@ -1,6 +1,7 @@
 """Wrong calls get a clear error before any computation: the exception type
 and a message naming the layer, the argument, and expected versus actual."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from flax import nnx
 
 import spyx.nn as snn
+import spyx_eqx
 
 from .helpers import NEURON_IDS, NEURONS
 
@@ -89,16 +91,17 @@ CASES = [
         r"layer 0 \(Linear\) is stateless",
     ),
     (
-        "mismatched layer sizes",
-        lambda: snn.run(_mismatched(), jnp.ones((3, 2, 5))),
+        "no batch axis",
+        lambda: snn.run(snn.LIF((8,), beta=0.5), jnp.ones((5, 8))),
         ValueError,
-        r"LIF: `x` must have shape \(Time, \*batch, 4\), got \(3, 2, 8\)",
+        r"run\(LIF\): `x` must be time-major \[Time, Batch, \.\.\.\] with examples of "
+        r"shape \(8,\), got \(5, 8\): there is no batch axis",
     ),
     (
-        "mismatched layer sizes, step by step",
-        lambda: snn.run(_mismatched(), jnp.ones((3, 2, 5)), layerwise=False),
+        "no batch axis, Sequential",
+        lambda: snn.run(_mlp(), jnp.ones((5, 5))),
         ValueError,
-        r"LIF: `x` must have shape \(\*batch, 4\), got \(2, 8\)",
+        r"there is no batch axis\. For one example pass x\[:, None\]",
     ),
     (
         "run without state on a stateless model",
@@ -241,3 +244,201 @@ def test_no_silent_broadcast_of_a_single_example_state():
     layer = snn.LIF((3,), beta=0.5)
     with pytest.raises(ValueError, match=r"`state` must have shape \(2, 3\)"):
         layer(jnp.ones((2, 3)), np.zeros((3,), np.float32))
+
+
+# ------------------------------------------------- both APIs, every run path
+
+
+class _API:
+    """What a bad-input case needs from a front end."""
+
+    def __init__(self, name):
+        self.name = name
+        self.eqx = name == "eqx"
+        self.nn = spyx_eqx if self.eqx else snn
+
+    def linear(self, i, o):
+        if self.eqx:
+            return eqx.nn.Linear(i, o, key=jax.random.key(0))
+        return nnx.Linear(i, o, rngs=nnx.Rngs(0))
+
+    def chain(self, i, o, n):
+        return self.nn.Sequential(self.linear(i, o), self.nn.LIF((n,), beta=0.9))
+
+    def x(self, *shape):
+        """`shape` is [T, B, ...]; Equinox runs the same batched data."""
+        return jnp.ones(shape)
+
+    def run(self, model, x, path):
+        kwargs = {
+            "layerwise": {},
+            "stepwise": {"layerwise": False},
+            "checkpointed": {"checkpoint": 2},
+        }.get(path, {})
+        if path == "jit":
+            return jax.jit(lambda x: self.nn.run(model, x)[0])(x)
+        return self.nn.run(model, x, **kwargs)
+
+
+APIS = [_API("nnx"), _API("eqx")]
+PATHS = ["layerwise", "stepwise", "checkpointed", "jit"]
+
+# (id, case(api, path), exception type, regex the message must match)
+RUN_CASES = [
+    (
+        "first layer's input size",
+        lambda a, p: a.run(a.chain(5, 4, 4), a.x(3, 2, 7), p),
+        ValueError,
+        r"layer 0 \(Linear\): expects 5 input features on the last axis, got an "
+        r"input of shape \(3, 2, 7\)",
+    ),
+    (
+        "inner layer's input size",
+        lambda a, p: a.run(a.chain(5, 8, 4), a.x(3, 2, 5), p),
+        ValueError,
+        r"layer 1 \(LIF\): expects 4 input features on the last axis, got an "
+        r"input of shape \((3, )?2, 8\)",
+    ),
+    (
+        "no time steps",
+        lambda a, p: a.run(a.chain(5, 4, 4), a.x(0, 2, 5), p),
+        ValueError,
+        r"run\(Sequential\): `x` has no time steps \(T = 0",
+    ),
+    (
+        "empty batch",
+        lambda a, p: a.run(a.chain(5, 4, 4), a.x(3, 0, 5), p),
+        ValueError,
+        r"run\(Sequential\): `x` has an empty batch",
+    ),
+    (
+        "neuron alone, wrong size",
+        lambda a, p: a.run(a.nn.LIF((4,), beta=0.5), a.x(3, 2, 5), p),
+        ValueError,
+        r"run\(LIF\): expects 4 input features on the last axis, got an input of "
+        r"shape \(3, 2, 5\)",
+    ),
+]
+
+BUILD_CASES = [
+    (
+        "zero threshold",
+        lambda a: a.nn.LIF((4,), beta=0.5, threshold=0.0),
+        ValueError,
+        r"LIF: `threshold` must be a finite number greater than 0, got 0\.0",
+    ),
+    (
+        "negative threshold",
+        lambda a: a.nn.IF((4,), threshold=-1),
+        ValueError,
+        r"IF: `threshold` must be a finite number greater than 0, got -1\.0",
+    ),
+    (
+        "infinite threshold",
+        lambda a: a.nn.ALIF((4,), 0.5, 0.5, threshold=float("inf")),
+        ValueError,
+        r"ALIF: `threshold` must be a finite number greater than 0, got inf",
+    ),
+    (
+        "beta above 1",
+        lambda a: a.nn.LIF((4,), beta=1.5),
+        ValueError,
+        r"LIF: `beta` must lie in \[0, 1\].*got 1\.5",
+    ),
+    (
+        "per-unit alpha outside [0, 1]",
+        lambda a: a.nn.CuBaLIF((2,), alpha=jnp.array([0.5, 2.0]), beta=0.5),
+        ValueError,
+        r"CuBaLIF: `alpha` must lie in \[0, 1\].*values from 0\.5 to 2\.0",
+    ),
+    (
+        "negative gamma",
+        lambda a: a.nn.ALIF((4,), beta=0.5, gamma=-0.1),
+        ValueError,
+        r"ALIF: `gamma` must lie in \[0, 1\]",
+    ),
+    (
+        "LI beta above 1",
+        lambda a: a.nn.LI((4,), beta=1.2),
+        ValueError,
+        r"LI: `beta` must lie in \[0, 1\]",
+    ),
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("api", APIS, ids=lambda a: a.name)
+@pytest.mark.parametrize(
+    ("case", "exc", "match"),
+    [c[1:] for c in RUN_CASES],
+    ids=[c[0] for c in RUN_CASES],
+)
+def test_bad_run_raises_the_same_clear_error_in_both_apis(case, exc, match, api, path):
+    with pytest.raises(exc, match=match):
+        case(api, path)
+
+
+@pytest.mark.parametrize("api", APIS, ids=lambda a: a.name)
+@pytest.mark.parametrize(
+    ("case", "exc", "match"),
+    [c[1:] for c in BUILD_CASES],
+    ids=[c[0] for c in BUILD_CASES],
+)
+def test_bad_construction_raises_clear_error_in_both_apis(case, exc, match, api):
+    with pytest.raises(exc, match=match):
+        case(api)
+
+
+def test_equinox_batch_axis_and_state_disagree():
+    model = _API("eqx").chain(5, 4, 4)
+    with pytest.raises(ValueError, match=r"has a batch axis.*but the state has 0"):
+        spyx_eqx.run(model, jnp.ones((3, 2, 5)), model.initial_state())
+
+
+def test_nir_conv_import_stores_python_geometry():
+    import warnings
+
+    import nir
+
+    import spyx_eqx.nir as enir
+
+    w = np.ones((3, 2, 3, 3), np.float32)
+    conv = nir.Conv2d(
+        input_shape=(4, 4),
+        weight=w,
+        bias=np.zeros(3, np.float32),
+        stride=np.array([1, 1]),
+        padding=np.array([1, 1]),
+        dilation=np.array([1, 1]),
+        groups=np.array(1),
+    )
+    shape = (3, 4, 4)
+    lif = nir.LIF(
+        tau=np.full(shape, 2.0),
+        r=np.full(shape, 2.0),
+        v_leak=np.zeros(shape),
+        v_threshold=np.ones(shape),
+        v_reset=np.zeros(shape),
+    )
+    pool = nir.SumPool2d(
+        kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+    )
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([2, 4, 4])),
+            "conv": conv,
+            "lif": lif,
+            "pool": pool,
+            "output": nir.Output(output_type=np.array([3, 2, 2])),
+        },
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "pool"), ("pool", "output")],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "A JAX array is being set as static"
+        model = enir.from_nir(graph)
+    ec = model[0].layer
+    for value in (ec.stride, ec.padding, ec.dilation, model[2].window_shape):
+        assert isinstance(value, tuple) and all(
+            isinstance(v, int | tuple) for v in value
+        )
+    assert type(ec.groups) is int

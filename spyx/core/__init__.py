@@ -17,6 +17,7 @@ from ._inputs import (
     batch_from_input,
     check_chain_inputs,
     check_layer_input,
+    check_not_empty,
     expected_input,
     show_shape,
 )
@@ -29,6 +30,7 @@ from ._layer import (
     random_description,
     threshold_of,
 )
+from ._manifest import compare_descriptions, describe_value, digest
 from ._neurons import (
     RESETS,
     Reset,
@@ -79,6 +81,7 @@ from ._shapes import (
     join_halves,
     normalize_shape,
     sequential_batch_ndim,
+    shape_argument,
     split_halves,
     state_shape,
     threshold_value,
@@ -101,8 +104,12 @@ from ._table import (
 )
 
 __all__ = [
+    "compare_descriptions",
+    "describe_value",
+    "digest",
     "ExampleShape",
     "batch_from_input",
+    "check_not_empty",
     "check_chain_inputs",
     "check_layer_input",
     "expected_input",
@@ -172,6 +179,7 @@ __all__ = [
     "run_layerwise",
     "run_model",
     "sequential_batch_ndim",
+    "shape_argument",
     "split_halves",
     "state_shape",
     "states_over_time",

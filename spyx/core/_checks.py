@@ -34,15 +34,19 @@ def debug_checks(enabled: bool = True) -> Iterator[None]:
         _ENABLED[0] = previous
 
 
-def _message(layer: str, name: str) -> str:
+def _message(layer: str, name: str, kind: str) -> str:
     return (
-        f"{layer}: parameter `{name}` holds NaN or inf values. Check the learning "
+        f"{layer}: {kind} `{name}` holds NaN or inf values. Check the learning "
         f"rate and the data; the neuron's output would be meaningless."
     )
 
 
-def check_finite(layer: str, name: str, value: Any) -> None:
-    """With `debug_checks` on, fail if `value` holds NaN or inf.
+def check_finite(layer: str, name: str, value: Any, kind: str = "parameter") -> None:
+    """With `debug_checks` on, fail if `value` holds NaN or inf; `kind`
+    names what it is in the message (``"parameter"``, ``"input"``).
+
+    Without the checks, NaN or inf in the data reaches the outputs as NaN
+    (the spike functions return NaN for a non-finite membrane).
 
     Example:
 
@@ -57,8 +61,8 @@ def check_finite(layer: str, name: str, value: Any) -> None:
 
         def fail_if_not_finite(v: np.ndarray) -> None:
             if not np.all(np.isfinite(v)):
-                raise ValueError(_message(layer, name))
+                raise ValueError(_message(layer, name, kind))
 
         jax.debug.callback(fail_if_not_finite, value)
     elif not np.all(np.isfinite(np.asarray(value))):
-        raise ValueError(_message(layer, name))
+        raise ValueError(_message(layer, name, kind))

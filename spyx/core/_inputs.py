@@ -16,6 +16,7 @@ from ._shapes import sequential_batch_ndim
 __all__ = [
     "ExampleShape",
     "batch_from_input",
+    "check_not_empty",
     "check_chain_inputs",
     "check_layer_input",
     "expected_input",
@@ -140,10 +141,33 @@ def batch_from_input(
         return batch
     if x_batch != state_batch:
         have = "a batch axis" if x_batch else "no batch axis"
+        size = x.shape[1] if x_batch else None
         raise ValueError(
             f"{layer}: `x` of shape {tuple(x.shape)} has {have} (examples of shape "
             f"{show_shape(want)}) but the state has {state_batch} batch "
-            f"axes. Pass state=model.initial_state({x.shape[1] if x_batch else ''})"
-            f" to match x, leave state=None, or jax.vmap over run."
+            f"axes. Pass state=model.initial_state({size}) to match x, or "
+            f"jax.vmap over run."
         )
     return batch
+
+
+def check_not_empty(layer: str, x: Any, batch_axes: int) -> None:
+    """Refuse an empty run: no time steps (``T = 0``) or an empty batch.
+
+    A run of nothing has no final state worth returning (and a mean over an
+    empty batch is NaN), so both front ends raise this `ValueError` instead
+    of returning empty outputs.
+
+    Example: ``check_not_empty("run(LIF)", jnp.ones((0, 4, 8)), 1)`` raises.
+    """
+    shape = tuple(x.shape)
+    if shape[0] == 0:
+        raise ValueError(
+            f"{layer}: `x` has no time steps (T = 0, shape {shape}); pass at least "
+            f"one step."
+        )
+    if 0 in shape[1 : 1 + batch_axes]:
+        raise ValueError(
+            f"{layer}: `x` has an empty batch (shape {shape}); pass at least one "
+            f"example."
+        )

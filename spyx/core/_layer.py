@@ -119,9 +119,12 @@ def random_description(names: list[str]) -> str:
     return text + (" (None, so learnable per unit)" if names != ["W"] else "")
 
 
-def _check_params(layer: str, spec: NeuronSpec, params: Mapping[str, Any]) -> None:
+def _check_values(
+    layer: str, spec: NeuronSpec, params: Mapping[str, Any], x: Any
+) -> None:
     for name in spec.params:
         check_finite(layer, name, params[name])
+    check_finite(layer, "x", x, kind="input")
 
 
 def threshold_of(neuron: Any) -> Array | None:
@@ -159,7 +162,7 @@ def neuron_step(
     spec, layer, shape = neuron.spec, type(neuron).__name__, neuron.hidden_shape
     batch = check_input(layer, x, shape)
     check_state(layer, state, batch, spec.state_shape(shape))
-    _check_params(layer, spec, params)
+    _check_values(layer, spec, params, x)
     kwargs = spec.step_kwargs(params, *_spike_settings(neuron, jnp.result_type(state)))
     return spec.step(x, state, **kwargs)
 
@@ -189,7 +192,7 @@ def neuron_sequence(
     layer = label or type(neuron).__name__
     batch = check_sequence(layer, x, shape)
     check_state(layer, state, batch, spec.state_shape(shape))
-    _check_params(layer, spec, params)
+    _check_values(layer, spec, params, x)
     unknown = sorted(set(options) - set(spec.sequence_options))
     if unknown:
         raise TypeError(

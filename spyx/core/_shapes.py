@@ -28,6 +28,7 @@ __all__ = [
     "join_halves",
     "normalize_shape",
     "sequential_batch_ndim",
+    "shape_argument",
     "split_halves",
     "state_shape",
     "threshold_value",
@@ -100,6 +101,22 @@ def threshold_value(layer: str, threshold: Any) -> float:
             f"{value!r} (a threshold <= 0 fires on every step)."
         )
     return value
+
+
+def shape_argument(layer: str, layer_shape: Any, hidden_shape: Any) -> Any:
+    """The shape given as `layer_shape` (the documented name for `LI`) or as
+    `hidden_shape` (every other neuron's name): exactly one of them.
+
+    Example: ``shape_argument("LI", None, (20,))`` is ``(20,)``.
+    """
+    if layer_shape is not None and hidden_shape is not None:
+        raise TypeError(
+            f"{layer}: give the shape once, as `layer_shape` or `hidden_shape`, "
+            f"not both."
+        )
+    if layer_shape is None and hidden_shape is None:
+        raise TypeError(f"{layer}: missing the shape (`layer_shape`, e.g. (20,)).")
+    return hidden_shape if layer_shape is None else layer_shape
 
 
 def batch_shape(layer: str, batch_size: Any) -> tuple[int, ...]:

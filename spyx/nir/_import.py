@@ -288,16 +288,17 @@ def _conv_from_nir(n: Any) -> nnx.Conv:
     else:
         p = np.broadcast_to(np.asarray(pad), (k,))
         padding = [(int(v), int(v)) for v in p]
+    groups = int(np.asarray(n.groups))  # geometry as Python ints, never arrays
     layer = nnx.Conv(
-        weight.shape[1] * n.groups,
-        weight.shape[0],
-        weight.shape[2:],
+        int(weight.shape[1]) * groups,
+        int(weight.shape[0]),
+        tuple(int(k) for k in weight.shape[2:]),
         tuple(int(s) for s in np.broadcast_to(np.asarray(n.stride), (k,))),
         padding=padding,
         kernel_dilation=tuple(
             int(s) for s in np.broadcast_to(np.asarray(n.dilation), (k,))
         ),
-        feature_group_count=int(n.groups),
+        feature_group_count=groups,
         rngs=nnx.Rngs(0),
     )
     layer.kernel[...] = jnp.asarray(np.moveaxis(weight, (0, 1), (k + 1, k)))

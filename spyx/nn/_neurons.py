@@ -154,16 +154,24 @@ class LI(Neuron):
     spec = core.LI
 
     def __init__(
-        self, layer_shape: ShapeLike, beta: Any = None, *, rngs: nnx.Rngs | None = None
+        self,
+        layer_shape: ShapeLike | None = None,
+        beta: Any = None,
+        *,
+        hidden_shape: ShapeLike | None = None,
+        rngs: nnx.Rngs | None = None,
     ):
         """**Arguments:**
 
         - `layer_shape`: shape of the layer.
+        - `hidden_shape`: the same, under the name every other neuron uses
+          (give one of the two).
         - `beta`: decay; ``None`` gives a learnable per-unit array filled
           with 0.8.
         - `rngs`: accepted for uniformity; the default `beta` is not random.
         """
-        self._setup(layer_shape, {"beta": beta}, randomness=rngs)
+        shape = core.shape_argument("LI", layer_shape, hidden_shape)
+        self._setup(shape, {"beta": beta}, randomness=rngs)
 
 
 class ALIF(Neuron):

@@ -105,6 +105,7 @@ def run(
     layer = f"run({type(model).__name__})"
     x = core.to_time_major(layer, x, batch_major)
     core.check_time_major(layer, x, state)
+    core.check_not_empty(layer, x, 1)
     want = core.expected_input(model, describe)
     if state is None and want is not None and x.ndim < 2 + len(want):
         raise ValueError(
@@ -115,6 +116,8 @@ def run(
     sequential = isinstance(model, Sequential)
     if not sequential:
         core.check_layer_input(layer, x, want, lead="[Time, Batch, ...]")
+    elif model.layers:
+        core.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
     if want is not None and state is not None:
         core.batch_from_input(layer, model, x, state, want, None, sequential)
     outs, final = core.run_model(

@@ -1,0 +1,63 @@
+"""What a checkpoint records about the model it came from, so that a restore
+can refuse a file that does not fit, or that was cut short or damaged.
+
+Both front ends write a *description* (one line per module and per array:
+its type and hyperparameters, or its dtype and shape) and a SHA-256 digest
+of the saved bytes next to the parameters; `restore` checks both before it
+changes anything.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["compare_descriptions", "describe_value", "digest"]
+
+_SIMPLE = (int, float, str, bool, type(None))
+
+
+def digest(data: bytes) -> str:
+    """The hex SHA-256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def describe_value(value: Any) -> str | None:
+    """A stable text for a hyperparameter value, or ``None`` if it has none
+    (objects whose text would only show a memory address)."""
+    if isinstance(value, _SIMPLE):
+        return repr(value)
+    if isinstance(value, tuple | list) and all(isinstance(v, _SIMPLE) for v in value):
+        return repr(tuple(value))
+    if isinstance(value, tuple | list) and all(isinstance(v, tuple) for v in value):
+        return repr(tuple(tuple(v) for v in value))
+    text = repr(value)
+    if " at 0x" in text:
+        name = getattr(value, "__qualname__", None)
+        return None if name is None else name
+    return text
+
+
+def compare_descriptions(
+    where: str, saved: Mapping[str, str], model: Mapping[str, str]
+) -> None:
+    """Raise `ValueError` naming the first entries where a checkpoint's
+    description differs from the model's.
+
+    Example: ``compare_descriptions("restore: ckpt", saved, current)``.
+    """
+    problems = []
+    for key in sorted(set(saved) | set(model)):
+        if key not in model:
+            problems.append(f"{key} is in the file ({saved[key]}) but not the model")
+        elif key not in saved:
+            problems.append(f"{key} is in the model ({model[key]}) but not the file")
+        elif saved[key] != model[key]:
+            problems.append(f"{key} is {saved[key]} in the file, {model[key]} here")
+    if problems:
+        shown = "; ".join(problems[:4])
+        more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
+        raise ValueError(
+            f"{where} was saved from a different model: {shown}{more}. Build the "
+            f"model exactly as when it was saved (layers, shapes, dtypes, "
+            f"hyperparameters) before restoring."
+        )
