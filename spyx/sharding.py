@@ -1,13 +1,22 @@
-"""Data parallelism on JAX's own sharding (`jax.sharding`).
+"""Data parallelism on JAX's own sharding (`jax.sharding`), in one process or
+in many (JAX's multi-process runtime, `jax.distributed`).
 
 A training step shards the batch axis of the time-major input ``[T, B, ...]``
 (axis 1) across devices and replicates the parameters; `jax.jit` (or
 `nnx.jit` / `eqx.filter_jit`) then runs each device on its slice and sums the
 gradients across devices. The loss and gradients equal the one-device ones.
 
+The same code runs in several processes (one per host, or per GPU): call
+`initialize` first in each; `data_mesh` then spans every process's devices,
+`shard_batch` takes each process's *own* slice of the batch and returns
+global arrays, and `replicate` places the same parameters everywhere. Use
+`to_host` to read a result (a loss, the parameters) as NumPy in every
+process.
+
 Example (NNX):
 
 ```python
+spyx.sharding.initialize()                       # no-op in a single process
 mesh = spyx.sharding.data_mesh()                 # all devices on axis "batch"
 x, y = spyx.sharding.shard_batch((x, y), mesh, batch_axes=(1, 0))
 spyx.sharding.replicate(model, mesh)             # parameters on every device
@@ -23,9 +32,10 @@ def train_step(model, optimizer, x, y):
 ```
 
 On a CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (set before
-importing JAX) simulates four devices.
+importing JAX) simulates four devices per process.
 """
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,11 +43,90 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-__all__ = ["data_mesh", "replicate", "shard_batch"]
+__all__ = [
+    "data_mesh",
+    "initialize",
+    "is_main_process",
+    "replicate",
+    "shard_batch",
+    "to_host",
+]
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def initialize(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    cpu_collectives: str = "gloo",
+) -> tuple[int, int]:
+    """Join JAX's multi-process runtime; returns ``(process_index, process_count)``.
+
+    Call it in every process, before any other JAX call. Each argument left
+    as ``None`` is read from the environment: ``SPYX_COORDINATOR`` (or
+    ``JAX_COORDINATOR_ADDRESS``), ``SPYX_NUM_PROCESSES`` (or
+    ``JAX_NUM_PROCESSES``), ``SPYX_PROCESS_ID`` (or ``JAX_PROCESS_ID``).
+    With none of them set and no cluster detected, this is one process and
+    nothing is initialised; under SLURM (or another cluster JAX detects),
+    `jax.distributed.initialize` finds them itself.
+
+    **Arguments:**
+
+    - `coordinator_address`: ``"host:port"`` of process 0.
+    - `num_processes`, `process_id`: the number of processes, and this one's
+      index (``0 .. num_processes - 1``).
+    - `cpu_collectives`: the cross-process collectives on CPU
+      (``jax_cpu_collectives_implementation``); ``"gloo"`` works anywhere.
+
+    Example:
+
+    ```python
+    # process i of 2, both on this machine
+    spyx.sharding.initialize("127.0.0.1:12345", num_processes=2, process_id=i)
+    ```
+    """
+    address = coordinator_address or _env("SPYX_COORDINATOR", "JAX_COORDINATOR_ADDRESS")
+    count = num_processes or _env("SPYX_NUM_PROCESSES", "JAX_NUM_PROCESSES")
+    index = (
+        process_id
+        if process_id is not None
+        else _env("SPYX_PROCESS_ID", "JAX_PROCESS_ID")
+    )
+    on_cluster = (
+        "SLURM_JOB_ID" in os.environ and int(os.environ.get("SLURM_NTASKS", "1")) > 1
+    )
+    if address is None and count is None and not on_cluster:
+        return jax.process_index(), jax.process_count()
+    if count is not None and int(count) < 1:
+        raise ValueError(f"initialize: `num_processes` must be >= 1, got {count}.")
+    jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
+    jax.distributed.initialize(
+        coordinator_address=address,
+        num_processes=None if count is None else int(count),
+        process_id=None if index is None else int(index),
+    )
+    return jax.process_index(), jax.process_count()
+
+
+def is_main_process() -> bool:
+    """Whether this is process 0 (the one that prints and writes files).
+
+    Example: ``if spyx.sharding.is_main_process(): print(accuracy)``.
+    """
+    return jax.process_index() == 0
 
 
 def data_mesh(devices: Sequence[Any] | None = None, axis_name: str = "batch") -> Mesh:
-    """A one-axis mesh over `devices` (default: all) for data parallelism.
+    """A one-axis mesh over `devices` (default: every device of every
+    process) for data parallelism.
 
     Example: ``mesh = spyx.sharding.data_mesh()``.
     """
@@ -45,10 +134,25 @@ def data_mesh(devices: Sequence[Any] | None = None, axis_name: str = "batch") ->
     return Mesh(np.asarray(devices), (axis_name,))
 
 
+def _place(value: Any, sharding: NamedSharding) -> jax.Array:
+    """`value` placed with `sharding`; in several processes, `value` is this
+    process's part (its slice of a sharded axis, or all of a replicated one)."""
+    if jax.process_count() == 1:
+        return jax.device_put(value, sharding)
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        return jax.device_put(value, sharding)  # already global
+    return jax.make_array_from_process_local_data(sharding, np.asarray(value))
+
+
 def shard_batch(
     tree: Any, mesh: Mesh, batch_axes: int | Sequence[int] = 1, axis_name: str = "batch"
 ) -> Any:
     """Place every array of `tree` with its batch axis split across `mesh`.
+
+    In one process each leaf is the whole batch. In several processes each
+    leaf is *this process's* slice of the batch (its rows, in process
+    order), and the result is a global array whose batch is the slices of
+    all processes together.
 
     **Arguments:**
 
@@ -58,8 +162,8 @@ def shard_batch(
       one per leaf of `tree`.
     - `axis_name`: the mesh axis to split over.
 
-    Raises `ValueError` when a batch size is not divisible by the number of
-    devices.
+    Raises `ValueError` when a (local) batch size is not divisible by the
+    number of (local) devices.
 
     Example: ``x, y = shard_batch((x, y), mesh, batch_axes=(1, 0))``.
     """
@@ -71,33 +175,77 @@ def shard_batch(
         raise ValueError(
             f"shard_batch: {len(axes)} batch axes for {len(leaves)} arrays."
         )
-    n = mesh.shape[axis_name]
+    n = mesh.shape[axis_name] // jax.process_count()
+    where = "this process's" if jax.process_count() > 1 else "the"
     placed = []
     for leaf, axis in zip(leaves, axes, strict=True):
         if leaf.shape[axis] % n:
             raise ValueError(
                 f"shard_batch: batch size {leaf.shape[axis]} (axis {axis} of "
-                f"{tuple(leaf.shape)}) is not divisible by the {n} devices."
+                f"{tuple(leaf.shape)}) is not divisible by {where} {n} devices."
             )
         spec = [None] * leaf.ndim
         spec[axis] = axis_name
-        placed.append(jax.device_put(leaf, NamedSharding(mesh, PartitionSpec(*spec))))
+        placed.append(_place(leaf, NamedSharding(mesh, PartitionSpec(*spec))))
     return jax.tree.unflatten(treedef, placed)
 
 
+def _is_array(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray)
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Put a full copy of every array in `tree` on every device of `mesh`.
+    """Put a full copy of every array in `tree` on every device of `mesh`
+    (of every process: each process passes the same values).
 
     NNX modules are updated in place (their variables are re-placed) and
-    returned; other pytrees are returned as new trees.
+    returned; Equinox modules and other pytrees are returned as new trees,
+    their non-array leaves (functions, static fields) unchanged.
 
     Example: ``model = replicate(model, mesh)``.
     """
     sharding = NamedSharding(mesh, PartitionSpec())
-    from flax import nnx  # imported here: Equinox users never load it
 
-    if isinstance(tree, nnx.Module):
+    def place(leaf: Any) -> Any:
+        return _place(leaf, sharding) if _is_array(leaf) else leaf
+
+    if _is_nnx(tree):
+        from flax import nnx
+
         state = nnx.state(tree)
-        nnx.update(tree, jax.device_put(state, sharding))
+        nnx.update(tree, jax.tree.map(place, state))
         return tree
-    return jax.device_put(tree, sharding)
+    return jax.tree.map(place, tree)
+
+
+def _is_nnx(tree: Any) -> bool:
+    try:
+        from flax import nnx
+    except ImportError:  # an Equinox-only install
+        return False
+    return isinstance(tree, nnx.Module)
+
+
+def to_host(tree: Any) -> Any:
+    """Every array of `tree` as a NumPy array holding its global value, in
+    every process (sharded arrays are gathered across processes).
+
+    Example: ``loss = float(spyx.sharding.to_host(loss))``.
+    """
+
+    def get(leaf: Any) -> Any:
+        if not isinstance(leaf, jax.Array):
+            return np.asarray(leaf) if isinstance(leaf, np.ndarray) else leaf
+        if leaf.is_fully_addressable:
+            return np.asarray(leaf)
+        if leaf.is_fully_replicated:
+            return np.asarray(leaf.addressable_data(0))
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+
+    if _is_nnx(tree):
+        from flax import nnx
+
+        return jax.tree.map(get, nnx.to_pure_dict(nnx.state(tree)))
+    return jax.tree.map(get, tree)

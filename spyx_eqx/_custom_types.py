@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import numpy as np
 from beartype import beartype
-from jaxtyping import Float, jaxtyped
+from jaxtyping import Float, TypeCheckError, jaxtyped
 
 from spyx import core
 
@@ -36,12 +36,21 @@ def typechecked(fn):
     return jaxtyped(typechecker=beartype)(fn)
 
 
+def _short(x: Any) -> str:
+    """jaxtyping's way of writing an array: ``f32[2,5]``."""
+    dtype = np.dtype(getattr(x, "dtype", np.float32))
+    name = {"bfloat16": "bf16", "bool": "bool"}.get(
+        dtype.name, f"{dtype.kind}{dtype.itemsize * 8}"
+    )
+    return f"{name}[{','.join(map(str, np.shape(x)))}]"
+
+
 def input_checked(*, sequence: bool = False, label: str = "") -> Callable:
     """`typechecked`, after checking `x` (the first argument) against the
     module's whole ``hidden_shape`` (``[T, *batch, *hidden_shape]`` when
-    `sequence`), so a wrong input is blamed on `x` with both shapes even
-    where the annotations only see the last axis. `label` follows the class
-    name in messages (``".parallel"``)."""
+    `sequence`), so a wrong input is a `TypeCheckError` about parameter
+    ``'x'`` with both shapes, even where the annotations only see the last
+    axis. `label` follows the class name in messages (``".parallel"``)."""
     check = core.check_sequence if sequence else core.check_input
 
     def decorate(fn: Callable) -> Callable:
@@ -49,7 +58,14 @@ def input_checked(*, sequence: bool = False, label: str = "") -> Callable:
 
         @functools.wraps(fn)
         def wrapper(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
-            check(type(self).__name__ + label, x, self.hidden_shape)
+            try:
+                check(type(self).__name__ + label, x, self.hidden_shape)
+            except (TypeError, ValueError) as err:
+                raise TypeCheckError(
+                    f"Type-check error whilst checking the parameters of "
+                    f"{type(self).__name__}.{fn.__name__}.\nThe problem arose whilst "
+                    f"typechecking parameter 'x'.\nActual value: {_short(x)}\n{err}"
+                ) from None
             return typed(self, x, *args, **kwargs)
 
         return wrapper

@@ -83,7 +83,7 @@ def test_type_checks_cost_nothing_inside_jit():
 def test_multidimensional_hidden_shape_checked_beyond_last_axis():
     layer = se.CuBaLIF((3, 2, H), alpha=0.5, beta=0.5)
     assert layer.initial_state().shape == (3, 2, 2 * H)
-    with pytest.raises(ValueError, match=r"CuBaLIF: `x` must have shape"):
+    with pytest.raises(TypeCheckError, match=r"CuBaLIF: `x` must have shape"):
         layer(jnp.ones((2, 2, H)), jnp.zeros((2, 2, 2 * H)))
 
 

@@ -174,10 +174,13 @@ def test_batched_input_with_unbatched_state_is_one_clear_error(layerwise):
 
 
 def test_wrong_spatial_input_blames_x():
+    from jaxtyping import TypeCheckError
+
     layer = se.CuBaLIF((3, 2, 4), alpha=0.5, beta=0.5)
-    with pytest.raises(ValueError, match=r"CuBaLIF: `x` must have shape"):
+    blame_x = r"parameter 'x'\.\nActual value: f32\[5,2,2,4\]\nCuBaLIF: `x` must have"
+    with pytest.raises(TypeCheckError, match=blame_x):
         layer(jnp.ones((5, 2, 2, 4)), jnp.zeros((5, 3, 2, 8)))
-    with pytest.raises(ValueError, match=r"CuBaLIF: `x` must have shape"):
+    with pytest.raises(TypeCheckError, match=r"parameter 'x'.*\n.*f32\[6,2,2,4\]"):
         layer.run_sequence(jnp.ones((6, 2, 2, 4)), jnp.zeros((3, 2, 8)))
 
 
