@@ -10,6 +10,7 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 - The scans (`time_scan`, `leaky_scan`, `run_layerwise`) run them over time.
 """
 
+from ._adjoint import adjoint_sequence
 from ._checks import check_finite, debug_checks
 from ._init import decay_init, decay_value, recurrent_init
 from ._inputs import (
@@ -104,6 +105,7 @@ from ._table import (
 )
 
 __all__ = [
+    "adjoint_sequence",
     "compare_descriptions",
     "describe_value",
     "digest",
