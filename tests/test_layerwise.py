@@ -150,38 +150,67 @@ def test_checkpoint_must_be_positive():
         snn.run(snn.LIF((H,), beta=0.5), jnp.ones((T, B, H)), checkpoint=0)
 
 
-KERNEL_CASES = [(beta, "subtract") for beta in (0.8, "per-unit", 1.0, 0.0)] + [
-    (beta, reset) for reset in ("zero", "none") for beta in (0.8, "per-unit", 1.0)
+KERNEL_NEURONS = [n for n in NEURONS if n.spec.sequence is not None and not n.parallel]
+DECAYS = (0.8, "per-unit", 1.0, 0.0)
+
+
+def _kernel_case(n, reset, decay):
+    marks = []
+    # in the default run: every neuron at per-unit decays in its default
+    # mode, and LIF (the hand-derived kernel) and RCuBaLIF (recurrent, two
+    # parts) in every case
+    if not (
+        n.name in ("LIF", "RCuBaLIF") or (reset, decay) == ("subtract", "per-unit")
+    ):
+        marks.append(pytest.mark.slow)
+    return pytest.param(n, reset, decay, marks=marks, id=f"{n.name}-{reset}-{decay}")
+
+
+KERNEL_CASES = [
+    _kernel_case(n, reset, decay)
+    for n in KERNEL_NEURONS
+    for reset in ("subtract", "zero", "none")
+    for decay in DECAYS
 ]
 
 
-@pytest.mark.parametrize(("beta", "reset"), KERNEL_CASES, ids=str)
-def test_lif_sequence_backward_equals_autodiff(beta, reset):
-    """The hand-written adjoint of `core.lif_sequence` against autodiff of the
-    step-by-step scan, w.r.t. the input, the start state and beta, in every
-    reset mode."""
+@pytest.mark.parametrize(("neuron", "reset", "decay"), KERNEL_CASES)
+def test_sequence_kernel_backward_equals_autodiff(neuron, reset, decay):
+    """Each sequence kernel's hand-written backward pass (`lif_sequence` for
+    IF and LIF, `adjoint_sequence` for the others) against autodiff of the
+    step-by-step scan: values and gradients w.r.t. the input, the start
+    state, every decay (scalar, per-unit, and at the edges 0 and 1) and the
+    recurrent weights, in every reset mode."""
     from spyx import axn, core
 
-    b = jnp.linspace(0.1, 0.95, H) if beta == "per-unit" else jnp.asarray(beta)
+    spec = neuron.spec
+    hidden = (H,)
+    rng = np.random.default_rng(5)
+    decays = {
+        d: jnp.asarray(rng.uniform(0.1, 0.95, hidden), jnp.float32)
+        if decay == "per-unit"
+        else jnp.asarray(decay)
+        for d in spec.decays
+    }
+    W = jnp.asarray(rng.normal(0.0, 0.4, (H, H)), jnp.float32)
     xs = spiking_input(7, (T, B, H), scale=1.5)
-    V0 = jnp.full((B, H), 0.4)
+    state0 = jnp.asarray(rng.uniform(0.0, 0.5, (B, *spec.state_shape(hidden))))
     spike = axn.arctan()
     weights = jax.random.normal(jax.random.key(3), (T, B, H))
 
-    def by_steps(x, V, b):
-        s, V = core.time_scan(
-            lambda x_t, v: core.lif_step(
-                x_t, v, beta=b, threshold=1.0, spike=spike, reset=reset
-            ),
-            x,
-            V,
-        )
-        return jnp.sum(s * weights) + jnp.sum(V**2)
+    def keywords(p, W):
+        return spec.step_kwargs(dict(p, W=W), 1.0, spike, reset)
 
-    def by_kernel(x, V, b):
-        s, V = core.lif_sequence(x, V, beta=b, threshold=1.0, spike=spike, reset=reset)
-        return jnp.sum(s * weights) + jnp.sum(V**2)
+    def by_steps(x, s0, p, W):
+        step = lambda x_t, s: spec.step(x_t, s, **keywords(p, W))  # noqa: E731
+        out, final = core.time_scan(step, x, s0)
+        return jnp.sum(out * weights) + jnp.sum(final**2)
 
-    ref = jax.value_and_grad(by_steps, argnums=(0, 1, 2))(xs, V0, b)
-    got = jax.value_and_grad(by_kernel, argnums=(0, 1, 2))(xs, V0, b)
+    def by_kernel(x, s0, p, W):
+        out, final = spec.sequence(x, s0, **keywords(p, W))
+        return jnp.sum(out * weights) + jnp.sum(final**2)
+
+    args = (xs, state0, decays, W)
+    ref = jax.value_and_grad(by_steps, argnums=(0, 1, 2, 3))(*args)
+    got = jax.value_and_grad(by_kernel, argnums=(0, 1, 2, 3))(*args)
     _close(got, ref)
