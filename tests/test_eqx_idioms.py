@@ -185,7 +185,16 @@ def test_wrong_spatial_input_blames_x():
 
 
 @pytest.mark.parametrize(
-    "neuron", [n for n in NEURONS if n.spiking], ids=lambda n: n.name
+    "neuron",
+    [
+        pytest.param(
+            n,
+            id=n.name,
+            marks=() if n.name in ("LIF", "RCuBaLIF", "PSU_LIF") else pytest.mark.slow,
+        )
+        for n in NEURONS
+        if n.spiking
+    ],
 )
 def test_threshold_is_a_leaf_set_with_tree_at_and_saved(neuron, tmp_path):
     layer = neuron.eqx_from((4,), neuron.random_params((4,)))

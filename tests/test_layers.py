@@ -12,10 +12,21 @@ from flax import nnx
 
 import spyx.nn as snn
 
-from .helpers import NON_RECURRENT, spiking_input
+from .helpers import NON_RECURRENT, one_of_each_kind, spiking_input
 
 
-@pytest.mark.parametrize("neuron", NON_RECURRENT, ids=lambda n: n.name)
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        pytest.param(
+            n,
+            id=n.name,
+            # one neuron per kind of state in the default run, the rest slow
+            marks=() if n in one_of_each_kind(NON_RECURRENT) else pytest.mark.slow,
+        )
+        for n in NON_RECURRENT
+    ],
+)
 def test_conv_hidden_shape_with_sumpool_and_flatten(neuron):
     rngs = nnx.Rngs(0)
     model = snn.Sequential(

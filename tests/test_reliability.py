@@ -204,7 +204,11 @@ def test_alif_gradient_by_hand():
 # ----------------------------------------------------------- value checks
 
 
-@pytest.mark.parametrize("bad", [jnp.nan, jnp.inf], ids=["nan", "inf"])
+@pytest.mark.parametrize(
+    "bad",
+    [jnp.nan, pytest.param(jnp.inf, marks=pytest.mark.slow)],
+    ids=["nan", "inf"],
+)
 @pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
 def test_non_finite_input_reaches_the_outputs_as_nan(neuron, bad):
     """NaN or inf at step 2 of one unit: that unit's outputs from step 3 on
