@@ -44,7 +44,8 @@ class _Integrating(_Resetting):
 
         - `hidden_shape`: one example's shape, e.g. ``(128,)``; 1-D for a
           recurrent neuron.
-        - `threshold`: firing threshold (static, positive).
+        - `threshold`: firing threshold, a positive number (stored as a
+          scalar array leaf: saved, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
         - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
           see `spyx.nn.LIF`.
@@ -72,7 +73,8 @@ class _Leaky(_Resetting):
           ``(C, H, W)``; 1-D for a recurrent neuron.
         - `beta`: membrane decay, a number or a per-unit array; ``None``
           learns one per unit.
-        - `threshold`: firing threshold (static, positive).
+        - `threshold`: firing threshold, a positive number (stored as a
+          scalar array leaf: saved, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
         - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
           see `spyx.nn.LIF`.
@@ -102,7 +104,8 @@ class _CurrentBased(_Resetting):
         - `hidden_shape`: one example's shape; 1-D for a recurrent neuron.
         - `alpha`, `beta`: synaptic-current and membrane decays; ``None``
           learns one per unit.
-        - `threshold`: firing threshold (static, positive).
+        - `threshold`: firing threshold, a positive number (stored as a
+          scalar array leaf: saved, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
         - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
           see `spyx.nn.LIF`.
@@ -221,7 +224,8 @@ class ALIF(_Resetting):
         - `hidden_shape`: one example's shape.
         - `beta`, `gamma`: membrane and threshold-adaptation decays; ``None``
           learns one per unit (needs `key`).
-        - `threshold`: base firing threshold (static, positive).
+        - `threshold`: base firing threshold, a positive number (stored as
+          a scalar array leaf: saved, not trained).
         - `activation`: spike function from `spyx.axn`; default `superspike()`.
         - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
           see `spyx.nn.LIF`.

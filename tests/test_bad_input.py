@@ -366,7 +366,14 @@ BUILD_CASES = [
 ]
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path",
+    # layer-wise and jitted in the default run; the other paths slow
+    [
+        p if p in ("layerwise", "jit") else pytest.param(p, marks=pytest.mark.slow)
+        for p in PATHS
+    ],
+)
 @pytest.mark.parametrize("api", APIS, ids=lambda a: a.name)
 @pytest.mark.parametrize(
     ("case", "exc", "match"),

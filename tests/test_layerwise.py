@@ -28,8 +28,7 @@ OPTIONS = {
 
 
 def _options_by_default(n) -> bool:
-    kernel = n.spec.sequence is not None and not n.parallel
-    return kernel or (n.recurrent and n.parts == 2)
+    return n.name in ("LIF", "RCuBaLIF")
 
 
 CASES = [(n, "layerwise") for n in NEURONS] + [
@@ -158,10 +157,11 @@ def _kernel_case(n, reset, decay):
     marks = []
     # in the default run: every neuron at per-unit decays in its default
     # mode, and LIF (the hand-derived kernel) and RCuBaLIF (recurrent, two
-    # parts) in every case
-    if not (
-        n.name in ("LIF", "RCuBaLIF") or (reset, decay) == ("subtract", "per-unit")
-    ):
+    # parts) at per-unit decays in every mode; the rest slow
+    default = decay == "per-unit" and (
+        reset == "subtract" or n.name in ("LIF", "RCuBaLIF")
+    )
+    if not default:
         marks.append(pytest.mark.slow)
     return pytest.param(n, reset, decay, marks=marks, id=f"{n.name}-{reset}-{decay}")
 

@@ -204,12 +204,20 @@ def test_alif_gradient_by_hand():
 # ----------------------------------------------------------- value checks
 
 
+@pytest.mark.parametrize("bad", [jnp.nan, jnp.inf], ids=["nan", "inf"])
 @pytest.mark.parametrize(
-    "bad",
-    [jnp.nan, pytest.param(jnp.inf, marks=pytest.mark.slow)],
-    ids=["nan", "inf"],
+    "neuron",
+    [
+        pytest.param(
+            n,
+            id=n.name,
+            marks=()
+            if n.name in ("LIF", "LI", "RCuBaLIF", "PSU_LIF")
+            else pytest.mark.slow,
+        )
+        for n in NEURONS
+    ],
 )
-@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
 def test_non_finite_input_reaches_the_outputs_as_nan(neuron, bad):
     """NaN or inf at step 2 of one unit: that unit's outputs from step 3 on
     (a spike reads the membrane before the step's input, except PSU_LIF's)
