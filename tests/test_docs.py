@@ -1,5 +1,8 @@
-"""The tutorial pages are executed: every ```python block, in order, in one
-namespace per page."""
+"""The documentation is executed: every ```python block of the tutorials,
+the how-to guides and the installation page, in order, in one namespace per
+page. (Fragments of multi-process programs are marked ```py instead; the
+program they come from, examples/data_parallel.py, is run by
+tests/test_multiprocess.py.)"""
 
 import re
 from pathlib import Path
@@ -9,16 +12,24 @@ import pytest
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 PAGES = sorted((DOCS / "tutorial").glob("*.md"))
+HOW_TO = sorted((DOCS / "how-to").glob("*.md")) + [DOCS / "install.md"]
+# pages whose blocks take long (training, benchmarks) run with the slow tests
+SLOW_PAGES = {
+    "benchmark",
+    "convert",
+    "long-sequences",
+    "multi-device",
+    "train-eqx",
+    "train-nnx",
+}
 
 
 def test_the_tutorial_pages_exist():
     assert [p.name for p in PAGES] == ["first-snn-eqx.md", "first-snn-nnx.md"]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
-def test_tutorial_code_runs(page):
+def _run_page(page):
     blocks = BLOCK.findall(page.read_text())
-    assert len(blocks) >= 3
     namespace: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     for i, code in enumerate(blocks):
         try:
@@ -27,6 +38,28 @@ def test_tutorial_code_runs(page):
             raise AssertionError(
                 f"{page.name}, code block {i} failed: {err!r}"
             ) from err
+    return blocks
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_tutorial_code_runs(page):
+    assert len(_run_page(page)) >= 3
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(
+            p, id=p.stem, marks=pytest.mark.slow if p.stem in SLOW_PAGES else ()
+        )
+        for p in HOW_TO
+    ],
+)
+def test_how_to_code_runs(page, tmp_path, monkeypatch):
+    """Every how-to page is a complete program (pages without Python code,
+    such as the migration notes, run nothing)."""
+    monkeypatch.chdir(tmp_path)
+    _run_page(page)
 
 
 def _docstring_examples():
