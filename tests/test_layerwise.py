@@ -174,16 +174,47 @@ KERNEL_CASES = [
 ]
 
 
+def _generic(n, reset, decay):
+    # `adjoint_sequence` built from the table's step, in place of the table's
+    # kernel: the default run checks two neurons, the slow run all
+    marks = (
+        () if n.name in ("ALIF", "RLIF") and decay == "per-unit" else [pytest.mark.slow]
+    )
+    return pytest.param(n, reset, decay, marks=marks, id=f"{n.name}-{reset}-{decay}")
+
+
+GENERIC_CASES = [
+    _generic(n, reset, decay)
+    for n in KERNEL_NEURONS
+    for reset in ("subtract", "zero")
+    for decay in ("per-unit", 1.0)
+]
+
+
 @pytest.mark.parametrize(("neuron", "reset", "decay"), KERNEL_CASES)
 def test_sequence_kernel_backward_equals_autodiff(neuron, reset, decay):
-    """Each sequence kernel's hand-written backward pass (`lif_sequence` for
-    IF and LIF, `adjoint_sequence` for the others) against autodiff of the
+    """Each sequence kernel's hand-derived backward pass (`lif_sequence`,
+    `alif_sequence`, `cuba_lif_sequence`) against autodiff of the
     step-by-step scan: values and gradients w.r.t. the input, the start
     state, every decay (scalar, per-unit, and at the edges 0 and 1) and the
     recurrent weights, in every reset mode."""
-    from spyx import axn, core
+    _check_kernel(neuron.spec, neuron.spec.sequence, reset, decay)
+
+
+@pytest.mark.parametrize(("neuron", "reset", "decay"), GENERIC_CASES)
+def test_adjoint_sequence_equals_autodiff(neuron, reset, decay):
+    """`spyx.core.adjoint_sequence`, the kernel built from any step, checked
+    the same way on the built-in steps."""
+    from spyx import core
 
     spec = neuron.spec
+    kernel = core.adjoint_sequence(spec.step, spec.decays, spec.recurrent)
+    _check_kernel(spec, kernel, reset, decay)
+
+
+def _check_kernel(spec, kernel, reset, decay):
+    from spyx import axn, core
+
     hidden = (H,)
     rng = np.random.default_rng(5)
     decays = {
@@ -207,7 +238,7 @@ def test_sequence_kernel_backward_equals_autodiff(neuron, reset, decay):
         return jnp.sum(out * weights) + jnp.sum(final**2)
 
     def by_kernel(x, s0, p, W):
-        out, final = spec.sequence(x, s0, **keywords(p, W))
+        out, final = kernel(x, s0, **keywords(p, W))
         return jnp.sum(out * weights) + jnp.sum(final**2)
 
     args = (xs, state0, decays, W)

@@ -68,7 +68,7 @@ from ._scan import (
     time_scan,
     to_time_major,
 )
-from ._sequences import if_sequence, lif_sequence
+from ._sequences import alif_sequence, cuba_lif_sequence, if_sequence, lif_sequence
 from ._shapes import (
     Shape,
     batch_shape,
@@ -105,6 +105,8 @@ from ._table import (
 )
 
 __all__ = [
+    "alif_sequence",
+    "cuba_lif_sequence",
     "adjoint_sequence",
     "compare_descriptions",
     "describe_value",

@@ -45,8 +45,8 @@ def adjoint_sequence(
 
     **Arguments:**
 
-    - `step`: the core step, ``step(x, state, **decays, threshold, spike,
-      reset[, weights])``.
+    - `step`: the core step, ``step(x, state, **decays, threshold, spike[,
+      reset][, weights])`` (`reset` is passed on only when given).
     - `decays`: the names of its decay keywords (``("alpha", "beta")``).
     - `recurrent`: the step takes ``weights=W``, added as ``s @ W`` where
       `x` is added.
@@ -70,7 +70,7 @@ def adjoint_sequence(
         *,
         threshold: Any,
         spike: Callable[[Array], Array],
-        reset: str = "subtract",
+        reset: str | None = None,
         weights: Array | None = None,
         **values: Any,
     ) -> tuple[Array, Array]:
@@ -94,7 +94,7 @@ def adjoint_sequence(
 def _kernel(
     step: Callable[..., tuple[Array, Array]],
     spike: Callable[[Array], Array],
-    reset: str,
+    reset: str | None,
     recurrent: bool,
     x_shape: tuple[int, ...],
     x_dtype: Any,
@@ -105,7 +105,9 @@ def _kernel(
     def run_step(
         x_t: Array, st: Array, params: Mapping[str, Array], W: Any, th: Array
     ) -> tuple[Array, Array]:
-        kwargs = dict(params, threshold=th, spike=spike, reset=reset)
+        kwargs = dict(params, threshold=th, spike=spike)
+        if reset is not None:  # steps without a reset mode take no `reset`
+            kwargs["reset"] = reset
         if recurrent:
             kwargs["weights"] = W
         return step(x_t, st, **kwargs)

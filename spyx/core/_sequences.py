@@ -17,9 +17,10 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from ._neurons import RESETS, Reset, clip01, lif_step
+from ._neurons import RESETS, Reset, alif_step, clip01, cuba_lif_step, lif_step
+from ._shapes import join_halves, split_halves
 
-__all__ = ["if_sequence", "lif_sequence"]
+__all__ = ["alif_sequence", "cuba_lif_sequence", "if_sequence", "lif_sequence"]
 
 
 def lif_sequence(
@@ -29,9 +30,13 @@ def lif_sequence(
     beta: ArrayLike,
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
+    weights: Array | None = None,
     reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
-    """`lif_step` over a whole time-major sequence, with a custom VJP.
+    """`lif_step` over a whole time-major sequence, with a custom VJP (also
+    for the recurrent `rlif_step`, given `weights`: ``V_{t+1}`` then adds
+    ``s_t W``, the backward adds ``(l_{t+1} W^T) g_t`` to ``l_t``, and
+    ``dL/dW = S^T L`` is one matmul after the reverse scan).
 
     Forward: ``s_t = H(V_t - th)``, ``V_{t+1} = r(V_t) + x_t`` with the reset
     ``r(V) = b V - s th`` (``"subtract"``), ``b (1 - s) V`` (``"zero"``) or
@@ -66,12 +71,20 @@ def lif_sequence(
     beta = jnp.asarray(beta, jnp.result_type(float))
     threshold = jax.lax.stop_gradient(jnp.asarray(threshold, V0.dtype))
 
+    x_dtype = x.dtype
+
     def forward(
-        x: Array, V0: Array, beta: Array, threshold: Array
+        x: Array, V0: Array, beta: Array, W: Any, threshold: Array
     ) -> tuple[Array, Array, Array]:
         def body(V: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
             s, V_new = lif_step(
-                x_t, V, beta=beta, threshold=threshold, spike=spike, reset=reset
+                x_t,
+                V,
+                beta=beta,
+                threshold=threshold,
+                spike=spike,
+                weights=W,
+                reset=reset,
             )
             return V_new, (s, V)
 
@@ -80,19 +93,19 @@ def lif_sequence(
 
     @jax.custom_vjp
     def sequence(
-        x: Array, V0: Array, beta: Array, threshold: Array
+        x: Array, V0: Array, beta: Array, W: Any, threshold: Array
     ) -> tuple[Array, Array]:
-        spikes, V_T, _ = forward(x, V0, beta, threshold)
+        spikes, V_T, _ = forward(x, V0, beta, W, threshold)
         return spikes, V_T
 
     def sequence_fwd(
-        x: Array, V0: Array, beta: Array, threshold: Array
+        x: Array, V0: Array, beta: Array, W: Any, threshold: Array
     ) -> tuple[Any, Any]:
-        spikes, V_T, trace = forward(x, V0, beta, threshold)
-        return (spikes, V_T), (trace, beta, threshold)
+        spikes, V_T, trace = forward(x, V0, beta, W, threshold)
+        return (spikes, V_T), (trace, beta, W, threshold)
 
-    def sequence_bwd(res: Any, cts: Any) -> tuple[Array, Array, Array, Array]:
-        trace, beta, threshold = res
+    def sequence_bwd(res: Any, cts: Any) -> tuple:
+        trace, beta, W, threshold = res
         d_spikes, d_VT = cts
         b, clip_vjp = jax.vjp(clip01, beta)
 
@@ -106,6 +119,8 @@ def lif_sequence(
                 dr_dV = b * (1.0 - spike(u)) - b * V * g
             else:
                 dr_dV = b
+            if W is not None:  # the feedback s W carries l_{t+1} back to s_t
+                d_s = d_s + (lam @ W.T).astype(d_s.dtype)
             lam_prev = (d_s * g + lam * dr_dV).astype(V.dtype)
             return lam_prev, lam
 
@@ -117,11 +132,21 @@ def lif_sequence(
         lead = d_b.ndim - b.ndim
         d_b = d_b.sum(axis=tuple(range(lead))) if b.ndim else d_b.sum()
         (d_beta,) = clip_vjp(d_b.astype(b.dtype))
+        d_W = None
+        if W is not None:
+            rows = spike(trace - threshold).reshape(-1, trace.shape[-1])
+            d_W = (rows.T @ d_x.reshape(-1, d_x.shape[-1])).astype(W.dtype)
         # the threshold is not trained: no gradient flows to it
-        return d_x.astype(trace.dtype), lam0, d_beta, jnp.zeros_like(threshold)
+        return (
+            d_x.astype(x_dtype),
+            lam0,
+            d_beta,
+            d_W,
+            jnp.zeros_like(threshold),
+        )
 
     sequence.defvjp(sequence_fwd, sequence_bwd)
-    return sequence(x, V0, beta, threshold)
+    return sequence(x, V0, beta, weights, threshold)
 
 
 def if_sequence(
@@ -130,9 +155,11 @@ def if_sequence(
     *,
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
+    weights: Array | None = None,
     reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
-    """`if_step` over a whole sequence: `lif_sequence` with ``beta = 1``.
+    """`if_step` (or, with `weights`, `rif_step`) over a whole sequence:
+    `lif_sequence` with ``beta = 1``.
 
     Example:
 
@@ -140,4 +167,290 @@ def if_sequence(
     spikes, V_T = if_sequence(x, V0, threshold=1.0, spike=superspike())
     ```
     """
-    return lif_sequence(x, V0, beta=1.0, threshold=threshold, spike=spike, reset=reset)
+    return lif_sequence(
+        x,
+        V0,
+        beta=1.0,
+        threshold=threshold,
+        spike=spike,
+        weights=weights,
+        reset=reset,
+    )
+
+
+def alif_sequence(
+    x: Array,
+    VT0: Array,
+    *,
+    beta: ArrayLike,
+    gamma: ArrayLike,
+    threshold: ArrayLike,
+    spike: Callable[[Array], Array],
+    reset: Reset = "subtract",
+) -> tuple[Array, Array]:
+    """`alif_step` over a whole time-major sequence, with a custom VJP.
+
+    Forward: ``th_t = th + T_t``, ``s_t = H(V_t - th_t)``, ``V_{t+1} =
+    r(V_t) + x_t`` with ``r(V) = b V - s th_t`` (``"subtract"``), ``b (1 -
+    s) V`` (``"zero"``) or ``b V`` (``"none"``), and ``T_{t+1} = g T_t + (1
+    - g) s_t``. Backward, with ``h_t = H'(V_t - th_t)`` the surrogate and
+    ``l_t``, ``m_t`` the gradients w.r.t. ``V_t`` and ``T_t``:
+
+        e_t = dL/ds_t + m_{t+1} (1 - g) + l_{t+1} dr/ds,     q_t = e_t h_t,
+        l_t = l_{t+1} dr/dV + q_t,    m_t = m_{t+1} g - q_t + l_{t+1} dr/dT,
+        dL/dx_t = l_{t+1},   dL/db = sum_t l_{t+1} dr/db,
+        dL/dg = sum_t m_{t+1} (T_t - s_t),
+
+    where ``dr/ds = -th_t``, ``dr/dV = b``, ``dr/dT = -s`` (subtract);
+    ``dr/ds = -b V``, ``dr/dV = b (1 - s)``, ``dr/dT = 0`` (zero); ``dr/ds =
+    dr/dT = 0``, ``dr/dV = b`` (none); ``dr/db`` is ``r`` without the
+    reset term divided by ``b``. Only the state trace is kept; the decay
+    gradients are reduced once, after the reverse scan.
+
+    **Arguments:** `x` ``[T, *batch, *hidden]``; `VT0` the start state ``[V,
+    T]`` on the last axis; `beta`, `gamma` scalars or ``hidden``-shaped
+    decays; `threshold`, `spike`, `reset` as in `lif_sequence`.
+
+    **Returns:** ``(spikes [T, ...], VT_T)``.
+
+    Example:
+
+    ```python
+    spikes, VT = alif_sequence(
+        x, VT0, beta=0.9, gamma=0.8, threshold=1.0, spike=superspike()
+    )
+    ```
+    """
+    if reset not in RESETS:
+        raise ValueError(
+            f"alif_sequence: `reset` must be one of {RESETS}, got {reset!r}."
+        )
+    beta = jnp.asarray(beta, jnp.result_type(float))
+    gamma = jnp.asarray(gamma, jnp.result_type(float))
+    threshold = jax.lax.stop_gradient(jnp.asarray(threshold, VT0.dtype))
+
+    def forward(x: Array, VT0: Array, beta: Array, gamma: Array, th: Array) -> tuple:
+        def body(VT: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
+            s, new = alif_step(
+                x_t, VT, beta=beta, gamma=gamma, threshold=th, spike=spike, reset=reset
+            )
+            return new, (s, VT)
+
+        VT_T, (spikes, trace) = jax.lax.scan(body, VT0, x)
+        return spikes, VT_T, trace
+
+    @jax.custom_vjp
+    def sequence(x: Array, VT0: Array, beta: Array, gamma: Array, th: Array) -> tuple:
+        spikes, VT_T, _ = forward(x, VT0, beta, gamma, th)
+        return spikes, VT_T
+
+    def sequence_fwd(
+        x: Array, VT0: Array, beta: Array, gamma: Array, th: Array
+    ) -> tuple:
+        spikes, VT_T, trace = forward(x, VT0, beta, gamma, th)
+        return (spikes, VT_T), (trace, beta, gamma, th)
+
+    def sequence_bwd(res: Any, cts: Any) -> tuple:
+        trace, beta, gamma, th = res
+        d_spikes, d_VT = cts
+        b, b_vjp = jax.vjp(clip01, beta)
+        g, g_vjp = jax.vjp(clip01, gamma)
+        Vs, Ts = split_halves(trace)
+
+        def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
+            lam, mu = carry
+            V, T, d_s = inputs
+            th_t = th + T
+            u = V - th_t
+            h = jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+            e = d_s + mu * (1.0 - g)
+            if reset == "subtract":
+                e = e - lam * th_t
+                lam_prev = lam * b
+                mu_prev = mu * g - lam * spike(u)
+            elif reset == "zero":
+                s = spike(u)
+                e = e - lam * b * V
+                lam_prev = lam * b * (1.0 - s)
+                mu_prev = mu * g
+            else:
+                lam_prev = lam * b
+                mu_prev = mu * g
+            q = e * h
+            lam_prev = (lam_prev + q).astype(V.dtype)
+            mu_prev = (mu_prev - q).astype(T.dtype)
+            return (lam_prev, mu_prev), (lam, mu)
+
+        lam_T, mu_T = split_halves(d_VT)
+        (lam0, mu0), (d_x, d_T) = jax.lax.scan(
+            body, (lam_T, mu_T), (Vs, Ts, d_spikes), reverse=True
+        )
+        S = spike(Vs - th - Ts)
+        dr_db = (1.0 - S) * Vs if reset == "zero" else Vs
+        d_b = d_x * dr_db
+        d_g = d_T * (Ts - S)
+
+        def reduce(d: Array, p: Array) -> Array:
+            lead = d.ndim - p.ndim
+            return d.sum(axis=tuple(range(lead))) if p.ndim else d.sum()
+
+        (d_beta,) = b_vjp(reduce(d_b, b).astype(b.dtype))
+        (d_gamma,) = g_vjp(reduce(d_g, g).astype(g.dtype))
+        return (
+            d_x.astype(x_dtype[0]),
+            join_halves(lam0, mu0),
+            d_beta,
+            d_gamma,
+            jnp.zeros_like(th),
+        )
+
+    x_dtype = (x.dtype,)
+    sequence.defvjp(sequence_fwd, sequence_bwd)
+    return sequence(x, VT0, beta, gamma, threshold)
+
+
+def cuba_lif_sequence(
+    x: Array,
+    VI0: Array,
+    *,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    threshold: ArrayLike,
+    spike: Callable[[Array], Array],
+    weights: Array | None = None,
+    reset: Reset = "subtract",
+) -> tuple[Array, Array]:
+    """`cuba_lif_step` over a whole time-major sequence, with a custom VJP
+    (also for the recurrent `rcuba_lif_step`, given `weights`).
+
+    Forward: ``s_t = H(V_t - th)``, ``I_{t+1} = a I_t + x_t + s_t W``,
+    ``V_{t+1} = r(V_t) + I_{t+1}`` with ``r(V) = b (V - s th)``
+    (``"subtract"``), ``b (1 - s) V`` (``"zero"``) or ``b V`` (``"none"``).
+    Backward, with ``h_t = H'(V_t - th)``, ``l_t`` and ``m_t`` the gradients
+    w.r.t. ``V_t`` and ``I_t``, and ``n_t = l_{t+1} + m_{t+1}`` the gradient
+    w.r.t. ``I_{t+1}``:
+
+        e_t = dL/ds_t + l_{t+1} dr/ds + n_t W^T,      q_t = e_t h_t,
+        l_t = l_{t+1} dr/dV + q_t,    m_t = a n_t,    dL/dx_t = n_t,
+        dL/da = sum_t n_t I_t,   dL/db = sum_t l_{t+1} dr/db,   dL/dW = S^T N,
+
+    with ``dr/ds = -b th``, ``dr/dV = b`` (subtract), ``dr/ds = -b V``,
+    ``dr/dV = b (1 - s)`` (zero), ``dr/ds = 0``, ``dr/dV = b`` (none). Only
+    ``n_t W^T`` stays in the loop; the decay and weight gradients are
+    reduced once, after the reverse scan.
+
+    **Arguments:** `x` ``[T, *batch, *hidden]``; `VI0` the start state ``[V,
+    I]`` on the last axis; `alpha`, `beta` scalars or ``hidden``-shaped
+    decays; `weights` ``(H, H)`` or ``None``; `threshold`, `spike`, `reset`
+    as in `lif_sequence`.
+
+    **Returns:** ``(spikes [T, ...], VI_T)``.
+
+    Example:
+
+    ```python
+    spikes, VI = cuba_lif_sequence(
+        x, VI0, alpha=0.8, beta=0.9, threshold=1.0, spike=superspike()
+    )
+    ```
+    """
+    if reset not in RESETS:
+        raise ValueError(
+            f"cuba_lif_sequence: `reset` must be one of {RESETS}, got {reset!r}."
+        )
+    alpha = jnp.asarray(alpha, jnp.result_type(float))
+    beta = jnp.asarray(beta, jnp.result_type(float))
+    threshold = jax.lax.stop_gradient(jnp.asarray(threshold, VI0.dtype))
+    x_dtype = x.dtype
+
+    def forward(
+        x: Array, VI0: Array, alpha: Array, beta: Array, W: Any, th: Array
+    ) -> tuple:
+        def body(VI: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
+            s, new = cuba_lif_step(
+                x_t,
+                VI,
+                alpha=alpha,
+                beta=beta,
+                threshold=th,
+                spike=spike,
+                weights=W,
+                reset=reset,
+            )
+            return new, (s, VI)
+
+        VI_T, (spikes, trace) = jax.lax.scan(body, VI0, x)
+        return spikes, VI_T, trace
+
+    @jax.custom_vjp
+    def sequence(
+        x: Array, VI0: Array, alpha: Array, beta: Array, W: Any, th: Array
+    ) -> tuple:
+        spikes, VI_T, _ = forward(x, VI0, alpha, beta, W, th)
+        return spikes, VI_T
+
+    def sequence_fwd(
+        x: Array, VI0: Array, alpha: Array, beta: Array, W: Any, th: Array
+    ) -> tuple:
+        spikes, VI_T, trace = forward(x, VI0, alpha, beta, W, th)
+        return (spikes, VI_T), (trace, alpha, beta, W, th)
+
+    def sequence_bwd(res: Any, cts: Any) -> tuple:
+        trace, alpha, beta, W, th = res
+        d_spikes, d_VI = cts
+        a, a_vjp = jax.vjp(clip01, alpha)
+        b, b_vjp = jax.vjp(clip01, beta)
+        Vs, Is = split_halves(trace)
+
+        def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
+            lam, mu = carry
+            V, d_s = inputs
+            u = V - th
+            h = jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+            n = lam + mu
+            e = d_s if W is None else d_s + (n @ W.T).astype(d_s.dtype)
+            if reset == "subtract":
+                e = e - lam * b * th
+                dr_dV = b
+            elif reset == "zero":
+                e = e - lam * b * V
+                dr_dV = b * (1.0 - spike(u))
+            else:
+                dr_dV = b
+            lam_prev = (lam * dr_dV + e * h).astype(V.dtype)
+            mu_prev = (a * n).astype(mu.dtype)
+            return (lam_prev, mu_prev), (n, lam)
+
+        lam_T, mu_T = split_halves(d_VI)
+        (lam0, mu0), (d_x, lams) = jax.lax.scan(
+            body, (lam_T, mu_T), (Vs, d_spikes), reverse=True
+        )
+        S = spike(Vs - th)
+        if reset == "subtract":
+            dr_db = Vs - S * th
+        elif reset == "zero":
+            dr_db = (1.0 - S) * Vs
+        else:
+            dr_db = Vs
+
+        def reduce(d: Array, p: Array) -> Array:
+            lead = d.ndim - p.ndim
+            return d.sum(axis=tuple(range(lead))) if p.ndim else d.sum()
+
+        (d_alpha,) = a_vjp(reduce(d_x * Is, a).astype(a.dtype))
+        (d_beta,) = b_vjp(reduce(lams * dr_db, b).astype(b.dtype))
+        d_W = None
+        if W is not None:
+            rows = S.reshape(-1, S.shape[-1])
+            d_W = (rows.T @ d_x.reshape(-1, d_x.shape[-1])).astype(W.dtype)
+        return (
+            d_x.astype(x_dtype),
+            join_halves(lam0, mu0),
+            d_alpha,
+            d_beta,
+            d_W,
+            jnp.zeros_like(th),
+        )
+
+    sequence.defvjp(sequence_fwd, sequence_bwd)
+    return sequence(x, VI0, alpha, beta, weights, threshold)

@@ -14,7 +14,6 @@ import jax.numpy as jnp
 from jax import Array
 
 from ..axn import superspike
-from ._adjoint import adjoint_sequence
 from ._init import decay_init, decay_value, recurrent_init
 from ._neurons import (
     RESETS,
@@ -29,7 +28,7 @@ from ._neurons import (
     rlif_step,
 )
 from ._scan import psu_lif_sequence
-from ._sequences import if_sequence, lif_sequence
+from ._sequences import alif_sequence, cuba_lif_sequence, if_sequence, lif_sequence
 from ._shapes import (
     Shape,
     check_recurrent_shape,
@@ -107,9 +106,10 @@ class NeuronSpec:
       axis (``("V",)``, ``("V", "T")``, ``("V", "I")``).
     - `sequence`: a whole-sequence kernel with the step's keywords,
       ``(x [T, ...], state) -> (out [T, ...], final state)``, or ``None``
-      (then the step is scanned). `adjoint_sequence` builds one with a
-      hand-written backward pass from any step; `lif_sequence` is IF's and
-      LIF's, `psu_lif_sequence` PSU_LIF's.
+      (then the step is scanned). The built-in kernels have hand-derived
+      backward passes (`lif_sequence`, `alif_sequence`,
+      `cuba_lif_sequence`, `psu_lif_sequence`); `adjoint_sequence` builds
+      one from any step.
     - `sequence_options`: keyword options the kernel takes (``("method",)``
       for `PSU_LIF`).
     - `parallel`: the neuron offers ``parallel(x)`` from a zero state.
@@ -286,7 +286,7 @@ ALIF = NeuronSpec(
     "th_t = th + T; s = H(V - th_t); V' = b V + x - s th_t; T' = g T + (1 - g) s",
     decays=("beta", "gamma"),
     state_parts=("V", "T"),
-    sequence=adjoint_sequence(alif_step, ("beta", "gamma"), recurrent=False),
+    sequence=alif_sequence,
     resets=True,
 )
 CUBA_LIF = NeuronSpec(
@@ -295,7 +295,7 @@ CUBA_LIF = NeuronSpec(
     "s = H(V - th); I' = a I + x; V' = b (V - s th) + I'",
     decays=("alpha", "beta"),
     state_parts=("V", "I"),
-    sequence=adjoint_sequence(cuba_lif_step, ("alpha", "beta"), recurrent=False),
+    sequence=cuba_lif_sequence,
     nir=_CUBA_MAP,
     resets=True,
 )
@@ -304,7 +304,7 @@ RIF = NeuronSpec(
     rif_step,
     "s = H(V - th); V' = V + x + s @ W - s th",
     recurrent=True,
-    sequence=adjoint_sequence(rif_step, (), recurrent=True),
+    sequence=if_sequence,
     nir=NirMap("IF"),
     resets=True,
 )
@@ -314,7 +314,7 @@ RLIF = NeuronSpec(
     "s = H(V - th); V' = b V + x + s @ W - s th",
     decays=("beta",),
     recurrent=True,
-    sequence=adjoint_sequence(rlif_step, ("beta",), recurrent=True),
+    sequence=lif_sequence,
     nir=_lif_map("LIF"),
     resets=True,
 )
@@ -325,7 +325,7 @@ RCUBA_LIF = NeuronSpec(
     decays=("alpha", "beta"),
     recurrent=True,
     state_parts=("V", "I"),
-    sequence=adjoint_sequence(rcuba_lif_step, ("alpha", "beta"), recurrent=True),
+    sequence=cuba_lif_sequence,
     nir=_CUBA_MAP,
     resets=True,
 )

@@ -93,11 +93,10 @@ class Neuron(core.NeuronBase, nnx.Module):
         """The whole time-major sequence ``[T, B, *hidden_shape]`` from `state`.
 
         Equal to scanning `__call__` over `x`; uses the neuron's sequence
-        kernel where it has one (`spyx.core.lif_sequence` for IF and LIF,
-        the leaky scan for PSU_LIF, which takes `method`,
-        `spyx.core.adjoint_sequence` for ALIF, CuBaLIF and the recurrent
-        neurons), else `unroll`s a `jax.lax.scan` of the step. Layer-wise
-        `run` calls it.
+        kernel where it has one (every neuron but LI: `spyx.core.lif_sequence`,
+        `alif_sequence`, `cuba_lif_sequence`, and the leaky scan for PSU_LIF,
+        which takes `method`), else `unroll`s a `jax.lax.scan` of the step.
+        Layer-wise `run` calls it.
 
         **Returns:** ``(outs [T, B, ...], final_state)``.
         """
