@@ -63,7 +63,7 @@ def test_dropout_gets_a_key_per_step_layer_and_example():
         se.run(model, x)
 
 
-@pytest.mark.parametrize("checkpoint", [None, 2])
+@pytest.mark.parametrize("checkpoint", [None, pytest.param(2, marks=pytest.mark.slow)])
 def test_keys_layerwise_equal_stepwise_and_batched_examples_differ(checkpoint):
     model = _dropout_model()
     x = jnp.ones((6, 3, 6))  # [T, B, F]: one example's row repeated

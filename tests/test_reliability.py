@@ -30,7 +30,11 @@ from .helpers import NEURON_IDS, NEURONS, spiking_input
 TOLERANCE = {jnp.bfloat16: 5e-2, jnp.float16: 5e-3}
 
 
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bf16", "f16"])
+@pytest.mark.parametrize(
+    "dtype",
+    [jnp.bfloat16, pytest.param(jnp.float16, marks=pytest.mark.slow)],
+    ids=["bf16", "f16"],
+)
 @pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
 def test_low_precision_runs_end_to_end(neuron, dtype):
     layer = neuron.make((6,))
