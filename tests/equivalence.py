@@ -111,13 +111,12 @@ def in_default_run(model, mode, transform, twin) -> bool:
     """The part of the matrix the default `pytest` run checks; the rest is
     marked slow (CI runs it too, after the default run).
 
-    Default: the neuron inside a Sequential, built independently: one step
-    eagerly, and `run` jitted and vmapped; the neuron alone through
-    `from_nnx`, jitted; the conv model, built independently, jitted.
+    Default: the neuron inside a Sequential, built independently, its `run`
+    jitted and vmapped; the neuron alone through `from_nnx`, jitted; the
+    conv model, built independently, jitted.
     """
     if model == "dense":
         return twin == "explicit" and (mode, transform) in (
-            ("step", "eager"),
             ("run", "jit"),
             ("run", "vmap"),
         )

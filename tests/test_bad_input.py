@@ -368,11 +368,8 @@ BUILD_CASES = [
 
 @pytest.mark.parametrize(
     "path",
-    # layer-wise and jitted in the default run; the other paths slow
-    [
-        p if p in ("layerwise", "jit") else pytest.param(p, marks=pytest.mark.slow)
-        for p in PATHS
-    ],
+    # layer-wise in the default run; the other paths slow
+    [p if p == "layerwise" else pytest.param(p, marks=pytest.mark.slow) for p in PATHS],
 )
 @pytest.mark.parametrize("api", APIS, ids=lambda a: a.name)
 @pytest.mark.parametrize(

@@ -122,7 +122,15 @@ def _long_run(neuron, T):
     return float(jnp.abs(final).max())
 
 
-@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def _kinds(names=("LIF", "RCuBaLIF", "PSU_LIF")):
+    """Every neuron, the ones outside `names` marked slow."""
+    return [
+        pytest.param(n, id=n.name, marks=() if n.name in names else pytest.mark.slow)
+        for n in NEURONS
+    ]
+
+
+@pytest.mark.parametrize("neuron", _kinds())
 def test_ten_thousand_steps_stay_finite(neuron):
     bound = _long_run(neuron, 10_000)
     if "beta" in neuron.decays:  # leaky membranes stay bounded
@@ -140,7 +148,7 @@ def test_hundred_thousand_steps_stay_finite(neuron):
 
 @pytest.mark.parametrize("edge", [0.0, 1.0])
 @pytest.mark.parametrize(
-    "neuron", [n for n in NEURONS if n.decays], ids=lambda n: n.name
+    "neuron", [p for p in _kinds(("LIF", "ALIF", "RCuBaLIF")) if p.values[0].decays]
 )
 def test_finite_gradients_at_parameter_edges(neuron, edge):
     p = neuron.random_params((4,), seed=2)
