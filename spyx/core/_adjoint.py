@@ -26,14 +26,9 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from ._sequences import sum_to, weight_gradient
+
 __all__ = ["adjoint_sequence"]
-
-
-def _sum_to(g: Array, shape: tuple[int, ...]) -> Array:
-    """Sum the leading axes of `g` (and every axis, for a scalar `shape`)."""
-    if not shape:
-        return g.sum()
-    return g.sum(axis=tuple(range(g.ndim - len(shape))))
 
 
 def adjoint_sequence(
@@ -155,15 +150,8 @@ def _kernel(
         (lam0, acc), (d_x, spikes) = jax.lax.scan(
             body, (d_final, acc0), (trace, d_outs), reverse=True
         )
-        d_params = {
-            d: _sum_to(acc[d], params[d].shape).astype(params[d].dtype) for d in acc
-        }
-        d_W = None
-        if recurrent:
-            rows = spikes.reshape(-1, spikes.shape[-1])
-            d_W = (rows.T @ d_x.reshape(-1, d_x.shape[-1]).astype(rows.dtype)).astype(
-                W.dtype
-            )
+        d_params = {d: sum_to(acc[d], params[d]).astype(params[d].dtype) for d in acc}
+        d_W = weight_gradient(spikes, d_x, W) if recurrent else None
         return d_x, lam0, d_params, d_W, jnp.zeros_like(th)
 
     kernel.defvjp(kernel_fwd, kernel_bwd)

@@ -23,6 +23,29 @@ from ._shapes import join_halves, split_halves
 __all__ = ["alif_sequence", "cuba_lif_sequence", "if_sequence", "lif_sequence"]
 
 
+def surrogate(spike: Callable[[Array], Array], u: Array) -> Array:
+    """The surrogate derivative ``H'(u)`` of `spike`, elementwise (its VJP
+    of ones; every `spyx.axn` backward pass is linear in the incoming
+    gradient)."""
+    return jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+
+
+def sum_to(g: Array, p: Array) -> Array:
+    """Sum the leading (time and batch) axes of a per-element gradient `g`
+    down to the shape of the parameter `p` (every axis for a scalar)."""
+    if not p.ndim:
+        return g.sum()
+    return g.sum(axis=tuple(range(g.ndim - p.ndim)))
+
+
+def weight_gradient(spikes: Array, d_u: Array, W: Array) -> Array:
+    """``dL/dW = S^T dU`` for a feedback ``s_t W``: one matmul over all
+    ``T * batch`` rows of the spikes and of the gradient w.r.t. what the
+    feedback is added to."""
+    rows = spikes.reshape(-1, spikes.shape[-1])
+    return (rows.T @ d_u.reshape(-1, d_u.shape[-1]).astype(rows.dtype)).astype(W.dtype)
+
+
 def lif_sequence(
     x: Array,
     V0: Array,
@@ -112,7 +135,7 @@ def lif_sequence(
         def body(lam: Array, inputs: Any) -> tuple[Array, Array]:
             V, d_s = inputs
             u = V - threshold
-            g = jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+            g = surrogate(spike, u)
             if reset == "subtract":
                 dr_dV = b - threshold * g
             elif reset == "zero":
@@ -129,13 +152,10 @@ def lif_sequence(
         # after the scan (a tree reduction, not a running sum in the carry).
         dr_db = (1.0 - spike(trace - threshold)) * trace if reset == "zero" else trace
         d_b = d_x.astype(jnp.result_type(d_x, b)) * dr_db
-        lead = d_b.ndim - b.ndim
-        d_b = d_b.sum(axis=tuple(range(lead))) if b.ndim else d_b.sum()
-        (d_beta,) = clip_vjp(d_b.astype(b.dtype))
+        (d_beta,) = clip_vjp(sum_to(d_b, b).astype(b.dtype))
         d_W = None
         if W is not None:
-            rows = spike(trace - threshold).reshape(-1, trace.shape[-1])
-            d_W = (rows.T @ d_x.reshape(-1, d_x.shape[-1])).astype(W.dtype)
+            d_W = weight_gradient(spike(trace - threshold), d_x, W)
         # the threshold is not trained: no gradient flows to it
         return (
             d_x.astype(x_dtype),
@@ -262,7 +282,7 @@ def alif_sequence(
             V, T, d_s = inputs
             th_t = th + T
             u = V - th_t
-            h = jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+            h = surrogate(spike, u)
             e = d_s + mu * (1.0 - g)
             if reset == "subtract":
                 e = e - lam * th_t
@@ -289,13 +309,8 @@ def alif_sequence(
         dr_db = (1.0 - S) * Vs if reset == "zero" else Vs
         d_b = d_x * dr_db
         d_g = d_T * (Ts - S)
-
-        def reduce(d: Array, p: Array) -> Array:
-            lead = d.ndim - p.ndim
-            return d.sum(axis=tuple(range(lead))) if p.ndim else d.sum()
-
-        (d_beta,) = b_vjp(reduce(d_b, b).astype(b.dtype))
-        (d_gamma,) = g_vjp(reduce(d_g, g).astype(g.dtype))
+        (d_beta,) = b_vjp(sum_to(d_b, b).astype(b.dtype))
+        (d_gamma,) = g_vjp(sum_to(d_g, g).astype(g.dtype))
         return (
             d_x.astype(x_dtype[0]),
             join_halves(lam0, mu0),
@@ -406,7 +421,7 @@ def cuba_lif_sequence(
             lam, mu = carry
             V, d_s = inputs
             u = V - th
-            h = jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+            h = surrogate(spike, u)
             n = lam + mu
             e = d_s if W is None else d_s + (n @ W.T).astype(d_s.dtype)
             if reset == "subtract":
@@ -432,17 +447,9 @@ def cuba_lif_sequence(
             dr_db = (1.0 - S) * Vs
         else:
             dr_db = Vs
-
-        def reduce(d: Array, p: Array) -> Array:
-            lead = d.ndim - p.ndim
-            return d.sum(axis=tuple(range(lead))) if p.ndim else d.sum()
-
-        (d_alpha,) = a_vjp(reduce(d_x * Is, a).astype(a.dtype))
-        (d_beta,) = b_vjp(reduce(lams * dr_db, b).astype(b.dtype))
-        d_W = None
-        if W is not None:
-            rows = S.reshape(-1, S.shape[-1])
-            d_W = (rows.T @ d_x.reshape(-1, d_x.shape[-1])).astype(W.dtype)
+        (d_alpha,) = a_vjp(sum_to(d_x * Is, a).astype(a.dtype))
+        (d_beta,) = b_vjp(sum_to(lams * dr_db, b).astype(b.dtype))
+        d_W = None if W is None else weight_gradient(S, d_x, W)
         return (
             d_x.astype(x_dtype),
             join_halves(lam0, mu0),
