@@ -46,13 +46,13 @@ def heaviside(x: ArrayLike) -> Array:
     overflow) thus spreads NaN through the spikes and every later layer,
     instead of looking like a neuron that fired or stayed silent.
 
-    **Arguments:**
+    Args:
+        x: any array.
 
-    - `x`: any array.
-
-    **Returns:** an array of zeros and ones (and NaNs where `x` is not
-    finite) with the shape and dtype of `x` (integer or boolean inputs give
-    float32).
+    Returns:
+        an array of zeros and ones (and NaNs where `x` is not
+        finite) with the shape and dtype of `x` (integer or boolean inputs give
+        float32).
 
     Example: ``heaviside(jnp.array([-1.0, 0.0, 2.0, jnp.inf]))`` is
     ``[0., 0., 1., nan]``.
@@ -108,13 +108,13 @@ def custom(
     to `x`. The default, the identity, is the straight-through estimator:
     ``d spikes / d x := 1``.
 
-    **Arguments:**
+    Args:
+        bwd: ``incoming_gradient -> gradient_wrt_x``, elementwise. Default:
+            identity (straight-through).
+        fwd: ``x -> spikes``. Default: `heaviside`.
 
-    - `bwd`: ``incoming_gradient -> gradient_wrt_x``, elementwise. Default:
-      identity (straight-through).
-    - `fwd`: ``x -> spikes``. Default: `heaviside`.
-
-    **Returns:** a spike function.
+    Returns:
+        a spike function.
 
     Example: ``custom(bwd=lambda g: 0.5 * g)`` halves every gradient.
     """
@@ -127,9 +127,8 @@ def superspike(k: float = 25.0) -> SpikeFn:
 
     ``g(x) = 1 / (1 + k |x|)^2``
 
-    **Arguments:**
-
-    - `k`: sharpness; larger `k` concentrates the gradient near threshold.
+    Args:
+        k: sharpness; larger `k` concentrates the gradient near threshold.
 
     Example:
 
@@ -148,9 +147,8 @@ def arctan(k: float = 2.0) -> SpikeFn:
 
     ``g(x) = 1 / (pi (1 + (k pi x)^2))``
 
-    **Arguments:**
-
-    - `k`: sharpness.
+    Args:
+        k: sharpness.
 
     Example:
 
@@ -171,9 +169,8 @@ def tanh(k: float = 1.0) -> SpikeFn:
 
     ``g(x) = 4 / (exp(-k x) + exp(k x))^2``
 
-    **Arguments:**
-
-    - `k`: sharpness.
+    Args:
+        k: sharpness.
 
     Example:
 
@@ -192,10 +189,9 @@ def boxcar(width: float = 2.0, height: float = 0.5) -> SpikeFn:
 
     ``g(x) = height if |x| < width / 2 else 0``
 
-    **Arguments:**
-
-    - `width`: width of the window, centred on 0.
-    - `height`: gradient inside the window.
+    Args:
+        width: width of the window, centred on 0.
+        height: gradient inside the window.
 
     Example:
 
@@ -216,9 +212,8 @@ def triangular(k: float = 2.0) -> SpikeFn:
 
     ``g(x) = max(0, 1 - |k x|)``
 
-    **Arguments:**
-
-    - `k`: inverse half-width of the triangle.
+    Args:
+        k: inverse half-width of the triangle.
 
     Example:
 

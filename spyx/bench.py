@@ -36,21 +36,22 @@ __all__ = ["BenchResult", "benchmark", "compare", "format_table"]
 class BenchResult:
     """One benchmark.
 
-    **Fields:**
-
-    - `name`: label of the model.
-    - `seq_len`, `batch`: shape of the input ``[seq_len, batch, ...]``.
-    - `forward_ms`, `train_ms`: median wall time of the forward pass and of
-      forward + backward (gradient w.r.t. every parameter and the input).
-    - `throughput`: examples per second through the training step.
-    - `spike_rate`: mean spikes per neuron per step over the spiking layers
-      (``None`` when the model has none).
-    - `peak_memory_bytes`: peak device memory as reported by the backend
-      (``None`` where it reports none, e.g. on CPU).
-    - `temp_memory_bytes`: XLA's compiled estimate of the training step's
-      temporary buffers (every backend).
-    - `compile_s`: seconds to lower and compile the training step.
-    - `extra`: anything else the caller wants to carry.
+    Attributes:
+        name: label of the model.
+        seq_len: time steps of the input ``[seq_len, batch, ...]``.
+        batch: batch size of the input.
+        forward_ms: median wall time of the forward pass.
+        train_ms: median wall time of forward + backward (gradient w.r.t.
+            every parameter and the input).
+        throughput: examples per second through the training step.
+        spike_rate: mean spikes per neuron per step over the spiking layers
+            (``None`` when the model has none).
+        peak_memory_bytes: peak device memory as reported by the backend
+            (``None`` where it reports none, e.g. on CPU).
+        temp_memory_bytes: XLA's compiled estimate of the training step's
+            temporary buffers (every backend).
+        compile_s: seconds to lower and compile the training step.
+        extra: anything else the caller wants to carry.
     """
 
     name: str
@@ -136,21 +137,22 @@ def benchmark(
 ) -> BenchResult:
     """Time a model's forward pass and training step over a spike input.
 
-    **Arguments:**
+    Args:
+        module_or_thunk: a `spyx.nn` model (run with `spyx.nn.run`), a
+            `spyx_eqx` model (run with `spyx_eqx.run` from a batched zero state),
+            or a function ``x -> outputs`` of the time-major input.
+        input_shape: per-step feature shape, e.g. ``(700,)``.
+        seq_len: time steps; the input is ``[seq_len, batch, *input_shape]``,
+            Bernoulli spikes with probability `input_rate`.
+        batch: batch size of the input.
+        repeats: timed runs per measurement (the median is reported), after
+            one untimed warm-up run.
+        seed: seed of the input.
+        name: label; default the model's class or function name.
 
-    - `module_or_thunk`: a `spyx.nn` model (run with `spyx.nn.run`), a
-      `spyx_eqx` model (run with `spyx_eqx.run` from a batched zero state),
-      or a function ``x -> outputs`` of the time-major input.
-    - `input_shape`: per-step feature shape, e.g. ``(700,)``.
-    - `seq_len`, `batch`: the input is ``[seq_len, batch, *input_shape]``,
-      Bernoulli spikes with probability `input_rate`.
-    - `repeats`: timed runs per measurement (the median is reported), after
-      one untimed warm-up run.
-    - `seed`: seed of the input.
-    - `name`: label; default the model's class or function name.
-
-    **Returns:** a `BenchResult`. The training step is
-    ``value_and_grad(sum(outputs ** 2))`` w.r.t. the parameters and input.
+    Returns:
+        a `BenchResult`. The training step is
+        ``value_and_grad(sum(outputs ** 2))`` w.r.t. the parameters and input.
 
     Example: ``spyx.bench.benchmark(model, (700,), seq_len=100, batch=64)``.
     """

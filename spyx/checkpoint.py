@@ -116,7 +116,8 @@ def _flat(tree: Any) -> dict[tuple[str, ...], Any]:
 def save(path: str | os.PathLike, model: nnx.Module) -> Path:
     """Write `model`'s variables to the folder `path` (replacing it atomically).
 
-    **Returns:** the absolute path written.
+    Returns:
+        the absolute path written.
 
     Example: ``spyx.checkpoint.save("ckpt/model", model)``.
     """

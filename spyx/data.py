@@ -60,15 +60,15 @@ def rate_code(
 
     ``s[t, ...] ~ Bernoulli(clip(gain * x, 0, 1))``, independent over time.
 
-    **Arguments:**
+    Args:
+        x: values in ``[0, 1]``, any shape (e.g. ``[B, features]``).
+        num_steps: number of time steps ``T``.
+        key: a `jax.random` key (same key, same spikes).
+        gain: scale applied to `x` before clipping to a probability.
+        dtype: dtype of the spikes.
 
-    - `x`: values in ``[0, 1]``, any shape (e.g. ``[B, features]``).
-    - `num_steps`: number of time steps ``T``.
-    - `key`: a `jax.random` key (same key, same spikes).
-    - `gain`: scale applied to `x` before clipping to a probability.
-    - `dtype`: dtype of the spikes.
-
-    **Returns:** spikes of shape ``[T, *x.shape]``, time-major.
+    Returns:
+        spikes of shape ``[T, *x.shape]``, time-major.
 
     Example: ``rate_code(images, 25, key=jax.random.key(0))`` maps
     ``[B, 64]`` values in ``[0, 1]`` to ``[25, B, 64]`` spikes.
@@ -91,15 +91,15 @@ def latency_code(
     1 fires at step 0, values near 0 at the last step; values at or below
     `threshold` never fire. Deterministic.
 
-    **Arguments:**
+    Args:
+        x: values in ``[0, 1]`` (clipped), any shape.
+        num_steps: number of time steps ``T``.
+        threshold: values at or below it stay silent.
+        dtype: dtype of the spikes.
 
-    - `x`: values in ``[0, 1]`` (clipped), any shape.
-    - `num_steps`: number of time steps ``T``.
-    - `threshold`: values at or below it stay silent.
-    - `dtype`: dtype of the spikes.
-
-    **Returns:** spikes of shape ``[T, *x.shape]`` with at most one spike per
-    input.
+    Returns:
+        spikes of shape ``[T, *x.shape]`` with at most one spike per
+        input.
 
     Example: ``latency_code(jnp.array([1.0, 0.5]), 5)[:, 0]`` is
     ``[1, 0, 0, 0, 0]``.
@@ -189,7 +189,8 @@ def angle_code(neuron_count: int, min_val: float, max_val: float) -> Any:
     (`jnp.digitize`): values below `min_val` light neuron 0, and values at or
     above `max_val` light none (all zeros), as in spyx 1.0.
 
-    **Returns:** ``f(obs) -> obs.shape + (neuron_count,)``.
+    Returns:
+        ``f(obs) -> obs.shape + (neuron_count,)``.
 
     Example: ``spyx.data.angle_code(4, 0.0, 3.0)(jnp.array([1.5]))`` is
     ``[[0., 0., 1., 0.]]``.
@@ -216,11 +217,10 @@ def angle_code(neuron_count: int, min_val: float, max_val: float) -> Any:
 class SpikeDataset:
     """Binned event data, one bit per (sample, step, unit).
 
-    **Fields:**
-
-    - `packed`: ``uint8`` array ``[N, T, ceil(units / 8)]``, bits along units.
-    - `labels`: ``int32`` array ``[N]``.
-    - `num_units`: number of input units (700 for SHD).
+    Attributes:
+        packed: ``uint8`` array ``[N, T, ceil(units / 8)]``, bits along units.
+        labels: ``int32`` array ``[N]``.
+        num_units: number of input units (700 for SHD).
 
     Example:
 
@@ -258,12 +258,11 @@ class SpikeDataset:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(x, labels)`` with `x` of shape ``[T, B, units]``.
 
-        **Arguments:**
-
-        - `batch_size`: examples per batch.
-        - `shuffle`: permute the order with `seed` (same seed, same order).
-        - `seed`: seed of the permutation.
-        - `drop_last`: drop a final batch smaller than `batch_size`.
+        Args:
+            batch_size: examples per batch.
+            shuffle: permute the order with `seed` (same seed, same order).
+            seed: seed of the permutation.
+            drop_last: drop a final batch smaller than `batch_size`.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):
             raise TypeError(
@@ -302,16 +301,16 @@ def load_shd(
     dropped (SHD samples are shorter than 1.4 s); an empty sample gives
     all-zero frames.
 
-    **Arguments:**
+    Args:
+        path: the ``.h5`` file.
+        num_steps: number of time bins ``T``.
+        duration: seconds covered by the bins.
+        num_units: number of input units; a unit index outside
+            ``[0, num_units)`` is an error.
+        max_samples: load only the first samples (for quick runs).
 
-    - `path`: the ``.h5`` file.
-    - `num_steps`: number of time bins ``T``.
-    - `duration`: seconds covered by the bins.
-    - `num_units`: number of input units; a unit index outside
-      ``[0, num_units)`` is an error.
-    - `max_samples`: load only the first samples (for quick runs).
-
-    **Returns:** a `SpikeDataset`.
+    Returns:
+        a `SpikeDataset`.
 
     Raises `ValueError` naming the sample for a corrupt file: missing
     datasets, times and units of different lengths, negative times, unknown

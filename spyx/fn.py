@@ -85,14 +85,14 @@ def integral_crossentropy(
     ``logits = sum_t traces``;  ``loss = mean_b CE(softmax(logits),
     (1 - smoothing) onehot(y) + smoothing / C)``.
 
-    **Arguments:**
+    Args:
+        smoothing: label smoothing (`optax.smooth_labels`).
+        time_axis: axis of `traces` that is time (1 for ``[B, T, C]``, 0 for
+            the time-major output of `run`).
 
-    - `smoothing`: label smoothing (`optax.smooth_labels`).
-    - `time_axis`: axis of `traces` that is time (1 for ``[B, T, C]``, 0 for
-      the time-major output of `run`).
-
-    **Returns:** ``f(traces, targets) -> scalar`` with `targets` integer
-    labels of shape ``[B]``.
+    Returns:
+        ``f(traces, targets) -> scalar`` with `targets` integer
+        labels of shape ``[B]``.
 
     Example:
 
@@ -121,7 +121,8 @@ def integral_accuracy(
 
     ``pred = argmax_c sum_t traces``;  ``accuracy = mean(pred == targets)``.
 
-    **Returns:** ``f(traces, targets) -> (accuracy, predictions)``.
+    Returns:
+        ``f(traces, targets) -> (accuracy, predictions)``.
 
     Example: ``acc, preds = spyx.fn.integral_accuracy(time_axis=0)(traces, labels)``.
     """
@@ -142,11 +143,10 @@ def mse_spikerate(
     ``loss = mean((mean_t traces - labels * sparsity * T)^2)`` with `labels`
     the (optionally smoothed) one-hot targets and ``T`` the number of steps.
 
-    **Arguments:**
-
-    - `sparsity`: target firing level of the correct class.
-    - `smoothing`: label smoothing.
-    - `time_axis`: axis of `traces` that is time.
+    Args:
+        sparsity: target firing level of the correct class.
+        smoothing: label smoothing.
+        time_axis: axis of `traces` that is time.
 
     Example: ``spyx.fn.mse_spikerate(sparsity=0.25, time_axis=0)(traces, labels)``.
     """
@@ -204,10 +204,9 @@ def sparsity_reg(
     ``sum_b norm(max(0, mean_neurons count - max_spikes))`` over every array
     in a pytree of spike counts ``(Batch, ...)``.
 
-    **Arguments:**
-
-    - `max_spikes`: allowed mean count per neuron.
-    - `norm`: elementwise penalty; default `optax.huber_loss`.
+    Args:
+        max_spikes: allowed mean count per neuron.
+        norm: elementwise penalty; default `optax.huber_loss`.
 
     Example: ``spyx.fn.sparsity_reg(5.0)(final_state[2])``.
     """

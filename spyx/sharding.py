@@ -78,13 +78,12 @@ def initialize(
     nothing is initialised; under SLURM (or another cluster JAX detects),
     `jax.distributed.initialize` finds them itself.
 
-    **Arguments:**
-
-    - `coordinator_address`: ``"host:port"`` of process 0.
-    - `num_processes`, `process_id`: the number of processes, and this one's
-      index (``0 .. num_processes - 1``).
-    - `cpu_collectives`: the cross-process collectives on CPU
-      (``jax_cpu_collectives_implementation``); ``"gloo"`` works anywhere.
+    Args:
+        coordinator_address: ``"host:port"`` of process 0.
+        num_processes: the number of processes.
+        process_id: this process's index, ``0 .. num_processes - 1``.
+        cpu_collectives: the cross-process collectives on CPU
+            (``jax_cpu_collectives_implementation``); ``"gloo"`` works anywhere.
 
     Example:
 
@@ -154,13 +153,12 @@ def shard_batch(
     order), and the result is a global array whose batch is the slices of
     all processes together.
 
-    **Arguments:**
-
-    - `tree`: an array or a pytree (e.g. ``(x, labels)``).
-    - `mesh`: from `data_mesh`.
-    - `batch_axes`: the batch axis of every leaf (1 for time-major data), or
-      one per leaf of `tree`.
-    - `axis_name`: the mesh axis to split over.
+    Args:
+        tree: an array or a pytree (e.g. ``(x, labels)``).
+        mesh: from `data_mesh`.
+        batch_axes: the batch axis of every leaf (1 for time-major data), or
+            one per leaf of `tree`.
+        axis_name: the mesh axis to split over.
 
     Raises `ValueError` when a (local) batch size is not divisible by the
     number of (local) devices.

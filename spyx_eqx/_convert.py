@@ -63,13 +63,13 @@ def _neuron_twin(cls: type, module: Any, read: Any, **randomness: Any) -> tuple:
 def from_nnx(module: Any) -> Any:
     """The Equinox twin of a `spyx.nn` / `flax.nnx` module, same parameters.
 
-    **Arguments:**
+    Args:
+        module: a `spyx.nn` neuron, `Sequential`, `Flatten`, `SumPool`,
+            `PopulationCode`, `ActivityRegularization`, or an `nnx.Linear` /
+            `nnx.Conv`.
 
-    - `module`: a `spyx.nn` neuron, `Sequential`, `Flatten`, `SumPool`,
-      `PopulationCode`, `ActivityRegularization`, or an `nnx.Linear` /
-      `nnx.Conv`.
-
-    **Returns:** the `spyx_eqx` (or `eqx.nn`) module.
+    Returns:
+        the `spyx_eqx` (or `eqx.nn`) module.
 
     Example: ``twin = spyx_eqx.from_nnx(nnx_model)``; ``spyx_eqx.run(twin, x,
     twin.initial_state(B))`` then equals ``spyx.nn.run(nnx_model, x)``.

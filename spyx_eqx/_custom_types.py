@@ -12,23 +12,12 @@ from typing import Any
 import jax
 import numpy as np
 from beartype import beartype
-from jaxtyping import Float, TypeCheckError, jaxtyped
+from jaxtyping import TypeCheckError, jaxtyped
 
 from spyx import core
 
 AnyArray = jax.Array | np.ndarray
-
-Hidden = Float[AnyArray, "*batch {self.n}"]
-"""Input, output or one-part state: ``(*batch, *hidden_shape)``."""
-
-State = Float[AnyArray, "*batch {self.state_n}"]
-"""A neuron's state: ``(*batch, *state_shape)``; a two-part state ``[A, B]``
-sits side by side on the last axis, ``(*batch, *hidden[:-1], 2*n)``."""
-
-Sequence_ = Float[AnyArray, "time *batch {self.n}"]
-"""A time-major sequence ``[T, *batch, *hidden_shape]``."""
-
-AnyFloat = Float[AnyArray, "..."]
+"""What a `spyx_eqx` layer accepts: a JAX or a NumPy array."""
 
 
 def typechecked(fn):

@@ -7,10 +7,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float
 
 from spyx import core
 
-from ._custom_types import AnyFloat, Hidden, input_checked, typechecked
+from ._custom_types import AnyArray, input_checked, typechecked
 
 __all__ = [
     "ActivityRegularization",
@@ -31,13 +32,12 @@ class ActivityRegularization(eqx.Module):
     layer's entry in `run`'s final state, for `spyx.fn.silence_reg` and
     `spyx.fn.sparsity_reg`.
 
-    **Arguments:**
-
-    - `hidden_shape`: per-neuron shape of the spikes.
-    - `batch_size`: kept for parity with `spyx.nn` (and conversions);
-      `initial_state(batch_size=None)` is one example's count, as everywhere
-      in `spyx_eqx`.
-    - `dtype`: dtype of the count.
+    Args:
+        hidden_shape: per-neuron shape of the spikes.
+        batch_size: kept for parity with `spyx.nn` (and conversions);
+            `initial_state(batch_size=None)` is one example's count, as everywhere
+            in `spyx_eqx`.
+        dtype: dtype of the count.
 
     Example: ``spyx_eqx.ActivityRegularization((128,))`` after a neuron in a
     `Sequential`; the final state holds its count.
@@ -73,7 +73,11 @@ class ActivityRegularization(eqx.Module):
         return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
 
     @input_checked()
-    def __call__(self, spikes: Hidden, spike_count: Hidden) -> tuple[Hidden, Hidden]:
+    def __call__(
+        self,
+        spikes: Float[AnyArray, "*batch {self.n}"],
+        spike_count: Float[AnyArray, "*batch {self.n}"],
+    ) -> tuple[Float[AnyArray, "*batch {self.n}"], Float[AnyArray, "*batch {self.n}"]]:
         layer = "ActivityRegularization"
         batch = core.check_input(layer, spikes, self.hidden_shape)
         core.check_state(layer, spike_count, batch, self.hidden_shape)
@@ -89,7 +93,7 @@ class Flatten(eqx.Module):
     """
 
     @typechecked
-    def __call__(self, x: AnyFloat) -> AnyFloat:
+    def __call__(self, x: Float[AnyArray, "..."]) -> Float[AnyArray, "..."]:
         return jnp.reshape(x, (-1,))
 
 
@@ -103,15 +107,14 @@ class SumPool(eqx.Module):
     `num_spatial_dims`; inside `Sequential` the layer is mapped over the
     batch and needs none.
 
-    **Arguments:**
-
-    - `window_shape`: int (every spatial axis) or one entry per spatial axis.
-    - `strides`: likewise; ``None`` means `window_shape`.
-    - `padding`: ``"SAME"`` or ``"VALID"``.
-    - `channel_axis`: ``0`` (channels first, the default), ``-1`` (channels
-      last) or ``None``.
-    - `num_spatial_dims`: number of spatial axes; ``None``: all but the
-      channel axis.
+    Args:
+        window_shape: int (every spatial axis) or one entry per spatial axis.
+        strides: likewise; ``None`` means `window_shape`.
+        padding: ``"SAME"`` or ``"VALID"``.
+        channel_axis: ``0`` (channels first, the default), ``-1`` (channels
+            last) or ``None``.
+        num_spatial_dims: number of spatial axes; ``None``: all but the
+            channel axis.
 
     Example: ``SumPool(2)(jnp.ones((3, 8, 8))).shape == (3, 4, 4)``.
     """
@@ -152,7 +155,7 @@ class SumPool(eqx.Module):
             )
 
     @typechecked
-    def __call__(self, x: AnyFloat) -> AnyFloat:
+    def __call__(self, x: Float[AnyArray, "..."]) -> Float[AnyArray, "..."]:
         has_channel = self.channel_axis is not None
         n_spatial = self.num_spatial_dims
         if n_spatial is None:
@@ -201,7 +204,7 @@ class PopulationCode(eqx.Module):
         )
 
     @typechecked
-    def __call__(self, x: AnyFloat) -> AnyFloat:
+    def __call__(self, x: Float[AnyArray, "..."]) -> Float[AnyArray, "..."]:
         return core.population_code(x, self.num_classes)
 
 
@@ -375,36 +378,37 @@ def run(
     parallel path. Any other model, or ``layerwise=False``, is stepped through
     time as a whole with `jax.lax.scan`. Both give the same results.
 
-    **Arguments:**
+    Args:
+        model: a callable ``(x_t, state) -> (out_t, state)``, such as a
+            neuron or a `Sequential`.
+        x: ``[T, ...]`` for one example, or ``[T, B, ...]`` for a batch.
+        state: the state before the first step. ``None`` builds the zero
+            state: one example's, or, when `x` has one more axis than the model's
+            first layer takes (``[T, B, ...]``), ``model.initial_state(B)``. (When
+            the first layer does not say what it takes, `x` is one example.)
+            `jax.vmap` over ``run`` works as well.
+        key: a `jax.random` key for the layers that take one (such as
+            `eqx.nn.Dropout`): step ``t`` gets ``split(key, T)[t]``, split further
+            per layer and per example as `Sequential` does, the same layer-wise
+            and step-wise. ``None``: no keys (deterministic).
+        batch_major: `x` is ``[Batch, Time, ...]`` and the outputs come back
+            ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
+            time-major and transposing back; the final state is batched as usual.
+        layerwise: run a `Sequential` layer by layer (``True``) or step by
+            step (``False``). Default: layer by layer, unless `checkpoint` is set
+            (layer-wise execution keeps every layer's whole sequence, so only the
+            step-by-step scan bounds the memory).
+        unroll: time steps per loop iteration of the scans.
+        checkpoint: memory-bounded backpropagation through time: remat blocks
+            of this many steps (see `spyx.core.time_scan`).
 
-    - `model`: a callable ``(x_t, state) -> (out_t, state)``, such as a
-      neuron or a `Sequential`.
-    - `x`: ``[T, ...]`` for one example, or ``[T, B, ...]`` for a batch.
-    - `state`: the state before the first step. ``None`` builds the zero
-      state: one example's, or, when `x` has one more axis than the model's
-      first layer takes (``[T, B, ...]``), ``model.initial_state(B)``. (When
-      the first layer does not say what it takes, `x` is one example.)
-      `jax.vmap` over ``run`` works as well.
-    - `key`: a `jax.random` key for the layers that take one (such as
-      `eqx.nn.Dropout`): step ``t`` gets ``split(key, T)[t]``, split further
-      per layer and per example as `Sequential` does, the same layer-wise
-      and step-wise. ``None``: no keys (deterministic).
-    - `batch_major`: `x` is ``[Batch, Time, ...]`` and the outputs come back
-      ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
-      time-major and transposing back; the final state is batched as usual.
-    - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
-      step (``False``). Default: layer by layer, unless `checkpoint` is set
-      (layer-wise execution keeps every layer's whole sequence, so only the
-      step-by-step scan bounds the memory).
-    - `unroll`: time steps per loop iteration of the scans.
-    - `checkpoint`: memory-bounded backpropagation through time: remat blocks
-      of this many steps (see `spyx.core.time_scan`).
+    Returns:
+        ``(outputs, final_state)``, outputs time-major.
 
-    **Returns:** ``(outputs, final_state)``, outputs time-major.
-
-    **Raises:** `ValueError` before anything runs when `x` does not fit the
-    model's first layer, or has a batch axis that the given `state` lacks
-    (or the reverse).
+    Raises:
+        ValueError: before anything runs, when `x` does not fit the model's
+            first layer, or has a batch axis that the given `state` lacks
+            (or the reverse).
 
     Example:
 

@@ -13,10 +13,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float
 
 from spyx import core
 
-from ._custom_types import Hidden, Sequence_, State, input_checked
+from ._custom_types import AnyArray, input_checked
 
 __all__ = ["Neuron", "SpikingNeuron", "eqx_class"]
 
@@ -90,14 +91,28 @@ class Neuron(core.NeuronBase, eqx.Module):
         return {name: getattr(self, name) for name in self.spec.params}
 
     @input_checked()
-    def __call__(self, x: Hidden, state: State) -> tuple[Hidden, State]:
+    def __call__(
+        self,
+        x: Float[AnyArray, "*batch {self.n}"],
+        state: Float[AnyArray, "*batch {self.state_n}"],
+    ) -> tuple[
+        Float[AnyArray, "*batch {self.n}"], Float[AnyArray, "*batch {self.state_n}"]
+    ]:
         """One step on ``(*batch, *hidden_shape)``; returns ``(out, new_state)``."""
         return core.neuron_step(self, self._params(), x, state)
 
     @input_checked(sequence=True)
     def run_sequence(
-        self, x: Sequence_, state: State, *, unroll: int | bool = 1, **options: Any
-    ) -> tuple[Sequence_, State]:
+        self,
+        x: Float[AnyArray, "time *batch {self.n}"],
+        state: Float[AnyArray, "*batch {self.state_n}"],
+        *,
+        unroll: int | bool = 1,
+        **options: Any,
+    ) -> tuple[
+        Float[AnyArray, "time *batch {self.n}"],
+        Float[AnyArray, "*batch {self.state_n}"],
+    ]:
         """The whole time-major sequence from `state`: ``(outs, final_state)``.
 
         Equal to scanning `__call__`; uses the neuron's sequence kernel where

@@ -14,16 +14,16 @@ from typing import Any, ClassVar
 
 import equinox as eqx
 from jax import Array
+from jaxtyping import Float
 
 from spyx import core
 
-from ._custom_types import Sequence_, input_checked
+from ._custom_types import AnyArray, input_checked
 from ._neuron import Neuron, SpikeFn, SpikingNeuron
 
 __all__ = ["ALIF", "IF", "LI", "LIF", "PSU_LIF", "RIF", "RLIF", "CuBaLIF", "RCuBaLIF"]
 
 ShapeLike = int | tuple[int, ...]
-TH = core.THRESHOLD
 
 
 class _Resetting(SpikingNeuron):
@@ -34,22 +34,23 @@ class _Integrating(_Resetting):
     def __init__(
         self,
         hidden_shape: ShapeLike,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: one example's shape, e.g. ``(128,)``; 1-D for a
-          recurrent neuron.
-        - `threshold`: firing threshold, a positive number (stored as a
-          scalar array leaf: saved, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
-          see `spyx.nn.LIF`.
-        - `key`: a `jax.random` key for the recurrent ``W`` (IF ignores it).
+        Args:
+            hidden_shape: one example's shape, e.g. ``(128,)``; 1-D for a
+                recurrent neuron.
+            threshold: firing threshold, a positive number (stored as a
+                scalar array leaf: saved, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+                see `spyx.nn.LIF`.
+            key: a `jax.random` key for the recurrent ``W`` (IF ignores it).
         """
         self._setup(hidden_shape, {}, threshold, activation, key, reset)
 
@@ -61,25 +62,26 @@ class _Leaky(_Resetting):
         self,
         hidden_shape: ShapeLike,
         beta: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: one example's shape, e.g. ``(128,)`` or
-          ``(C, H, W)``; 1-D for a recurrent neuron.
-        - `beta`: membrane decay, a number or a per-unit array; ``None``
-          learns one per unit.
-        - `threshold`: firing threshold, a positive number (stored as a
-          scalar array leaf: saved, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
-          see `spyx.nn.LIF`.
-        - `key`: a `jax.random` key, needed when `beta` is ``None`` or the
-          neuron is recurrent (``W``).
+        Args:
+            hidden_shape: one example's shape, e.g. ``(128,)`` or
+                ``(C, H, W)``; 1-D for a recurrent neuron.
+            beta: membrane decay, a number or a per-unit array; ``None``
+                learns one per unit.
+            threshold: firing threshold, a positive number (stored as a
+                scalar array leaf: saved, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+                see `spyx.nn.LIF`.
+            key: a `jax.random` key, needed when `beta` is ``None`` or the
+                neuron is recurrent (``W``).
         """
         self._setup(hidden_shape, {"beta": beta}, threshold, activation, key, reset)
 
@@ -93,24 +95,25 @@ class _CurrentBased(_Resetting):
         hidden_shape: ShapeLike,
         alpha: Any = None,
         beta: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: one example's shape; 1-D for a recurrent neuron.
-        - `alpha`, `beta`: synaptic-current and membrane decays; ``None``
-          learns one per unit.
-        - `threshold`: firing threshold, a positive number (stored as a
-          scalar array leaf: saved, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
-          see `spyx.nn.LIF`.
-        - `key`: a `jax.random` key, needed when a decay is ``None`` or the
-          neuron is recurrent (``W``).
+        Args:
+            hidden_shape: one example's shape; 1-D for a recurrent neuron.
+            alpha: synaptic-current decay; ``None`` learns one per unit.
+            beta: membrane decay; ``None`` learns one per unit.
+            threshold: firing threshold, a positive number (stored as a
+                scalar array leaf: saved, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+                see `spyx.nn.LIF`.
+            key: a `jax.random` key, needed when a decay is ``None`` or the
+                neuron is recurrent (``W``).
         """
         decays = {"alpha": alpha, "beta": beta}
         self._setup(hidden_shape, decays, threshold, activation, key, reset)
@@ -175,13 +178,14 @@ class LI(Neuron):
         hidden_shape: ShapeLike | None = None,
         key: Array | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `layer_shape`: one example's shape.
-        - `hidden_shape`: the same, under the name every other neuron uses
-          (give one of the two).
-        - `beta`: decay; ``None`` gives a per-unit array filled with 0.8.
-        - `key`: accepted for uniformity; the default is not random.
+        Args:
+            layer_shape: one example's shape.
+            hidden_shape: the same, under the name every other neuron uses
+                (give one of the two).
+            beta: decay; ``None`` gives a per-unit array filled with 0.8.
+            key: accepted for uniformity; the default is not random.
         """
         shape = core.shape_argument("LI", layer_shape, hidden_shape)
         self._setup(shape, {"beta": beta}, randomness=key)
@@ -213,23 +217,25 @@ class ALIF(_Resetting):
         hidden_shape: ShapeLike,
         beta: Any = None,
         gamma: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         key: Array | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: one example's shape.
-        - `beta`, `gamma`: membrane and threshold-adaptation decays; ``None``
-          learns one per unit (needs `key`).
-        - `threshold`: base firing threshold, a positive number (stored as
-          a scalar array leaf: saved, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
-          see `spyx.nn.LIF`.
-        - `key`: a `jax.random` key.
+        Args:
+            hidden_shape: one example's shape.
+            beta: membrane decay; ``None`` learns one per unit (needs `key`).
+            gamma: threshold-adaptation decay; ``None`` learns one per unit
+                (needs `key`).
+            threshold: base firing threshold, a positive number (stored as
+                a scalar array leaf: saved, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
+                see `spyx.nn.LIF`.
+            key: a `jax.random` key.
         """
         decays = {"beta": beta, "gamma": gamma}
         self._setup(hidden_shape, decays, threshold, activation, key, reset)
@@ -333,18 +339,21 @@ class PSU_LIF(SpikingNeuron):
         self,
         hidden_shape: ShapeLike,
         beta: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         key: Array | None = None,
     ):
-        """**Arguments:** as `LIF`, without `reset` (PSU_LIF has none)."""
+        """Create the layer; the arguments are `LIF`'s, without `reset`."""
         self._setup(hidden_shape, {"beta": beta}, threshold, activation, key)
 
     @input_checked(sequence=True, label=".parallel")
     def parallel(
-        self, x: Sequence_, *, method: core.LeakyScanMethod = "auto"
-    ) -> Sequence_:
+        self,
+        x: Float[AnyArray, "time *batch {self.n}"],
+        *,
+        method: core.LeakyScanMethod = "auto",
+    ) -> Float[AnyArray, "time *batch {self.n}"]:
         """Spikes ``[T, *batch, *hidden_shape]`` of a whole time-major sequence,
         from ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) via
         `spyx.core.leaky_scan`; `method` as in `spyx.nn.PSU_LIF.parallel`."""

@@ -12,7 +12,7 @@ from flax import nnx
 
 import spyx.nn as snn
 
-from .helpers import NON_RECURRENT, one_of_each_kind, spiking_input
+from .helpers import NEURON_IDS, NEURONS, NON_RECURRENT, one_of_each_kind, spiking_input
 
 
 @pytest.mark.parametrize(
@@ -96,6 +96,33 @@ def test_default_parameters_follow_the_spec():
     assert W.shape == (300, 300) and abs(W.std() - 0.0088) < 0.002
     assert snn.LIF((4,), beta=0.9).threshold == 1.0
     assert snn.IF((4,)).activation.__name__ == "superspike"
+
+
+@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+def test_constructor_signatures_agree_and_show_the_defaults(neuron):
+    """Both front ends take the same arguments with the same defaults, in
+    the same order (NNX's keyword-only `rngs` is Equinox's `key`), and the
+    default threshold written in the signature is the table's."""
+    import inspect
+
+    import spyx_eqx
+    from spyx import core
+
+    def arguments(cls, rng_name):
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [
+            (p.name, p.default, p.kind)
+            for p in params
+            if p.name not in ("self", rng_name)
+        ]
+
+    nnx_args = arguments(getattr(snn, neuron.spec.name), "rngs")
+    eqx_args = arguments(getattr(spyx_eqx, neuron.spec.name), "key")
+    assert nnx_args == eqx_args
+    defaults = {name: default for name, default, _ in nnx_args}
+    if neuron.spiking:
+        assert defaults["threshold"] == core.THRESHOLD
+        assert isinstance(defaults["threshold"], float)
 
 
 def _imports(code: str) -> str:

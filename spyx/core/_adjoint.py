@@ -38,17 +38,17 @@ def adjoint_sequence(
 ) -> Callable[..., tuple[Array, Array]]:
     """The whole-sequence kernel of `step`, with a hand-written VJP.
 
-    **Arguments:**
+    Args:
+        step: the core step, ``step(x, state, **decays, threshold, spike[,
+            reset][, weights])`` (`reset` is passed on only when given).
+        decays: the names of its decay keywords (``("alpha", "beta")``).
+        recurrent: the step takes ``weights=W``, added as ``s @ W`` where
+            `x` is added.
 
-    - `step`: the core step, ``step(x, state, **decays, threshold, spike[,
-      reset][, weights])`` (`reset` is passed on only when given).
-    - `decays`: the names of its decay keywords (``("alpha", "beta")``).
-    - `recurrent`: the step takes ``weights=W``, added as ``s @ W`` where
-      `x` is added.
-
-    **Returns:** ``sequence(x [T, ...], state, **step keywords) -> (outs
-    [T, ...], final_state)``, equal to scanning `step` (values and
-    gradients, to float rounding); the threshold gets no gradient.
+    Returns:
+        ``sequence(x [T, ...], state, **step keywords) -> (outs
+        [T, ...], final_state)``, equal to scanning `step` (values and
+        gradients, to float rounding); the threshold gets no gradient.
 
     Example:
 

@@ -32,8 +32,11 @@ Describe = Callable[[Any], ExampleShape | None]
 def expected_input(layer: Any, describe: Describe) -> ExampleShape | None:
     """The per-example input shape `layer` expects, or ``None`` if unknown.
 
-    **Arguments:** `layer`; `describe`, the front end's ``layer -> shape or
-    None`` for its own stateless layers (linear and convolution layers).
+    Args:
+        layer: a neuron, a chain (its first layer counts) or a stateless
+            layer.
+        describe: the front end's ``layer -> shape or None`` for its own
+            stateless layers (linear and convolution layers).
 
     Example: ``expected_input(spyx.nn.LIF((16,)), describe)`` is ``(16,)``.
     """
@@ -64,9 +67,12 @@ def check_layer_input(
 ) -> None:
     """Raise a `ValueError` naming `label` if `x` does not end in `want`.
 
-    **Arguments:** `label`, e.g. ``"Sequential layer 0 (Linear)"``; `x`; the
-    expected per-example shape (``None``: nothing to check); `lead`, how
-    the leading axes are described in the message (``"[Time, Batch, ...]"``).
+    Args:
+        label: names the layer, e.g. ``"Sequential layer 0 (Linear)"``.
+        x: the input.
+        want: the expected per-example shape (``None``: nothing to check).
+        lead: how the leading axes are described in the message, e.g.
+            ``"[Time, Batch, ...]"``.
 
     Example: ``check_layer_input("Sequential layer 0 (Linear)", x, (700,))``.
     """
@@ -114,10 +120,14 @@ def batch_from_input(
     checking that the batch axes of a time-major `x` (those in front of the
     first layer's `want` example shape) agree with a given `state`'s.
 
-    **Arguments:** `layer`, the label; `model`; `x` ``[T, *batch, *want]``;
-    `state` or ``None``; `want`, from `expected_input`; `batch`, the batch
-    size already known (batch-major data) or ``None``; `sequential`,
-    whether `model` is a chain.
+    Args:
+        layer: the label for messages.
+        model: the model about to run.
+        x: the input, ``[T, *batch, *want]``.
+        state: the given state, or ``None``.
+        want: the example shape, from `expected_input`.
+        batch: the batch size already known (batch-major data) or ``None``.
+        sequential: whether `model` is a chain.
 
     Example: ``batch_from_input("run(LIF)", lif, jnp.ones((9, 4, 8)), None,
     (8,), None, False)`` is ``4``.

@@ -154,10 +154,14 @@ def neuron_step(
     *state_shape)``, and (with `debug_checks`) that the parameters are
     finite, naming the neuron's class; then calls its ``spec.step``.
 
-    **Arguments:** `neuron`, a `NeuronLayer`; `params`, its parameter arrays
-    by name (``spec.params``); `x`; `state`.
+    Args:
+        neuron: a `NeuronLayer`.
+        params: its parameter arrays by name (``spec.params``).
+        x: the input at this step.
+        state: the state before the step.
 
-    **Returns:** ``(out, new_state)``.
+    Returns:
+        ``(out, new_state)``.
     """
     spec, layer, shape = neuron.spec, type(neuron).__name__, neuron.hidden_shape
     batch = check_input(layer, x, shape)
@@ -181,12 +185,18 @@ def neuron_sequence(
     sequence kernel where the table has one, else a `time_scan` of its step.
     Both equal stepping ``__call__``.
 
-    **Arguments:** as `neuron_step`, with `x` ``[T, *batch, *hidden_shape]``;
-    `unroll` for the scan; `label` for error messages (default: the class
-    name); `options` for the kernel (``spec.sequence_options``, e.g. `method`
-    for `PSU_LIF`).
+    Args:
+        neuron: a `NeuronLayer`.
+        params: its parameter arrays by name (``spec.params``).
+        x: the input sequence ``[T, *batch, *hidden_shape]``.
+        state: the state before the first step.
+        unroll: time steps per loop iteration of the scan.
+        label: the name in error messages (default: the class name).
+        **options: for the kernel (``spec.sequence_options``, e.g. `method`
+            for `PSU_LIF`).
 
-    **Returns:** ``(outs [T, *batch, ...], final_state)``.
+    Returns:
+        ``(outs [T, *batch, ...], final_state)``.
     """
     spec, shape = neuron.spec, neuron.hidden_shape
     layer = label or type(neuron).__name__
@@ -213,7 +223,8 @@ def neuron_parallel(
     """A neuron's outputs for a whole sequence from a zero state (its
     ``parallel``), errors labelled ``<class>.parallel``.
 
-    **Returns:** ``outs [T, *batch, ...]``.
+    Returns:
+        ``outs [T, *batch, ...]``.
     """
     layer = f"{type(neuron).__name__}.parallel"
     batch = check_sequence(layer, x, neuron.hidden_shape)

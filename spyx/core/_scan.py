@@ -44,20 +44,20 @@ def time_scan(
 ) -> tuple[Any, State]:
     """Apply ``step(x_t, state) -> (out_t, state)`` along axis 0 of `xs`.
 
-    **Arguments:**
+    Args:
+        step: one time step; its new state must match `state` in structure,
+            shape and dtype.
+        xs: a pytree of time-major arrays ``[T, ...]``.
+        state: the state before the first step.
+        unroll: time steps per loop iteration (see `jax.lax.scan`).
+        checkpoint: if given, memory-bounded backpropagation through time:
+            the steps are grouped in blocks of this many, and each block is
+            rematerialised on the backward pass (`jax.checkpoint`), so only the
+            state at block boundaries is stored, not every step's intermediates.
+            Costs about one extra forward pass. A last partial block is allowed.
 
-    - `step`: one time step; its new state must match `state` in structure,
-      shape and dtype.
-    - `xs`: a pytree of time-major arrays ``[T, ...]``.
-    - `state`: the state before the first step.
-    - `unroll`: time steps per loop iteration (see `jax.lax.scan`).
-    - `checkpoint`: if given, memory-bounded backpropagation through time:
-      the steps are grouped in blocks of this many, and each block is
-      rematerialised on the backward pass (`jax.checkpoint`), so only the
-      state at block boundaries is stored, not every step's intermediates.
-      Costs about one extra forward pass. A last partial block is allowed.
-
-    **Returns:** ``(outs, final_state)`` with `outs` stacked on axis 0.
+    Returns:
+        ``(outs, final_state)`` with `outs` stacked on axis 0.
 
     Example: ``outs, final = time_scan(layer, xs, layer.initial_state(B))``.
     """
@@ -103,9 +103,10 @@ def states_over_time(
 ) -> tuple[Any, Any]:
     """Step `model` over `xs` and keep every step's state, not only the last.
 
-    **Returns:** ``(outputs, states)``, both time-major: each leaf of
-    `states` is the state after the step, with a leading time axis, in the
-    structure of `state` (``None`` entries of stateless layers stay ``None``).
+    Returns:
+        ``(outputs, states)``, both time-major: each leaf of
+        `states` is the state after the step, with a leading time axis, in the
+        structure of `state` (``None`` entries of stateless layers stay ``None``).
 
     Example: ``outs, states = states_over_time(model, xs, model.initial_state(B))``.
     """
@@ -142,17 +143,17 @@ def leaky_scan(
 
     ``V_t = b V_{t-1} + x_t`` with ``V_{-1} = 0`` and ``b = clip(beta, 0, 1)``.
 
-    **Arguments:**
+    Args:
+        x: time-major input ``[T, *batch, *hidden]``.
+        beta: decay, a scalar or an array broadcastable to ``x.shape[1:]``.
+        method: ``"associative"`` uses `jax.lax.associative_scan`
+            (``O(log T)`` depth, ``O(T log T)`` work), ``"sequential"`` a
+            `jax.lax.scan` (``O(T)`` depth and work), ``"auto"`` picks the faster
+            for the default backend (sequential on CPU, associative elsewhere).
+            All give the same trace to float tolerance.
 
-    - `x`: time-major input ``[T, *batch, *hidden]``.
-    - `beta`: decay, a scalar or an array broadcastable to ``x.shape[1:]``.
-    - `method`: ``"associative"`` uses `jax.lax.associative_scan`
-      (``O(log T)`` depth, ``O(T log T)`` work), ``"sequential"`` a
-      `jax.lax.scan` (``O(T)`` depth and work), ``"auto"`` picks the faster
-      for the default backend (sequential on CPU, associative elsewhere).
-      All give the same trace to float tolerance.
-
-    **Returns:** ``V`` with the shape and dtype of `x`.
+    Returns:
+        ``V`` with the shape and dtype of `x`.
 
     Example: ``leaky_scan(jnp.ones((4, 1)), 0.5)[:, 0]`` is ``[1, 1.5, 1.75, 1.875]``.
     """
@@ -189,7 +190,8 @@ def psu_lif_sequence(
     ``s_t = H(V_t - th)``. A non-zero start folds into the first input:
     ``x_0 + b V0``.
 
-    **Returns:** ``(spikes [T, ...], V_{T-1})``.
+    Returns:
+        ``(spikes [T, ...], V_{T-1})``.
 
     Example:
 
@@ -233,21 +235,22 @@ def run_layerwise(
     is set, through `time_scan`. The result equals stepping the whole chain
     through time, since no layer feeds back into an earlier one.
 
-    **Arguments:**
+    Args:
+        layers: the chain.
+        states: one state per layer (``None`` for stateless layers).
+        xs: ``[T, *batch, ...]`` with `batch_ndim` batch axes.
+        apply_rows: ``layer -> f`` where ``f`` maps ``[N, ...]`` rows; with
+            keys, ``(layer, row_keys) -> f``.
+        unroll: passed to `time_scan`.
+        checkpoint: passed to `time_scan`.
+        keys: ``None``, or one entry per layer: ``None`` for a layer that
+            takes no key, else PRNG keys ``[T, *batch]`` (stateless) or ``[T]``
+            (stateful, called as ``layer(x_t, state, key=k_t)``).
+        check: ``(index, xs) -> None``, called before each layer with its
+            input (e.g. `check_chain_inputs`), to raise a clear error.
 
-    - `layers`, `states`: the chain and one state per layer (``None`` for
-      stateless layers).
-    - `xs`: ``[T, *batch, ...]`` with `batch_ndim` batch axes.
-    - `apply_rows`: ``layer -> f`` where ``f`` maps ``[N, ...]`` rows; with
-      keys, ``(layer, row_keys) -> f``.
-    - `unroll`, `checkpoint`: passed to `time_scan`.
-    - `keys`: ``None``, or one entry per layer: ``None`` for a layer that
-      takes no key, else PRNG keys ``[T, *batch]`` (stateless) or ``[T]``
-      (stateful, called as ``layer(x_t, state, key=k_t)``).
-    - `check`: ``(index, xs) -> None``, called before each layer with its
-      input (e.g. `check_chain_inputs`), to raise a clear error.
-
-    **Returns:** ``(outputs [T, *batch, ...], new_states)``.
+    Returns:
+        ``(outputs [T, *batch, ...], new_states)``.
 
     Example:
 
@@ -302,7 +305,8 @@ def step_layers(
     layer is ``apply_stateless(layer, key)(x)`` and a keyed stateful one
     ``layer(x, state, key=key)``. `check` is as in `run_layerwise`.
 
-    **Returns:** ``(out, new_states)``.
+    Returns:
+        ``(out, new_states)``.
 
     Example: ``out, states = step_layers(layers, x, states, apply_stateless=lambda
     layer: layer)``.

@@ -73,13 +73,18 @@ def lif_sequence(
     b V g`` and ``dr/db = (1 - s) V`` (zero), ``r' = b`` and ``dr/db = V``
     (none).
 
-    **Arguments:** `x` ``[T, *batch, *hidden]``; `V0` ``[*batch, *hidden]``;
-    `beta` a scalar or ``hidden``-shaped decay; `threshold` a number or
-    scalar array (no gradient flows to it); `spike` a spike function (its
-    backward pass must be linear in the incoming gradient, as every
-    `spyx.axn` function's is); `reset` the mode.
+    Args:
+        x: input current ``[T, *batch, *hidden]``.
+        V0: membrane before the first step, ``[*batch, *hidden]``.
+        beta: decay, a scalar or ``hidden``-shaped (``1`` for IF).
+        threshold: a number or scalar array (no gradient flows to it).
+        spike: a spike function; its backward pass must be linear in the
+            incoming gradient, as every `spyx.axn` function's is.
+        reset: ``"subtract"``, ``"zero"`` or ``"none"``.
+        weights: recurrent weights ``(H, H)`` (RIF, RLIF) or ``None``.
 
-    **Returns:** ``(spikes [T, ...], V_T)``.
+    Returns:
+        ``(spikes [T, ...], V_T)``.
 
     Example:
 
@@ -227,11 +232,17 @@ def alif_sequence(
     reset term divided by ``b``. Only the state trace is kept; the decay
     gradients are reduced once, after the reverse scan.
 
-    **Arguments:** `x` ``[T, *batch, *hidden]``; `VT0` the start state ``[V,
-    T]`` on the last axis; `beta`, `gamma` scalars or ``hidden``-shaped
-    decays; `threshold`, `spike`, `reset` as in `lif_sequence`.
+    Args:
+        x: input current ``[T, *batch, *hidden]``.
+        VT0: the start state, ``[V, T]`` side by side on the last axis.
+        beta: membrane decay, a scalar or ``hidden``-shaped.
+        gamma: threshold-adaptation decay, a scalar or ``hidden``-shaped.
+        threshold: as in `lif_sequence`.
+        spike: as in `lif_sequence`.
+        reset: as in `lif_sequence`.
 
-    **Returns:** ``(spikes [T, ...], VT_T)``.
+    Returns:
+        ``(spikes [T, ...], VT_T)``.
 
     Example:
 
@@ -354,12 +365,18 @@ def cuba_lif_sequence(
     ``n_t W^T`` stays in the loop; the decay and weight gradients are
     reduced once, after the reverse scan.
 
-    **Arguments:** `x` ``[T, *batch, *hidden]``; `VI0` the start state ``[V,
-    I]`` on the last axis; `alpha`, `beta` scalars or ``hidden``-shaped
-    decays; `weights` ``(H, H)`` or ``None``; `threshold`, `spike`, `reset`
-    as in `lif_sequence`.
+    Args:
+        x: input current ``[T, *batch, *hidden]``.
+        VI0: the start state, ``[V, I]`` side by side on the last axis.
+        alpha: synaptic-current decay, a scalar or ``hidden``-shaped.
+        beta: membrane decay, a scalar or ``hidden``-shaped.
+        threshold: as in `lif_sequence`.
+        spike: as in `lif_sequence`.
+        reset: as in `lif_sequence`.
+        weights: recurrent weights ``(H, H)`` (RCuBaLIF) or ``None``.
 
-    **Returns:** ``(spikes [T, ...], VI_T)``.
+    Returns:
+        ``(spikes [T, ...], VI_T)``.
 
     Example:
 

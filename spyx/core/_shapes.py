@@ -277,7 +277,8 @@ def check_floating(layer: str, name: str, x: Any) -> None:
 def check_input(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
     """Check that `x` is a float array ending in `feature_shape`.
 
-    **Returns:** the leading (batch) axes of `x`.
+    Returns:
+        the leading (batch) axes of `x`.
 
     Example:
 
@@ -298,7 +299,8 @@ def check_input(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
 def check_sequence(layer: str, x: Any, feature_shape: Shape) -> tuple[int, ...]:
     """Check a time-major float sequence ``[T, *batch, *feature_shape]``.
 
-    **Returns:** the batch axes of `x` (between time and features).
+    Returns:
+        the batch axes of `x` (between time and features).
 
     Example:
 

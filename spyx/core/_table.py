@@ -62,15 +62,14 @@ THRESHOLD = 1.0
 class NirMap:
     """How a neuron is written as (and read from) NIR nodes.
 
-    **Fields:**
-
-    - `node`: the NIR node type: ``"IF"``, ``"LIF"``, ``"LI"`` or ``"CubaLIF"``.
-    - `taus`: one ``(decay, tau_field, gain_field)`` per decay, e.g.
-      ``("beta", "tau", "r")``: ``tau = dt / (1 - decay)`` and the input gain
-      ``gain = tau / dt`` (see `spyx.nir`). Empty for `IF`, whose gain is
-      ``r = 1 / dt``.
-    - `threshold_node`: the spike is a separate `nir.Threshold` after a
-      non-spiking node (how `PSU_LIF` is written: ``LI -> Threshold``).
+    Attributes:
+        node: the NIR node type: ``"IF"``, ``"LIF"``, ``"LI"`` or ``"CubaLIF"``.
+        taus: one ``(decay, tau_field, gain_field)`` per decay, e.g.
+            ``("beta", "tau", "r")``: ``tau = dt / (1 - decay)`` and the input gain
+            ``gain = tau / dt`` (see `spyx.nir`). Empty for `IF`, whose gain is
+            ``r = 1 / dt``.
+        threshold_node: the spike is a separate `nir.Threshold` after a
+            non-spiking node (how `PSU_LIF` is written: ``LI -> Threshold``).
 
     Recurrent neurons (`NeuronSpec.recurrent`) add a `nir.Linear` feedback
     loop around their node.
@@ -85,36 +84,35 @@ class NirMap:
 class NeuronSpec:
     """Everything the front ends need to know about one neuron.
 
-    **Fields:**
-
-    - `name`: the class name in `spyx.nn` and `spyx_eqx`.
-    - `step`: the core step ``step(x, state, **params, threshold, spike,
-      reset)``; recurrent weights are passed as ``weights=``, non-spiking
-      neurons take no `threshold`/`spike`, and only neurons that `resets`
-      take `reset`.
-    - `equation`: the update in one line, for messages and docs.
-    - `decays`: the decay parameters in constructor order, e.g.
-      ``("alpha", "beta")``; ``None`` makes each learnable per unit.
-    - `decay_fill`: a decay left as ``None`` is a per-unit array filled with
-      this number instead of a random draw (`LI`: 0.8).
-    - `recurrent`: has recurrent weights ``W`` of shape ``(H, H)``; the hidden
-      shape must then be 1-D.
-    - `spiking`: has a `threshold` and an `activation`.
-    - `resets`: a spiking neuron whose step takes ``reset`` (one of
-      `RESETS`); every built-in spiking neuron but `PSU_LIF`.
-    - `state_parts`: the names of the state's parts, side by side on the last
-      axis (``("V",)``, ``("V", "T")``, ``("V", "I")``).
-    - `sequence`: a whole-sequence kernel with the step's keywords,
-      ``(x [T, ...], state) -> (out [T, ...], final state)``, or ``None``
-      (then the step is scanned). The built-in kernels have hand-derived
-      backward passes (`lif_sequence`, `alif_sequence`,
-      `cuba_lif_sequence`, `psu_lif_sequence`); `adjoint_sequence` builds
-      one from any step.
-    - `sequence_options`: keyword options the kernel takes (``("method",)``
-      for `PSU_LIF`).
-    - `parallel`: the neuron offers ``parallel(x)`` from a zero state.
-    - `shape_arg`: the name of the shape argument (`LI` says ``layer_shape``).
-    - `nir`: the NIR mapping, or ``None`` when NIR cannot express the neuron.
+    Attributes:
+        name: the class name in `spyx.nn` and `spyx_eqx`.
+        step: the core step ``step(x, state, **params, threshold, spike,
+            reset)``; recurrent weights are passed as ``weights=``, non-spiking
+            neurons take no `threshold`/`spike`, and only neurons that `resets`
+            take `reset`.
+        equation: the update in one line, for messages and docs.
+        decays: the decay parameters in constructor order, e.g.
+            ``("alpha", "beta")``; ``None`` makes each learnable per unit.
+        decay_fill: a decay left as ``None`` is a per-unit array filled with
+            this number instead of a random draw (`LI`: 0.8).
+        recurrent: has recurrent weights ``W`` of shape ``(H, H)``; the hidden
+            shape must then be 1-D.
+        spiking: has a `threshold` and an `activation`.
+        resets: a spiking neuron whose step takes ``reset`` (one of
+            `RESETS`); every built-in spiking neuron but `PSU_LIF`.
+        state_parts: the names of the state's parts, side by side on the last
+            axis (``("V",)``, ``("V", "T")``, ``("V", "I")``).
+        sequence: a whole-sequence kernel with the step's keywords,
+            ``(x [T, ...], state) -> (out [T, ...], final state)``, or ``None``
+            (then the step is scanned). The built-in kernels have hand-derived
+            backward passes (`lif_sequence`, `alif_sequence`,
+            `cuba_lif_sequence`, `psu_lif_sequence`); `adjoint_sequence` builds
+            one from any step.
+        sequence_options: keyword options the kernel takes (``("method",)``
+            for `PSU_LIF`).
+        parallel: the neuron offers ``parallel(x)`` from a zero state.
+        shape_arg: the name of the shape argument (`LI` says ``layer_shape``).
+        nir: the NIR mapping, or ``None`` when NIR cannot express the neuron.
     """
 
     name: str
@@ -158,19 +156,19 @@ class NeuronSpec:
     ) -> dict[str, Array]:
         """The initial parameters of a layer, in `params` order.
 
-        **Arguments:**
+        Args:
+            layer: the class name, for error messages.
+            hidden_shape: the (checked) layer shape.
+            values: the constructor's decay arguments by name (``None``:
+                learnable per unit).
+            keys: ``names -> one PRNG key per name``, called once and only if
+                something is random; the front end raises its own error when it has
+                no randomness to give.
 
-        - `layer`: the class name, for error messages.
-        - `hidden_shape`: the (checked) layer shape.
-        - `values`: the constructor's decay arguments by name (``None``:
-          learnable per unit).
-        - `keys`: ``names -> one PRNG key per name``, called once and only if
-          something is random; the front end raises its own error when it has
-          no randomness to give.
-
-        **Returns:** ``{name: array}``: a given decay as a scalar ``()`` or
-        per-unit array, a missing one drawn per unit (`decay_init`) or filled
-        (`decay_fill`), ``W`` drawn with `recurrent_init`.
+        Returns:
+            ``{name: array}``: a given decay as a scalar ``()`` or
+            per-unit array, a missing one drawn per unit (`decay_init`) or filled
+            (`decay_fill`), ``W`` drawn with `recurrent_init`.
         """
         if self.recurrent:
             check_recurrent_shape(layer, hidden_shape)
@@ -201,16 +199,22 @@ class NeuronSpec:
     ) -> tuple[Shape, dict[str, Any], dict[str, Array]]:
         """Everything a front end's constructor stores, checked.
 
-        **Arguments:** `layer`, the class name for messages; `shape`, the
-        shape argument; `decays`, the decay arguments by name; `threshold`
-        and `activation` (ignored for a non-spiking neuron; ``None`` picks
-        the default spike function); `keys`, as in `init_params`; `reset`,
-        the reset mode (for neurons that reset).
+        Args:
+            layer: the class name for messages.
+            shape: the shape argument.
+            decays: the decay arguments by name.
+            threshold: the firing threshold (ignored for a non-spiking
+                neuron).
+            activation: the spike function; ``None`` picks the default
+                (ignored for a non-spiking neuron).
+            keys: as in `init_params`.
+            reset: the reset mode (for neurons that reset).
 
-        **Returns:** ``(hidden_shape, settings, params)``: the normalised
-        shape, the spike settings (``{"threshold": float32 array ``()``,
-        "activation": fn, "reset": mode}``, empty for a non-spiking neuron) and the
-        parameter arrays.
+        Returns:
+            ``(hidden_shape, settings, params)``: the normalised shape, the
+            spike settings (``{"threshold": float32 array (), "activation":
+            fn, "reset": mode}``, empty for a non-spiking neuron) and the
+            parameter arrays.
         """
         hidden_shape = normalize_shape(layer, self.shape_arg, shape)
         settings: dict[str, Any] = {}

@@ -152,23 +152,23 @@ def to_nir(
 ) -> nir.NIRGraph:
     """Write a `spyx.nn` model as a NIR graph.
 
-    **Arguments:**
-
-    - `model`: a `spyx.nn.Sequential` or a single neuron.
-    - `input_shape`: one example's input shape in spyx layout, e.g.
-      ``(700,)`` or ``(H, W, C)`` (NIR gets ``(C, H, W)``); also spyx 1.0's
-      form ``{"input": shape}``.
-    - `output_shape`: optional, the same for the output (tuple or
-      ``{"output": shape}``); checked against the model's output shape.
-    - `dt`: the time step the discrete model stands for (see the module doc);
-      positional as in spyx 1.0, or by name.
+    Args:
+        model: a `spyx.nn.Sequential` or a single neuron.
+        input_shape: one example's input shape in spyx layout, e.g.
+            ``(700,)`` or ``(H, W, C)`` (NIR gets ``(C, H, W)``); also spyx 1.0's
+            form ``{"input": shape}``.
+        output_shape: optional, the same for the output (tuple or
+            ``{"output": shape}``); checked against the model's output shape.
+        dt: the time step the discrete model stands for (see the module doc);
+            positional as in spyx 1.0, or by name.
 
     Nodes are named as spyx 1.0 names them: ``"layer_{i}"`` for the i-th
     layer of the Sequential, ``"layer_{i}_threshold"`` for the `Threshold`
     after a `PSU_LIF`'s `LI` node, ``"layer_{i}_rec"`` for a recurrent
     neuron's feedback weights.
 
-    **Returns:** a `nir.NIRGraph` with ``input`` and ``output`` nodes.
+    Returns:
+        a `nir.NIRGraph` with ``input`` and ``output`` nodes.
 
     Example: ``nir.write("model.nir", spyx.nir.to_nir(model, (700,), dt=1e-3))``.
     """

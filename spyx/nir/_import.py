@@ -317,30 +317,30 @@ def from_nir(
 ) -> Any:
     """Build a `spyx.nn.Sequential` from a NIR graph.
 
-    **Arguments:**
+    Args:
+        graph: a `nir.NIRGraph` (e.g. from `nir.read`), a chain of layers
+            whose neurons may have a Linear/Affine feedback loop; nested subgraphs
+            are inlined.
+        input_data: optional time-major data ``[T, B, ...]`` (spyx 1.0's
+            form): the model is also run on it.
+        dt: the time step to discretise with; match the exporter's.
+        reset: the reset mode of the imported spiking neurons. ``None``
+            (default): the mode spyx recorded in a node it wrote, else
+            ``"zero"``, NIR's own reset to ``v_reset = 0`` (faithful, silent).
+            ``"zero"``, ``"subtract"`` or ``"none"`` force a mode; forcing one
+            other than the graph's warns, naming the node. A ``v_reset != 0`` is
+            refused in every mode.
+        return_all_states: with `input_data`, also return the state after
+            every step.
+        rngs: accepted for spyx 1.0 scripts and unused (every parameter comes
+            from the graph).
 
-    - `graph`: a `nir.NIRGraph` (e.g. from `nir.read`), a chain of layers
-      whose neurons may have a Linear/Affine feedback loop; nested subgraphs
-      are inlined.
-    - `input_data`: optional time-major data ``[T, B, ...]`` (spyx 1.0's
-      form): the model is also run on it.
-    - `dt`: the time step to discretise with; match the exporter's.
-    - `reset`: the reset mode of the imported spiking neurons. ``None``
-      (default): the mode spyx recorded in a node it wrote, else
-      ``"zero"``, NIR's own reset to ``v_reset = 0`` (faithful, silent).
-      ``"zero"``, ``"subtract"`` or ``"none"`` force a mode; forcing one
-      other than the graph's warns, naming the node. A ``v_reset != 0`` is
-      refused in every mode.
-    - `return_all_states`: with `input_data`, also return the state after
-      every step.
-    - `rngs`: accepted for spyx 1.0 scripts and unused (every parameter comes
-      from the graph).
-
-    **Returns:** the model; with `input_data`, ``(model, outputs)``, or
-    ``(model, (outputs, states))`` with `return_all_states`, where `states`
-    mirrors ``model.initial_state(B)`` with a leading time axis on each
-    entry. What is rescaled (with a warning) or refused is listed in the
-    module doc.
+    Returns:
+        the model; with `input_data`, ``(model, outputs)``, or
+        ``(model, (outputs, states))`` with `return_all_states`, where `states`
+        mirrors ``model.initial_state(B)`` with a leading time axis on each
+        entry. What is rescaled (with a warning) or refused is listed in the
+        module doc.
 
     Example: ``model = spyx.nir.from_nir(nir.read("model.nir"), dt=1e-3)``.
     """

@@ -21,11 +21,10 @@ class ActivityRegularization(nnx.Module):
     unchanged. The final count is this layer's entry in `run`'s final state,
     ready for `spyx.fn.silence_reg` / `spyx.fn.sparsity_reg`.
 
-    **Arguments:**
-
-    - `hidden_shape`: per-neuron shape of the spikes.
-    - `batch_size`: default batch size of `initial_state`.
-    - `dtype`: dtype of the count.
+    Args:
+        hidden_shape: per-neuron shape of the spikes.
+        batch_size: default batch size of `initial_state`.
+        dtype: dtype of the count.
 
     Example: put ``ActivityRegularization((128,))`` after a neuron in a
     `Sequential`; ``run(model, x)[1][i]`` is then the ``(B, 128)`` count.
@@ -116,12 +115,11 @@ def sum_pool(
 class SumPool(nnx.Module):
     """Stateless sum pooling; see `sum_pool`.
 
-    **Arguments:**
-
-    - `window_shape`: window size, int or per spatial axis.
-    - `strides`: step between windows; ``None`` means `window_shape`.
-    - `padding`: ``"SAME"`` or ``"VALID"``.
-    - `channel_axis`: axis of the channels, ``None`` if there is none.
+    Args:
+        window_shape: window size, int or per spatial axis.
+        strides: step between windows; ``None`` means `window_shape`.
+        padding: ``"SAME"`` or ``"VALID"``.
+        channel_axis: axis of the channels, ``None`` if there is none.
 
     Example: ``SumPool(2)(jnp.ones((4, 8, 8, 3))).shape == (4, 4, 4, 3)``.
     """

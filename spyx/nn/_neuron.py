@@ -82,8 +82,9 @@ class Neuron(core.NeuronBase, nnx.Module):
     def __call__(self, x: Array, state: Array) -> tuple[Array, Array]:
         """One step: `x` ``(B, *hidden_shape)`` and `state` ``(B, *state_shape)``.
 
-        **Returns:** ``(out, new_state)``: the spikes (the membrane for `LI`)
-        and the state after the step.
+        Returns:
+            ``(out, new_state)``: the spikes (the membrane for `LI`)
+            and the state after the step.
         """
         return core.neuron_step(self, self._params(), x, state)
 
@@ -98,7 +99,8 @@ class Neuron(core.NeuronBase, nnx.Module):
         which takes `method`), else `unroll`s a `jax.lax.scan` of the step.
         Layer-wise `run` calls it.
 
-        **Returns:** ``(outs [T, B, ...], final_state)``.
+        Returns:
+            ``(outs [T, B, ...], final_state)``.
         """
         return core.neuron_sequence(
             self, self._params(), x, state, unroll=unroll, **options

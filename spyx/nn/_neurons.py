@@ -22,29 +22,29 @@ from ._neuron import Neuron
 __all__ = ["ALIF", "IF", "LI", "LIF", "PSU_LIF", "RIF", "RLIF", "CuBaLIF", "RCuBaLIF"]
 
 ShapeLike = int | tuple[int, ...]
-TH = core.THRESHOLD
 
 
 class _Integrating(Neuron):
     def __init__(
         self,
         hidden_shape: ShapeLike,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: shape of the layer, e.g. ``(128,)``; 1-D for a
-          recurrent neuron.
-        - `threshold`: firing threshold (a positive number, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
-          membrane that fired is cleared before it leaks) or ``"none"``.
-        - `rngs`: `nnx.Rngs` for the recurrent weights ``W`` (IF has no
-          parameters and ignores it).
+        Args:
+            hidden_shape: shape of the layer, e.g. ``(128,)``; 1-D for a
+                recurrent neuron.
+            threshold: firing threshold (a positive number, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+                membrane that fired is cleared before it leaks) or ``"none"``.
+            rngs: `nnx.Rngs` for the recurrent weights ``W`` (IF has no
+                parameters and ignores it).
         """
         self._setup(hidden_shape, {}, threshold, activation, rngs, reset)
 
@@ -54,24 +54,25 @@ class _Leaky(Neuron):
         self,
         hidden_shape: ShapeLike,
         beta: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: shape of the layer, e.g. ``(128,)`` or ``(H, W, C)``;
-          1-D for a recurrent neuron.
-        - `beta`: membrane decay, a number or a per-unit array; ``None``
-          learns one per unit.
-        - `threshold`: firing threshold (a positive number, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
-          membrane that fired is cleared before it leaks) or ``"none"``.
-        - `rngs`: `nnx.Rngs`, needed when `beta` is ``None`` or the neuron
-          is recurrent (``W``).
+        Args:
+            hidden_shape: shape of the layer, e.g. ``(128,)`` or ``(H, W, C)``;
+                1-D for a recurrent neuron.
+            beta: membrane decay, a number or a per-unit array; ``None``
+                learns one per unit.
+            threshold: firing threshold (a positive number, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+                membrane that fired is cleared before it leaks) or ``"none"``.
+            rngs: `nnx.Rngs`, needed when `beta` is ``None`` or the neuron
+                is recurrent (``W``).
         """
         self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs, reset)
 
@@ -82,23 +83,24 @@ class _CurrentBased(Neuron):
         hidden_shape: ShapeLike,
         alpha: Any = None,
         beta: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: shape of the layer; 1-D for a recurrent neuron.
-        - `alpha`: synaptic-current decay; ``None`` learns one per unit.
-        - `beta`: membrane decay; ``None`` learns one per unit.
-        - `threshold`: firing threshold (a positive number, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
-          membrane that fired is cleared before it leaks) or ``"none"``.
-        - `rngs`: `nnx.Rngs`, needed when a decay is ``None`` or the neuron
-          is recurrent (``W``).
+        Args:
+            hidden_shape: shape of the layer; 1-D for a recurrent neuron.
+            alpha: synaptic-current decay; ``None`` learns one per unit.
+            beta: membrane decay; ``None`` learns one per unit.
+            threshold: firing threshold (a positive number, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+                membrane that fired is cleared before it leaks) or ``"none"``.
+            rngs: `nnx.Rngs`, needed when a decay is ``None`` or the neuron
+                is recurrent (``W``).
         """
         decays = {"alpha": alpha, "beta": beta}
         self._setup(hidden_shape, decays, threshold, activation, rngs, reset)
@@ -161,14 +163,15 @@ class LI(Neuron):
         hidden_shape: ShapeLike | None = None,
         rngs: nnx.Rngs | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `layer_shape`: shape of the layer.
-        - `hidden_shape`: the same, under the name every other neuron uses
-          (give one of the two).
-        - `beta`: decay; ``None`` gives a learnable per-unit array filled
-          with 0.8.
-        - `rngs`: accepted for uniformity; the default `beta` is not random.
+        Args:
+            layer_shape: shape of the layer.
+            hidden_shape: the same, under the name every other neuron uses
+                (give one of the two).
+            beta: decay; ``None`` gives a learnable per-unit array filled
+                with 0.8.
+            rngs: accepted for uniformity; the default `beta` is not random.
         """
         shape = core.shape_argument("LI", layer_shape, hidden_shape)
         self._setup(shape, {"beta": beta}, randomness=rngs)
@@ -200,22 +203,23 @@ class ALIF(Neuron):
         hidden_shape: ShapeLike,
         beta: Any = None,
         gamma: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
         rngs: nnx.Rngs | None = None,
     ):
-        """**Arguments:**
+        """Create the layer.
 
-        - `hidden_shape`: shape of the layer.
-        - `beta`: membrane decay; ``None`` learns one per unit.
-        - `gamma`: threshold-adaptation decay; ``None`` learns one per unit.
-        - `threshold`: base firing threshold (a positive number, not trained).
-        - `activation`: spike function from `spyx.axn`; default `superspike()`.
-        - `reset`: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
-          membrane that fired is cleared before it leaks) or ``"none"``.
-        - `rngs`: `nnx.Rngs`, needed when `beta` or `gamma` is ``None``.
+        Args:
+            hidden_shape: shape of the layer.
+            beta: membrane decay; ``None`` learns one per unit.
+            gamma: threshold-adaptation decay; ``None`` learns one per unit.
+            threshold: base firing threshold (a positive number, not trained).
+            activation: spike function from `spyx.axn`; default `superspike()`.
+            reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
+                membrane that fired is cleared before it leaks) or ``"none"``.
+            rngs: `nnx.Rngs`, needed when `beta` or `gamma` is ``None``.
         """
         decays = {"beta": beta, "gamma": gamma}
         self._setup(hidden_shape, decays, threshold, activation, rngs, reset)
@@ -320,12 +324,12 @@ class PSU_LIF(_Leaky):
         self,
         hidden_shape: ShapeLike,
         beta: Any = None,
-        threshold: float = TH,
+        threshold: float = 1.0,
         activation: SpikeFn | None = None,
         *,
         rngs: nnx.Rngs | None = None,
     ):
-        """**Arguments:** as `LIF`, without `reset` (PSU_LIF has none)."""
+        """Create the layer; the arguments are `LIF`'s, without `reset`."""
         self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs)
 
     def parallel(self, x: Any, *, method: core.LeakyScanMethod = "auto") -> Any:
@@ -334,13 +338,13 @@ class PSU_LIF(_Leaky):
         Computes ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) with
         `spyx.core.leaky_scan`, then ``s_t = H(V_t - th)`` pointwise.
 
-        **Arguments:**
+        Args:
+            x: ``[T, B, *hidden_shape]``.
+            method: ``"auto"`` (the faster for the backend: sequential on
+                CPU, associative on accelerators), ``"associative"`` or
+                ``"sequential"``.
 
-        - `x`: ``[T, B, *hidden_shape]``.
-        - `method`: ``"auto"`` (the faster for the backend: sequential on
-          CPU, associative on accelerators), ``"associative"`` or
-          ``"sequential"``.
-
-        **Returns:** spikes of shape ``[T, B, *hidden_shape]``.
+        Returns:
+            spikes of shape ``[T, B, *hidden_shape]``.
         """
         return core.neuron_parallel(self, self._params(), x, method=method)

@@ -69,27 +69,27 @@ def run(
     ``layerwise=False``, is stepped through time as a whole with
     `jax.lax.scan`. Both give the same outputs, final state and gradients.
 
-    **Arguments:**
+    Args:
+        model: a callable ``(x_t, state) -> (out_t, state)``, such as a
+            neuron or a `Sequential`. A plain stateless module does not fit: wrap
+            it in a `Sequential` with a stateful layer, or `jax.vmap` it over time.
+        x: input of shape ``[Time, Batch, ...]``.
+        state: the state before the first step; ``None`` asks
+            ``model.initial_state(batch_size)``, with neuron states in `x`'s dtype.
+        batch_major: `x` is ``[Batch, Time, ...]`` and the outputs come back
+            ``[Batch, Time, ...]`` (spyx 1.0's keyword): the same as transposing,
+            running time-major and transposing back. The final state is as usual.
+        layerwise: run a `Sequential` layer by layer (``True``) or step by
+            step (``False``). Default: layer by layer, unless `checkpoint` is set
+            (layer-wise execution keeps every layer's whole sequence, so only the
+            step-by-step scan bounds the memory).
+        unroll: time steps per loop iteration of the scans.
+        checkpoint: memory-bounded backpropagation through time: remat blocks
+            of this many steps (see `spyx.core.time_scan`).
 
-    - `model`: a callable ``(x_t, state) -> (out_t, state)``, such as a
-      neuron or a `Sequential`. A plain stateless module does not fit: wrap
-      it in a `Sequential` with a stateful layer, or `jax.vmap` it over time.
-    - `x`: input of shape ``[Time, Batch, ...]``.
-    - `state`: the state before the first step; ``None`` asks
-      ``model.initial_state(batch_size)``, with neuron states in `x`'s dtype.
-    - `batch_major`: `x` is ``[Batch, Time, ...]`` and the outputs come back
-      ``[Batch, Time, ...]`` (spyx 1.0's keyword): the same as transposing,
-      running time-major and transposing back. The final state is as usual.
-    - `layerwise`: run a `Sequential` layer by layer (``True``) or step by
-      step (``False``). Default: layer by layer, unless `checkpoint` is set
-      (layer-wise execution keeps every layer's whole sequence, so only the
-      step-by-step scan bounds the memory).
-    - `unroll`: time steps per loop iteration of the scans.
-    - `checkpoint`: memory-bounded backpropagation through time: remat blocks
-      of this many steps (see `spyx.core.time_scan`).
-
-    **Returns:** ``(outputs, final_state)``, outputs time-major
-    ``[Time, Batch, ...]``.
+    Returns:
+        ``(outputs, final_state)``, outputs time-major
+        ``[Time, Batch, ...]``.
 
     Example:
 
