@@ -15,9 +15,16 @@ readable.
 Example:
 
 ```python
+def build_model(seed):
+    return spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(seed)), spyx.nn.LIF((16,), rngs=nnx.Rngs(seed))
+    )
+
+
+model = build_model(0)
 spyx.checkpoint.save("ckpt/model", model)
-fresh = build_model()                     # same architecture, any init
-spyx.checkpoint.restore("ckpt/model", fresh)
+fresh = build_model(1)  # the same architecture, other values
+spyx.checkpoint.restore("ckpt/model", fresh)  # now equal to model
 ```
 """
 

@@ -9,9 +9,10 @@
   ``spikes/units``, ``labels``) binned into bit-packed dense frames, with a
   seeded batching iterator that yields time-major ``[T, B, units]`` arrays.
 
-Example:
+Example (with ``shd_train.h5`` from the SHD data set; a fragment, so it is
+fenced ``py`` and not run by the documentation tests):
 
-```python
+```py
 data = spyx.data.load_shd("shd_train.h5", num_steps=100)
 for x, y in data.batches(64, seed=0):   # x: [100, 64, 700] float32
     ...
@@ -150,8 +151,9 @@ def shuffler(dataset: tuple[Any, Any], batch_size: int) -> Any:
     Example:
 
     ```python
+    x, y = jnp.ones((200, 8)), jnp.arange(200) % 2  # N = 200 examples
     shuffle = spyx.data.shuffler((x, y), batch_size=64)
-    xb, yb = shuffle((x, y), jax.random.key(0))  # xb: [N // 64, 64, ...]
+    xb, yb = shuffle((x, y), jax.random.key(0))  # xb: [3, 64, 8]
     ```
     """
     x, y = dataset
@@ -224,8 +226,8 @@ class SpikeDataset:
 
     Example:
 
-    ```python
-    data = load_shd("shd_train.h5")
+    ```py
+    data = load_shd("shd_train.h5")  # needs the SHD file
     x = data.dense([0, 1, 2])  # [T, 3, 700]
     ```
     """

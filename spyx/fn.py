@@ -10,7 +10,9 @@ so when the other time axis would have fitted.
 Example:
 
 ```python
-traces, final_state = spyx.nn.run(model, x)          # [T, B, C]
+model = spyx.nn.Sequential(nnx.Linear(8, 3, rngs=nnx.Rngs(0)), spyx.nn.LI((3,)))
+x, labels = jnp.ones((20, 4, 8)), jnp.array([0, 1, 2, 0])  # [T, B, 8], [B]
+traces, final_state = spyx.nn.run(model, x)  # [T, B, C]
 loss = spyx.fn.integral_crossentropy(time_axis=0)(traces, labels)
 ```
 """
@@ -97,9 +99,11 @@ def integral_crossentropy(
     Example:
 
     ```python
+    model = spyx.nn.Sequential(nnx.Linear(8, 3, rngs=nnx.Rngs(0)), spyx.nn.LI((3,)))
+    x, labels = jnp.ones((20, 4, 8)), jnp.array([0, 1, 2, 0])
     loss_fn = spyx.fn.integral_crossentropy(time_axis=0)
-    traces, _ = spyx.nn.run(model, x)          # [T, B, C]
-    loss = loss_fn(traces, labels)             # labels: int [B]
+    traces, _ = spyx.nn.run(model, x)  # [T, B, C]
+    loss = loss_fn(traces, labels)  # labels: int [B]
     ```
     """
 

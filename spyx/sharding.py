@@ -16,19 +16,32 @@ process.
 Example (NNX):
 
 ```python
-spyx.sharding.initialize()                       # no-op in a single process
-mesh = spyx.sharding.data_mesh()                 # all devices on axis "batch"
+import optax
+
+model = spyx.nn.Sequential(nnx.Linear(8, 3, rngs=nnx.Rngs(0)), spyx.nn.LI((3,)))
+optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
+n = jax.device_count()
+x, y = jnp.ones((20, 4 * n, 8)), jnp.zeros(4 * n, jnp.int32)  # [T, B, 8], [B]
+
+spyx.sharding.initialize()  # a no-op in a single process
+mesh = spyx.sharding.data_mesh()  # every device on the axis "batch"
 x, y = spyx.sharding.shard_batch((x, y), mesh, batch_axes=(1, 0))
-spyx.sharding.replicate(model, mesh)             # parameters on every device
+spyx.sharding.replicate(model, mesh)  # the parameters on every device
+spyx.sharding.replicate(optimizer, mesh)
+
 
 @nnx.jit
 def train_step(model, optimizer, x, y):
     def loss_fn(model):
         traces, _ = spyx.nn.run(model, x)
         return spyx.fn.integral_crossentropy(time_axis=0)(traces, y)
+
     loss, grads = nnx.value_and_grad(loss_fn)(model)
     optimizer.update(model, grads)
     return loss
+
+
+loss = spyx.sharding.to_host(train_step(model, optimizer, x, y))
 ```
 
 On a CPU, ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (set before
@@ -87,8 +100,8 @@ def initialize(
 
     Example:
 
-    ```python
-    # process i of 2, both on this machine
+    ```py
+    # process i of 2, both on this machine (run by each process)
     spyx.sharding.initialize("127.0.0.1:12345", num_processes=2, process_id=i)
     ```
     """

@@ -1,18 +1,27 @@
-"""The documentation is executed: every ```python block of the tutorials,
-the how-to guides and the installation page, in order, in one namespace per
-page. (Fragments of multi-process programs are marked ```py instead; the
-program they come from, examples/data_parallel.py, is run by
-tests/test_multiprocess.py.)"""
+"""The documentation is executed and its figures are drawn by code: every
+```python block on the site runs (the pages' blocks in order, in one
+namespace per page; each docstring example the API reference shows on its
+own), every image a page shows is written by ``docs/figures.py``, and code
+fits its box (88 columns). Fragments that cannot run here (multi-process
+programs, loaders of data sets that do not ship) are fenced ```py instead;
+the multi-process program they come from, examples/data_parallel.py, is run
+by tests/test_multiprocess.py."""
 
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-PAGES = sorted((DOCS / "tutorial").glob("*.md"))
-HOW_TO = sorted((DOCS / "how-to").glob("*.md")) + [DOCS / "install.md"]
+_spec = importlib.util.spec_from_file_location("docs_figures", DOCS / "figures.py")
+figures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(figures)
+
+BLOCK = figures.BLOCK
+ALL_PAGES = sorted(p for p in DOCS.rglob("*.md") if p.parent.name != "reference")
+TUTORIALS = [p for p in ALL_PAGES if p.parent.name == "tutorial"]
+OTHER_PAGES = [p for p in ALL_PAGES if p not in TUTORIALS]
 # pages whose blocks take long (training, benchmarks) run with the slow tests
 SLOW_PAGES = {
     "benchmark",
@@ -25,78 +34,162 @@ SLOW_PAGES = {
 
 
 def test_the_tutorial_pages_exist():
-    assert [p.name for p in PAGES] == ["first-snn-eqx.md", "first-snn-nnx.md"]
+    assert [p.name for p in TUTORIALS] == ["first-snn-eqx.md", "first-snn-nnx.md"]
 
 
-def _run_page(page):
-    blocks = BLOCK.findall(page.read_text())
-    namespace: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
-    for i, code in enumerate(blocks):
-        try:
-            exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
-        except Exception as err:  # pragma: no cover - the message is the point
-            raise AssertionError(
-                f"{page.name}, code block {i} failed: {err!r}"
-            ) from err
-    return blocks
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
-def test_tutorial_code_runs(page):
-    assert len(_run_page(page)) >= 3
+@pytest.mark.parametrize("page", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_code_runs_and_draws_its_figures(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert len(figures.run_page(page)) >= 3
+    shown = figures.images(page)
+    assert len(shown) >= 3  # an input raster, a membrane trace, a loss curve
+    for image in shown:
+        assert (tmp_path / image).stat().st_size > 1000, image
 
 
 @pytest.mark.parametrize(
     "page",
     [
         pytest.param(
-            p, id=p.stem, marks=pytest.mark.slow if p.stem in SLOW_PAGES else ()
+            p,
+            id=str(p.relative_to(DOCS).with_suffix("")),
+            marks=pytest.mark.slow if p.stem in SLOW_PAGES else (),
         )
-        for p in HOW_TO
+        for p in OTHER_PAGES
     ],
 )
-def test_how_to_code_runs(page, tmp_path, monkeypatch):
-    """Every how-to page is a complete program (pages without Python code,
-    such as the migration notes, run nothing)."""
+def test_page_code_runs(page, tmp_path, monkeypatch):
+    """Every how-to page is a complete program, and so is the code on every
+    other page (pages without Python code, such as the migration notes, run
+    nothing)."""
     monkeypatch.chdir(tmp_path)
-    _run_page(page)
+    figures.run_page(page)
+
+
+def test_every_image_on_the_site_is_drawn_by_the_figure_script():
+    drawn = {DOCS / f for _, files in figures.FIGURES.values() for f in files}
+    for page in ALL_PAGES:
+        for image in figures.images(page):
+            path = (page.parent / image).resolve()
+            assert path in drawn, f"{page.name} shows {image}, which no figure draws"
+            assert path.is_file(), f"{page.name} shows {image}, which is missing"
+    for path in drawn:
+        assert any(
+            path == (p.parent / i).resolve()
+            for p in ALL_PAGES
+            for i in figures.images(p)
+        ), f"{path.name} is drawn but no page shows it"
+
+
+def test_quick_figures_draw(tmp_path):
+    """The figures that take seconds (the tutorials' are drawn by their
+    test above, the digits example's by the slow test below)."""
+    for name in ("surrogates", "resets", "performance"):
+        figures.main([name, "--out", str(tmp_path)])
+        for file in figures.FIGURES[name][1]:
+            assert (tmp_path / file).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_the_figure_script_draws_every_figure(tmp_path):
+    figures.main(["--out", str(tmp_path)])
+    for _, files in figures.FIGURES.values():
+        for file in files:
+            assert (tmp_path / file).stat().st_size > 1000, file
+
+
+def test_performance_chart_reads_the_table():
+    rows = figures.performance_table(DOCS / "explanation" / "performance.md")
+    floors = [r for r in rows if r["neuron"].startswith("floor")]
+    assert floors and all(r["fwd+bwd x floor"] == "1.00" for r in floors)
+    assert {r["neuron"] for r in rows} >= {s.name for s in _neurons() if s.spiking}
+
+
+def _neurons():
+    from spyx import core
+
+    return core.NEURONS
+
+
+def _reference_modules() -> list[str]:
+    """The modules the API reference shows (its ``::: module`` lines)."""
+    pages = sorted((DOCS / "reference").glob("*.md"))
+    return [m for p in pages for m in re.findall(r"^::: (\S+)", p.read_text(), re.M)]
 
 
 def _docstring_examples():
+    """Every ```python block of the docstrings the reference renders: the
+    modules', their public members' and those members' public methods'."""
+    import importlib
     import inspect
 
-    import spyx.nn
-    import spyx_eqx
-
-    for module in (spyx.nn, spyx_eqx):
-        for name in module.__all__:
+    for module_name in _reference_modules():
+        module = importlib.import_module(module_name)
+        docs = [(module_name, module.__doc__)]
+        for name in getattr(module, "__all__", []):
             obj = getattr(module, name)
-            doc = inspect.getdoc(obj) or ""
-            for code in BLOCK.findall(doc + "\n"):
-                yield f"{module.__name__}.{name}", code
+            docs.append((f"{module_name}.{name}", inspect.getdoc(obj)))
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_") or attr == "__call__":
+                        docs.append(
+                            (f"{module_name}.{name}.{attr}", inspect.getdoc(member))
+                        )
+        for name, doc in docs:
+            for code in BLOCK.findall((doc or "") + "\n"):
+                yield module_name, name, code
 
 
 EXAMPLES = list(_docstring_examples())
 
 
-@pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[n for n, _ in EXAMPLES])
-def test_docstring_examples_run(name, code):
+@pytest.mark.parametrize(
+    ("module_name", "name", "code"), EXAMPLES, ids=[n for _, n, _ in EXAMPLES]
+)
+def test_docstring_examples_run(module_name, name, code, tmp_path, monkeypatch):
+    """Each example runs on its own, with the usual imports (``jax``,
+    ``jnp``, ``np``, ``nnx``, ``eqx``, ``spyx``, ``spyx_eqx``) and the names
+    of the module whose page shows it."""
+    import importlib
+
     import equinox as eqx
     import jax
     import jax.numpy as jnp
+    import numpy as np
     from flax import nnx
 
     import spyx
     import spyx.nn
     import spyx_eqx
 
-    namespace = dict(jax=jax, jnp=jnp, nnx=nnx, eqx=eqx, spyx=spyx, spyx_eqx=spyx_eqx)
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(module_name)
+    namespace = {n: getattr(module, n) for n in getattr(module, "__all__", [])}
+    namespace.update(
+        jax=jax, jnp=jnp, np=np, nnx=nnx, eqx=eqx, spyx=spyx, spyx_eqx=spyx_eqx
+    )
     exec(compile(code, f"{name} docstring", "exec"), namespace)
 
 
 def test_every_neuron_docstring_has_a_runnable_example():
-    from spyx import core
-
-    names = {n for n, _ in EXAMPLES}
-    for spec in core.NEURONS:
+    names = {n for _, n, _ in EXAMPLES}
+    for spec in _neurons():
         assert f"spyx.nn.{spec.name}" in names and f"spyx_eqx.{spec.name}" in names
+
+
+def _code_lines():
+    for page in ALL_PAGES:
+        fenced = re.findall(r"^```\w*\n(.*?)^```", page.read_text(), re.S | re.M)
+        for block in fenced:
+            for line in block.splitlines():
+                yield page.name, line
+    for _, name, code in EXAMPLES:
+        for line in code.splitlines():
+            yield f"{name} docstring", line
+
+
+def test_code_fits_its_box():
+    """Code blocks on the site and in rendered docstrings stay within 88
+    columns, so they do not scroll sideways."""
+    long = [f"{where}: {line}" for where, line in _code_lines() if len(line) > 88]
+    assert not long, "\n".join(long)

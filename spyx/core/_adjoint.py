@@ -53,9 +53,11 @@ def adjoint_sequence(
     Example:
 
     ```python
-    alif_sequence = adjoint_sequence(alif_step, ("beta", "gamma"), False)
-    spikes, VT = alif_sequence(x, VT0, beta=0.9, gamma=0.8, threshold=1.0,
-                               spike=superspike())
+    my_alif = adjoint_sequence(alif_step, ("beta", "gamma"), False)
+    x, VT0 = jnp.ones((100, 4, 16)), jnp.zeros((4, 32))  # VT0: [V, T]
+    spikes, VT = my_alif(
+        x, VT0, beta=0.9, gamma=0.8, threshold=1.0, spike=spyx.axn.superspike()
+    )
     ```
     """
 

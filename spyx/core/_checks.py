@@ -52,7 +52,10 @@ def check_finite(layer: str, name: str, value: Any, kind: str = "parameter") -> 
 
     ```python
     with debug_checks():
-        check_finite("LIF", "beta", jnp.array([jnp.nan]))  # raises ValueError
+        try:
+            check_finite("LIF", "beta", jnp.array([jnp.nan]))
+        except ValueError as err:
+            print(err)  # LIF: parameter `beta` holds NaN or inf values. ...
     ```
     """
     if not _ENABLED[0]:

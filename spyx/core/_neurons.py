@@ -139,7 +139,8 @@ def if_step(
     Example:
 
     ```python
-    s, V = if_step(x, V, threshold=1.0, spike=superspike())
+    x, V = jnp.ones((4, 16)), jnp.zeros((4, 16))  # [B, H]
+    s, V = if_step(x, V, threshold=1.0, spike=spyx.axn.superspike())
     ```
     """
     return lif_step(x, V, beta=1.0, threshold=threshold, spike=spike, reset=reset)
@@ -161,7 +162,9 @@ def rlif_step(
     Example:
 
     ```python
-    s, V = rlif_step(x, V, beta=0.9, weights=W, threshold=1.0, spike=superspike())
+    x, V, W = jnp.ones((4, 16)), jnp.zeros((4, 16)), jnp.zeros((16, 16))
+    spike = spyx.axn.superspike()
+    s, V = rlif_step(x, V, beta=0.9, weights=W, threshold=1.0, spike=spike)
     ```
     """
     return lif_step(
@@ -184,7 +187,9 @@ def rif_step(
     Example:
 
     ```python
-    s, V = rif_step(x, V, weights=W, threshold=1.0, spike=superspike())
+    x, V, W = jnp.ones((4, 16)), jnp.zeros((4, 16)), jnp.zeros((16, 16))
+    spike = spyx.axn.superspike()
+    s, V = rif_step(x, V, weights=W, threshold=1.0, spike=spike)
     ```
     """
     return lif_step(
@@ -198,7 +203,8 @@ def li_step(x: Array, V: Array, *, beta: ArrayLike) -> tuple[Array, Array]:
     Example:
 
     ```python
-    V, V = li_step(x, V, beta=0.8)
+    x, V = jnp.ones((4, 16)), jnp.zeros((4, 16))  # [B, H]
+    out, V = li_step(x, V, beta=0.8)  # out is the new V
     ```
     """
     V_new = (clip01(beta) * V + x).astype(V.dtype)
@@ -224,7 +230,9 @@ def alif_step(
     Example:
 
     ```python
-    s, VT = alif_step(x, VT, beta=0.9, gamma=0.9, threshold=1.0, spike=superspike())
+    x, VT = jnp.ones((4, 16)), jnp.zeros((4, 32))  # VT: [V, T] on the last axis
+    spike = spyx.axn.superspike()
+    s, VT = alif_step(x, VT, beta=0.9, gamma=0.9, threshold=1.0, spike=spike)
     ```
     """
     V, T = split_halves(VT)
@@ -257,7 +265,9 @@ def cuba_lif_step(
     Example:
 
     ```python
-    s, VI = cuba_lif_step(x, VI, alpha=0.8, beta=0.9, threshold=1.0, spike=superspike())
+    x, VI = jnp.ones((4, 16)), jnp.zeros((4, 32))  # VI: [V, I] on the last axis
+    spike = spyx.axn.superspike()
+    s, VI = cuba_lif_step(x, VI, alpha=0.8, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
     V, I = split_halves(VI)
@@ -286,8 +296,10 @@ def rcuba_lif_step(
     Example:
 
     ```python
+    x, VI, W = jnp.ones((4, 16)), jnp.zeros((4, 32)), jnp.zeros((16, 16))
     s, VI = rcuba_lif_step(
-        x, VI, alpha=0.8, beta=0.9, weights=W, threshold=1.0, spike=superspike()
+        x, VI, alpha=0.8, beta=0.9, weights=W, threshold=1.0,
+        spike=spyx.axn.superspike(),
     )
     ```
     """
@@ -318,7 +330,9 @@ def psu_lif_step(
     Example:
 
     ```python
-    s, V = psu_lif_step(x, V, beta=0.9, threshold=1.0, spike=superspike())
+    x, V = jnp.ones((4, 16)), jnp.zeros((4, 16))  # [B, H]
+    spike = spyx.axn.superspike()
+    s, V = psu_lif_step(x, V, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
     V_new = (clip01(beta) * V + x).astype(V.dtype)

@@ -196,7 +196,9 @@ def psu_lif_sequence(
     Example:
 
     ```python
-    spikes, V_T = psu_lif_sequence(x, None, beta=0.9, threshold=1.0, spike=superspike())
+    x = jnp.ones((100, 4, 16))  # [T, B, H]; None: start from V = 0
+    spike = spyx.axn.superspike()
+    spikes, V_T = psu_lif_sequence(x, None, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
     if V0 is not None:
@@ -255,8 +257,14 @@ def run_layerwise(
     Example:
 
     ```python
-    outs, states = run_layerwise(model.layers, x, model.initial_state(B),
-                                 batch_ndim=1, apply_rows=lambda layer: layer)
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
+    x = jnp.ones((100, 4, 8))  # [T, B, features]
+    outs, states = run_layerwise(
+        model.layers, x, model.initial_state(4), batch_ndim=1,
+        apply_rows=lambda layer: layer,
+    )
     ```
     """
     new_states = []

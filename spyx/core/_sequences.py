@@ -89,7 +89,9 @@ def lif_sequence(
     Example:
 
     ```python
-    spikes, V_T = lif_sequence(x, V0, beta=0.9, threshold=1.0, spike=superspike())
+    x, V0 = jnp.ones((100, 4, 16)), jnp.zeros((4, 16))  # [T, B, H], [B, H]
+    spike = spyx.axn.superspike()
+    spikes, V_T = lif_sequence(x, V0, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
     if reset not in RESETS:
@@ -189,7 +191,9 @@ def if_sequence(
     Example:
 
     ```python
-    spikes, V_T = if_sequence(x, V0, threshold=1.0, spike=superspike())
+    x, V0 = jnp.ones((100, 4, 16)), jnp.zeros((4, 16))  # [T, B, H], [B, H]
+    spike = spyx.axn.superspike()
+    spikes, V_T = if_sequence(x, V0, threshold=1.0, spike=spike)
     ```
     """
     return lif_sequence(
@@ -247,8 +251,9 @@ def alif_sequence(
     Example:
 
     ```python
+    x, VT0 = jnp.ones((100, 4, 16)), jnp.zeros((4, 32))  # VT0: [V, T]
     spikes, VT = alif_sequence(
-        x, VT0, beta=0.9, gamma=0.8, threshold=1.0, spike=superspike()
+        x, VT0, beta=0.9, gamma=0.8, threshold=1.0, spike=spyx.axn.superspike()
     )
     ```
     """
@@ -381,8 +386,9 @@ def cuba_lif_sequence(
     Example:
 
     ```python
+    x, VI0 = jnp.ones((100, 4, 16)), jnp.zeros((4, 32))  # VI0: [V, I]
     spikes, VI = cuba_lif_sequence(
-        x, VI0, alpha=0.8, beta=0.9, threshold=1.0, spike=superspike()
+        x, VI0, alpha=0.8, beta=0.9, threshold=1.0, spike=spyx.axn.superspike()
     )
     ```
     """

@@ -146,6 +146,9 @@ def check_sequential_state(layers: Any, state: Any) -> None:
     Example:
 
     ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
     check_sequential_state(model.layers, model.initial_state(4))  # passes
     ```
     """
@@ -181,6 +184,9 @@ def sequential_batch_ndim(layers: Any, state: Any) -> int:
     Example:
 
     ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
     sequential_batch_ndim(model.layers, model.initial_state(32))  # 1
     ```
     """
@@ -201,7 +207,10 @@ def check_recurrent_shape(layer: str, hidden_shape: Shape) -> None:
     Example:
 
     ```python
-    check_recurrent_shape("RLIF", (4, 4))  # raises ValueError
+    try:
+        check_recurrent_shape("RLIF", (4, 4))
+    except ValueError as err:
+        print(err)  # RLIF: `hidden_shape` must be 1-D for a recurrent neuron ...
     ```
     """
     if len(hidden_shape) != 1:
@@ -243,7 +252,8 @@ def join_halves(a: Array, b: Array) -> Array:
     Example:
 
     ```python
-    VI = join_halves(V, I)  # (32, 256) from two (32, 128)
+    V, I = jnp.zeros((32, 128)), jnp.ones((32, 128))
+    VI = join_halves(V, I)  # (32, 256)
     ```
     """
     return jnp.concatenate([a, b], axis=-1)
@@ -259,7 +269,10 @@ def check_floating(layer: str, name: str, x: Any) -> None:
     Example:
 
     ```python
-    check_floating("LIF", "x", jnp.ones(3, jnp.int32))  # raises TypeError
+    try:
+        check_floating("LIF", "x", jnp.ones(3, jnp.int32))
+    except TypeError as err:
+        print(err)  # LIF: `x` must have a floating dtype, got int32. ...
     ```
     """
     if not _is_array(x):
@@ -361,7 +374,11 @@ def check_time_major(layer: str, x: Any, state: Any = None) -> None:
     Example:
 
     ```python
-    check_time_major("run", jnp.ones((32, 100, 8)), [jnp.zeros((32, 16))])  # raises
+    x, state = jnp.ones((32, 100, 8)), [jnp.zeros((32, 16))]  # [B, T, ...]
+    try:
+        check_time_major("run", x, state)
+    except ValueError as err:
+        print(err)  # run: `x` has shape (32, 100, 8), which looks batch-major ...
     ```
     """
     check_floating(layer, "x", x)

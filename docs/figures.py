@@ -1,0 +1,241 @@
+"""Draw every figure of the documentation site from code in this repository.
+
+    python docs/figures.py                  # every figure
+    python docs/figures.py resets digits    # some of them
+    python docs/figures.py --list           # what there is
+
+Each figure is a function registered in `FIGURES` with the files it writes,
+relative to ``docs/``. The tutorials draw their own figures: their code
+blocks run here as the test suite runs them (in order, in a temporary
+folder), and the images they save are copied next to the page. The
+performance chart is drawn from the table on the performance page, so the
+two cannot disagree. ``tests/test_docs.py`` checks that every image the site
+shows is written by one of these functions. Run it after changing what a
+figure shows (the digits example and the tutorials take a minute or two).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+# reproducible SVGs: no timestamp, fixed element ids, so redrawing a figure
+# that did not change leaves its file unchanged
+os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+matplotlib.rcParams["svg.hashsalt"] = "spyx"
+import matplotlib.pyplot as plt  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def code_blocks(page: Path) -> list[str]:
+    """The ```python blocks of a page, in order (```py blocks are not run)."""
+    return BLOCK.findall(page.read_text())
+
+
+def run_page(page: Path) -> list[str]:
+    """Run a page's blocks in order, in one namespace, in the current folder;
+    an error names the page and the block."""
+    namespace: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    blocks = code_blocks(page)
+    for i, code in enumerate(blocks):
+        try:
+            exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
+        except Exception as err:
+            raise AssertionError(
+                f"{page.name}, code block {i} failed: {err!r}"
+            ) from err
+        finally:
+            plt.close("all")
+    return blocks
+
+
+def images(page: Path) -> list[str]:
+    """The local images a page shows: ``![alt](file)``."""
+    return [
+        m
+        for m in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text())
+        if "://" not in m
+    ]
+
+
+def _tutorial(name: str) -> tuple[Callable[[Path], None], tuple[str, ...]]:
+    """A tutorial page as a figure: it draws the images it shows."""
+    page = DOCS / "tutorial" / f"{name}.md"
+
+    def draw(out: Path) -> None:
+        here = os.getcwd()
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chdir(tmp)
+            try:
+                run_page(page)
+            finally:
+                os.chdir(here)
+            for image in images(page):
+                (out / "tutorial").mkdir(parents=True, exist_ok=True)
+                shutil.copy(Path(tmp) / image, out / "tutorial" / image)
+
+    draw.__doc__ = f"The figures the {name} tutorial draws."
+    return draw, tuple(f"tutorial/{image}" for image in images(page))
+
+
+def surrogates(out: Path) -> None:
+    """Every surrogate derivative of `spyx.axn` at its default parameters,
+    computed with `jax.grad`."""
+    import jax
+    import jax.numpy as jnp
+
+    import spyx.axn as axn
+
+    x = jnp.linspace(-2, 2, 801)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in ("superspike", "arctan", "tanh", "boxcar", "triangular"):
+        spike = getattr(axn, name)()
+        ax.plot(x, jax.vmap(jax.grad(spike))(x), label=f"{name}()")
+    ax.set(xlabel="V - threshold", ylabel="surrogate dH/dx")
+    ax.set_title("Surrogate derivatives")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "explanation" / "surrogates.svg")
+
+
+def resets(out: Path) -> None:
+    """The membrane and spikes of one LIF neuron (beta 0.9, threshold 1)
+    under a constant input of 0.3, in each reset mode."""
+    import jax.numpy as jnp
+
+    import spyx.nn as snn
+
+    T = 40
+    x = jnp.full((T, 1, 1), 0.3)  # [Time, Batch, 1]
+    fig, axes = plt.subplots(3, 1, figsize=(7, 6), sharex=True)
+    for ax, reset in zip(axes, ("subtract", "zero", "none"), strict=True):
+        layer = snn.LIF((1,), beta=0.9, reset=reset)
+        V, trace, spikes = layer.initial_state(1), [], []
+        for x_t in x:
+            s, V = layer(x_t, V)
+            trace.append(float(V[0, 0]))
+            spikes.append(float(s[0, 0]))
+        ax.plot(range(1, T + 1), trace, label="membrane V after the step")
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=0.8, label="threshold")
+        fired = [t for t, s in enumerate(spikes) if s > 0]
+        ax.vlines(fired, 0, 0.25, color="tab:red", label="spike")
+        ax.set(ylabel="V", title=f'reset="{reset}"')
+    axes[-1].legend(loc="lower right", bbox_to_anchor=(1.0, 0.15), fontsize="small")
+    axes[-1].set(xlabel="time step")
+    fig.tight_layout()
+    fig.savefig(out / "explanation" / "resets.svg")
+
+
+def performance_table(page: Path) -> list[dict[str, str]]:
+    """The rows of the first ``x floor`` table on the performance page, with
+    the ratios as ``"fwd+bwd x floor"`` and ``"fwd x floor"``."""
+    lines = page.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "x floor" in line)
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    # each ratio follows the time it divides: "fwd+bwd ms | x floor | fwd ms | ..."
+    header = [
+        f"{header[i - 1].removesuffix(' ms')} {h}" if h == "x floor" else h
+        for i, h in enumerate(header)
+    ]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def performance(out: Path) -> None:
+    """The spyx.nn table of the performance page as a chart: fwd+bwd time
+    of each neuron's training step as a multiple of its matmuls alone, with
+    the sequence kernel and with autodiff of the scan."""
+    import numpy as np
+
+    rows = performance_table(DOCS / "explanation" / "performance.md")
+    shapes = list(dict.fromkeys(r["T, B, H"] for r in rows))
+    fig, axes = plt.subplots(1, len(shapes), figsize=(9, 4.4), sharex=True)
+    for ax, shape in zip(np.atleast_1d(axes), shapes, strict=True):
+        ratio = {
+            r["neuron"]: float(r["fwd+bwd x floor"])
+            for r in rows
+            if r["T, B, H"] == shape
+        }
+        names = [n for n in ratio if "(" not in n]
+        y = np.arange(len(names))
+        kernel = [ratio[n] for n in names]
+        scan = [ratio.get(f"{n} (autodiff scan)", np.nan) for n in names]
+        ax.barh(y - 0.2, kernel, 0.4, label="sequence kernel")
+        ax.barh(y + 0.2, scan, 0.4, label="autodiff of the scan")
+        ax.axvline(1.0, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        ax.set(xlabel="fwd+bwd time / floor", title=f"T, B, H = {shape}")
+    fig.legend(
+        *np.atleast_1d(axes)[0].get_legend_handles_labels(),
+        loc="lower center",
+        ncol=2,
+    )
+    fig.suptitle("Training step of Linear -> neuron -> Linear -> LI (CPU, 2 cores)")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(out / "explanation" / "performance.svg")
+
+
+def digits(out: Path) -> None:
+    """The hidden-layer raster and the training curves of
+    examples/digits_nnx.py (the README's first command), as it writes them."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    import digits_nnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        digits_nnx.main(["--out", tmp])
+        for kind in ("raster", "curves"):
+            shutil.copy(
+                Path(tmp) / f"digits_nnx_{kind}.png", out / f"digits-{kind}.png"
+            )
+
+
+FIGURES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
+    "surrogates": (surrogates, ("explanation/surrogates.svg",)),
+    "resets": (resets, ("explanation/resets.svg",)),
+    "performance": (performance, ("explanation/performance.svg",)),
+    "tutorial-nnx": _tutorial("first-snn-nnx"),
+    "tutorial-eqx": _tutorial("first-snn-eqx"),
+    "digits": (digits, ("digits-raster.png", "digits-curves.png")),
+}
+"""Figure name -> (function drawing into a docs folder, files it writes)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"figures: {', '.join(FIGURES)}")
+    parser.add_argument("--out", type=Path, default=DOCS, help="the docs folder")
+    parser.add_argument("--list", action="store_true", help="list the figures")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, (draw, files) in FIGURES.items():
+            print(f"{name}: {', '.join(files)} -- {draw.__doc__.splitlines()[0]}")
+        return
+    unknown = sorted(set(args.names) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figure(s) {unknown}; there are {list(FIGURES)}")
+    for name in args.names or FIGURES:
+        draw, files = FIGURES[name]
+        (args.out / "explanation").mkdir(parents=True, exist_ok=True)
+        draw(args.out)
+        for file in files:
+            print(f"wrote {args.out / file}")
+
+
+if __name__ == "__main__":
+    main()
