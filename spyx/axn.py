@@ -1,11 +1,13 @@
-"""Surrogate-gradient spike functions.
+r"""Surrogate-gradient spike functions.
 
 Every factory returns a function ``x -> spikes``. Its forward pass is a step
 function (by default the Heaviside step ``1 if x > 0 else 0``, in ``x``'s
 dtype); its backward pass replaces the step's zero-almost-everywhere
-derivative with a smooth surrogate ``g(x)``, so that
+derivative with a smooth surrogate $g(x)$, so that
 
-    d spikes / d x  :=  g(x).
+$$
+\frac{\partial \, \text{spikes}}{\partial x} := g(x).
+$$
 
 The neurons call the spike function on ``V - threshold``. All functions here
 are elementwise and work under ``jit``, ``vmap`` and ``grad``.
@@ -123,9 +125,9 @@ def custom(
 
 
 def superspike(k: float = 25.0) -> SpikeFn:
-    """SuperSpike surrogate (Zenke & Ganguli, 2018): the fast sigmoid's slope.
+    r"""SuperSpike surrogate (Zenke & Ganguli, 2018): the fast sigmoid's slope.
 
-    ``g(x) = 1 / (1 + k |x|)^2``
+    $g(x) = \dfrac{1}{(1 + k \lvert x \rvert)^2}$
 
     Args:
         k: sharpness; larger `k` concentrates the gradient near threshold.
@@ -143,9 +145,9 @@ def superspike(k: float = 25.0) -> SpikeFn:
 
 
 def arctan(k: float = 2.0) -> SpikeFn:
-    """Arctangent surrogate: the derivative of ``arctan(k pi x) / pi``, up to k.
+    r"""Arctangent surrogate: the derivative of ``arctan(k pi x) / pi``, up to k.
 
-    ``g(x) = 1 / (pi (1 + (k pi x)^2))``
+    $g(x) = \dfrac{1}{\pi \bigl(1 + (k \pi x)^2\bigr)}$
 
     Args:
         k: sharpness.
@@ -165,9 +167,9 @@ def arctan(k: float = 2.0) -> SpikeFn:
 
 
 def tanh(k: float = 1.0) -> SpikeFn:
-    """Hyperbolic-tangent surrogate: the derivative of ``tanh(k x)`` over k.
+    r"""Hyperbolic-tangent surrogate: the derivative of ``tanh(k x)`` over k.
 
-    ``g(x) = 4 / (exp(-k x) + exp(k x))^2``
+    $g(x) = \dfrac{4}{(e^{-kx} + e^{kx})^2} = \operatorname{sech}^2(kx)$
 
     Args:
         k: sharpness.
@@ -185,9 +187,9 @@ def tanh(k: float = 1.0) -> SpikeFn:
 
 
 def boxcar(width: float = 2.0, height: float = 0.5) -> SpikeFn:
-    """Rectangular surrogate: a constant gradient in a window around threshold.
+    r"""Rectangular surrogate: a constant gradient in a window around threshold.
 
-    ``g(x) = height if |x| < width / 2 else 0``
+    $g(x) = h$ for $\lvert x \rvert < w / 2$, else $0$ (width $w$, height $h$)
 
     Args:
         width: width of the window, centred on 0.
@@ -208,9 +210,9 @@ def boxcar(width: float = 2.0, height: float = 0.5) -> SpikeFn:
 
 
 def triangular(k: float = 2.0) -> SpikeFn:
-    """Triangular surrogate (Esser et al., 2016; Bellec et al., 2018).
+    r"""Triangular surrogate (Esser et al., 2016; Bellec et al., 2018).
 
-    ``g(x) = max(0, 1 - |k x|)``
+    $g(x) = \max(0,\ 1 - \lvert k x \rvert)$
 
     Args:
         k: inverse half-width of the triangle.

@@ -120,9 +120,9 @@ class _CurrentBased(_Resetting):
 
 
 class IF(_Integrating):
-    """Integrate-and-fire neuron.
+    r"""Integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = V + x - s th``;  out ``s``. State: ``V``,
+    $s = H(V - \vartheta)$;  $V' = V + x - s\,\vartheta$;  out $s$. State: ``V``,
     shape ``hidden_shape`` (plus any batch axes).
 
     Example:
@@ -137,9 +137,9 @@ class IF(_Integrating):
 
 
 class LIF(_Leaky):
-    """Leaky integrate-and-fire neuron.
+    r"""Leaky integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = b V + x - s th``;  out ``s``. State: ``V``,
+    $s = H(V - \vartheta)$;  $V' = b V + x - s\,\vartheta$;  out $s$. State: ``V``,
     shape ``hidden_shape`` (plus any batch axes).
 
     Example:
@@ -154,9 +154,9 @@ class LIF(_Leaky):
 
 
 class LI(Neuron):
-    """Leaky integrator, a non-spiking readout.
+    r"""Leaky integrator, a non-spiking readout.
 
-    ``V' = b V + x``;  out ``V'``. State: ``V``, shape ``layer_shape`` (plus
+    $V' = b V + x$;  out $V'$. State: ``V``, shape ``layer_shape`` (plus
     any batch axes).
 
     Example:
@@ -192,10 +192,10 @@ class LI(Neuron):
 
 
 class ALIF(_Resetting):
-    """Adaptive LIF (Bellec et al., NeurIPS 2018).
+    r"""Adaptive LIF (Bellec et al., NeurIPS 2018).
 
-    ``th_t = th + T``;  ``s = H(V - th_t)``;  ``V' = b V + x - s th_t``;
-    ``T' = g T + (1 - g) s``;  out ``s``.
+    $\vartheta_t = \vartheta + T$;  $s = H(V - \vartheta_t)$;
+    $V' = b V + x - s\,\vartheta_t$;  $T' = g T + (1 - g)\, s$;  out $s$.
 
     State: ``[V, T]`` on the last axis, ``(*hidden_shape[:-1], 2 n)``.
 
@@ -242,9 +242,10 @@ class ALIF(_Resetting):
 
 
 class CuBaLIF(_CurrentBased):
-    """Current-based LIF.
+    r"""Current-based LIF.
 
-    ``s = H(V - th)``;  ``I' = a I + x``;  ``V' = b (V - s th) + I'``;  out ``s``.
+    $s = H(V - \vartheta)$;  $I' = a I + x$;  $V' = b (V - s\,\vartheta) + I'$;
+    out $s$.
 
     State: ``[V, I]`` on the last axis, ``(*hidden_shape[:-1], 2 n)``.
 
@@ -261,9 +262,9 @@ class CuBaLIF(_CurrentBased):
 
 
 class RIF(_Integrating):
-    """Recurrent integrate-and-fire neuron.
+    r"""Recurrent integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = V + x + s @ W - s th``;  out ``s``, with
+    $s = H(V - \vartheta)$;  $V' = V + x + s W - s\,\vartheta$;  out $s$, with
     recurrent weights ``W`` ``(H, H)``. State: ``V``, shape ``(H,)`` (plus
     any batch axes).
 
@@ -280,9 +281,9 @@ class RIF(_Integrating):
 
 
 class RLIF(_Leaky):
-    """Recurrent leaky integrate-and-fire neuron.
+    r"""Recurrent leaky integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``;  out ``s``, with
+    $s = H(V - \vartheta)$;  $V' = b V + x + s W - s\,\vartheta$;  out $s$, with
     recurrent weights ``W`` ``(H, H)``. State: ``V``, shape ``(H,)`` (plus
     any batch axes).
 
@@ -299,10 +300,10 @@ class RLIF(_Leaky):
 
 
 class RCuBaLIF(_CurrentBased):
-    """Recurrent current-based LIF: the feedback enters the current.
+    r"""Recurrent current-based LIF: the feedback enters the current.
 
-    ``s = H(V - th)``;  ``I' = a I + x + s @ W``;  ``V' = b (V - s th) + I'``;
-    out ``s``. State: ``[V, I]``, shape ``(2 H,)`` (plus any batch axes).
+    $s = H(V - \vartheta)$;  $I' = a I + x + s W$;  $V' = b (V - s\,\vartheta) + I'$;
+    out $s$. State: ``[V, I]``, shape ``(2 H,)`` (plus any batch axes).
 
     Example:
 
@@ -317,9 +318,9 @@ class RCuBaLIF(_CurrentBased):
 
 
 class PSU_LIF(SpikingNeuron):
-    """Reset-free parallel-spiking LIF (experimental).
+    r"""Reset-free parallel-spiking LIF (experimental).
 
-    ``V' = b V + x``;  ``s = H(V' - th)`` (spike on the updated membrane).
+    $V' = b V + x$;  $s = H(V' - \vartheta)$ (spike on the updated membrane).
     `parallel` computes a whole sequence with an associative scan; scanning
     `__call__` from a zero state gives the same spikes. State: ``V``, shape
     ``hidden_shape`` (plus any batch axes).

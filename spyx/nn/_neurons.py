@@ -107,9 +107,9 @@ class _CurrentBased(Neuron):
 
 
 class IF(_Integrating):
-    """Integrate-and-fire neuron.
+    r"""Integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = V + x - s th``;  out ``s``. State: ``V`` of
+    $s = H(V - \vartheta)$;  $V' = V + x - s\,\vartheta$;  out $s$. State: ``V`` of
     shape ``(B, *hidden_shape)``.
 
     Example:
@@ -124,9 +124,9 @@ class IF(_Integrating):
 
 
 class LIF(_Leaky):
-    """Leaky integrate-and-fire neuron.
+    r"""Leaky integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = b V + x - s th``;  out ``s``. State: ``V`` of
+    $s = H(V - \vartheta)$;  $V' = b V + x - s\,\vartheta$;  out $s$. State: ``V`` of
     shape ``(B, *hidden_shape)``.
 
     Example:
@@ -141,9 +141,9 @@ class LIF(_Leaky):
 
 
 class LI(Neuron):
-    """Leaky integrator: a non-spiking readout.
+    r"""Leaky integrator: a non-spiking readout.
 
-    ``V' = b V + x``;  out ``V'``. State: ``V`` of shape ``(B, *layer_shape)``.
+    $V' = b V + x$;  out $V'$. State: ``V`` of shape ``(B, *layer_shape)``.
 
     Example:
 
@@ -178,11 +178,11 @@ class LI(Neuron):
 
 
 class ALIF(Neuron):
-    """Adaptive LIF (Bellec et al., "Long short-term memory and
+    r"""Adaptive LIF (Bellec et al., "Long short-term memory and
     learning-to-learn in networks of spiking neurons", NeurIPS 2018).
 
-    ``th_t = th + T``;  ``s = H(V - th_t)``;  ``V' = b V + x - s th_t``;
-    ``T' = g T + (1 - g) s``;  out ``s``.
+    $\vartheta_t = \vartheta + T$;  $s = H(V - \vartheta_t)$;
+    $V' = b V + x - s\,\vartheta_t$;  $T' = g T + (1 - g)\, s$;  out $s$.
 
     State: ``[V, T]`` side by side on the last axis, shape
     ``(B, *hidden_shape[:-1], 2 * hidden_shape[-1])``.
@@ -226,9 +226,10 @@ class ALIF(Neuron):
 
 
 class CuBaLIF(_CurrentBased):
-    """Current-based LIF: a synaptic current low-pass filters the input.
+    r"""Current-based LIF: a synaptic current low-pass filters the input.
 
-    ``s = H(V - th)``;  ``I' = a I + x``;  ``V' = b (V - s th) + I'``;  out ``s``.
+    $s = H(V - \vartheta)$;  $I' = a I + x$;  $V' = b (V - s\,\vartheta) + I'$;
+    out $s$.
 
     State: ``[V, I]`` side by side on the last axis, shape
     ``(B, *hidden_shape[:-1], 2 * hidden_shape[-1])``.
@@ -245,9 +246,9 @@ class CuBaLIF(_CurrentBased):
 
 
 class RIF(_Integrating):
-    """Recurrent integrate-and-fire neuron.
+    r"""Recurrent integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = V + x + s @ W - s th``;  out ``s``, with
+    $s = H(V - \vartheta)$;  $V' = V + x + s W - s\,\vartheta$;  out $s$, with
     recurrent weights ``W`` of shape ``(H, H)``. State: ``V`` of shape
     ``(B, H)``.
 
@@ -263,9 +264,9 @@ class RIF(_Integrating):
 
 
 class RLIF(_Leaky):
-    """Recurrent leaky integrate-and-fire neuron.
+    r"""Recurrent leaky integrate-and-fire neuron.
 
-    ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``;  out ``s``, with
+    $s = H(V - \vartheta)$;  $V' = b V + x + s W - s\,\vartheta$;  out $s$, with
     recurrent weights ``W`` of shape ``(H, H)``. State: ``V`` of shape
     ``(B, H)``.
 
@@ -281,10 +282,10 @@ class RLIF(_Leaky):
 
 
 class RCuBaLIF(_CurrentBased):
-    """Recurrent current-based LIF: the feedback enters the current.
+    r"""Recurrent current-based LIF: the feedback enters the current.
 
-    ``s = H(V - th)``;  ``I' = a I + x + s @ W``;  ``V' = b (V - s th) + I'``;
-    out ``s``. State: ``[V, I]`` side by side, shape ``(B, 2 H)``.
+    $s = H(V - \vartheta)$;  $I' = a I + x + s W$;  $V' = b (V - s\,\vartheta) + I'$;
+    out $s$. State: ``[V, I]`` side by side, shape ``(B, 2 H)``.
 
     Example:
 
@@ -298,12 +299,12 @@ class RCuBaLIF(_CurrentBased):
 
 
 class PSU_LIF(_Leaky):
-    """Reset-free parallel-spiking LIF (experimental; see `spyx.experimental`).
+    r"""Reset-free parallel-spiking LIF (experimental; see `spyx.experimental`).
 
     Without a reset the membrane is a linear leaky integrator, an associative
     recurrence, so a whole sequence can be computed in ``O(log T)`` depth:
 
-    ``V' = b V + x``;  ``s = H(V' - th)`` (spike on the *updated* membrane).
+    $V' = b V + x$;  $s = H(V' - \vartheta)$ (spike on the *updated* membrane).
 
     The neuron never depresses after firing, so it may spike on consecutive
     steps: a trade of dynamics for parallelism. Scanning `__call__` from a
