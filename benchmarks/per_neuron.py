@@ -14,8 +14,14 @@ Every shape runs in a process of its own; within it, the floor and all the
 neurons are timed round-robin, `--repeats` times, so that drifts of the
 machine hit every row alike.
 
+With ``--api both``, every neuron runs through both front ends in the same
+process, timed round-robin, and the table gives the `spyx_eqx` time as a
+multiple of the `spyx.nn` time (the two run the same core, so this is what
+the front ends themselves cost).
+
     python benchmarks/per_neuron.py                  # spyx.nn, both shapes
     python benchmarks/per_neuron.py --api eqx
+    python benchmarks/per_neuron.py --api both       # spyx_eqx / spyx.nn
     python benchmarks/per_neuron.py --shape 100,64,128 --autodiff
 """
 
@@ -59,7 +65,7 @@ def _rows(T: int, B: int, H: int, api: str, autodiff: bool):
 
     rows = [("floor (no recurrence)", floor_out, floor_params)]
 
-    def variant(cls):
+    def variant(cls, api=api):
         model = snn.Sequential(lin1, cls((H,), rngs=nnx.Rngs(1)), lin2, snn.LI((20,)))
         if api == "nnx":
             graphdef, params = nnx.split(model)
@@ -81,6 +87,10 @@ def _rows(T: int, B: int, H: int, api: str, autodiff: bool):
         if not spec.spiking:
             continue
         cls = snn.nnx_class(spec)
+        if api == "both":
+            rows.append((f"{spec.name} [nnx]", *variant(cls, "nnx")))
+            rows.append((f"{spec.name} [eqx]", *variant(cls, "eqx")))
+            continue
         rows.append((spec.name, *variant(cls)))
         if autodiff and spec.sequence is not None and not spec.parallel:
             plain = type(
@@ -130,6 +140,17 @@ def one_shape(T: int, B: int, H: int, api: str, repeats: int, autodiff: bool):
     medians = _interleaved(calls, repeats)
     n = len(rows)
     step_ms, fwd_ms = medians[:n], medians[n:]
+    if api == "both":  # rows: floor, then [nnx], [eqx] per neuron
+        for i in range(1, n, 2):
+            name = rows[i][0].removesuffix(" [nnx]")
+            print(
+                f"| {T}, {B}, {H} | {name} | {step_ms[i]:.1f} | "
+                f"{step_ms[i + 1]:.1f} | {step_ms[i + 1] / step_ms[i]:.2f} | "
+                f"{fwd_ms[i]:.1f} | {fwd_ms[i + 1]:.1f} | "
+                f"{fwd_ms[i + 1] / fwd_ms[i]:.2f} |",
+                flush=True,
+            )
+        return
     for i, (name, _, _) in enumerate(rows):
         print(
             f"| {T}, {B}, {H} | {name} | {step_ms[i]:.1f} | "
@@ -141,7 +162,7 @@ def one_shape(T: int, B: int, H: int, api: str, repeats: int, autodiff: bool):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--api", choices=("nnx", "eqx"), default="nnx")
+    p.add_argument("--api", choices=("nnx", "eqx", "both"), default="nnx")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--shape", default=None, help="T,B,H (default: both shapes)")
     p.add_argument("--autodiff", action="store_true")
@@ -154,10 +175,18 @@ def main() -> None:
             f"jax {jax.__version__} on {jax.devices()[0].device_kind}, api "
             f"{args.api}, median of {args.repeats} runs\n"
         )
-        print(
-            "| T, B, H | neuron | fwd+bwd ms | x floor | fwd ms | x floor | compile s |"
-        )
-        print("|---|---|---|---|---|---|---|")
+        if args.api == "both":
+            print(
+                "| T, B, H | neuron | nnx fwd+bwd ms | eqx fwd+bwd ms | eqx / nnx "
+                "| nnx fwd ms | eqx fwd ms | eqx / nnx |"
+            )
+            print("|---|---|---|---|---|---|---|---|")
+        else:
+            print(
+                "| T, B, H | neuron | fwd+bwd ms | x floor | fwd ms | x floor "
+                "| compile s |"
+            )
+            print("|---|---|---|---|---|---|---|")
         sys.stdout.flush()
     if args.shape is not None:
         T, B, H = (int(v) for v in args.shape.split(","))

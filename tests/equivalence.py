@@ -13,7 +13,7 @@ from flax import nnx
 import spyx.nn as snn
 import spyx_eqx
 
-from .helpers import spiking_input
+from .helpers import one_of_each_kind, spiking_input
 
 B, T, H, F_IN, N_OUT = 3, 8, 5, 4, 3
 RTOL = 1e-6
@@ -107,28 +107,29 @@ def _parallel(api):
 MODES = {"step": _step, "run": _run, "parallel": _parallel}
 
 
-def in_default_run(model, mode, transform, twin) -> bool:
+def in_default_run(neuron, model, mode, transform, twin) -> bool:
     """The part of the matrix the default `pytest` run checks; the rest is
     marked slow (CI runs it too, after the default run).
 
     Default: the neuron inside a Sequential, built independently, its `run`
-    jitted and vmapped; the neuron alone through `from_nnx`, jitted; the
-    conv model, built independently, jitted.
+    jitted (and vmapped, for one neuron of each kind); the neuron alone
+    through `from_nnx`, jitted; the conv model (with a one- and a two-part
+    state), built independently, its `run` jitted.
     """
     if model == "dense":
-        return twin == "explicit" and (mode, transform) in (
-            ("run", "jit"),
-            ("run", "vmap"),
-        )
+        vmapped = transform == "vmap" and neuron in one_of_each_kind()
+        return twin == "explicit" and mode == "run" and (transform == "jit" or vmapped)
     if model == "alone":
         return twin == "from_nnx" and transform == "jit"
-    return twin == "explicit" and transform == "jit"
+    two_kinds = neuron.spec.name in ("LIF", "ALIF")
+    return two_kinds and twin == "explicit" and (mode, transform) == ("run", "jit")
 
 
 def cases(neurons, conv_neurons=(), models=("alone", "dense"), default=None):
     """Every (neuron, model, mode, transform, twin) of the matrix as a
     `pytest.param`, marked slow outside `default` (a predicate on
-    ``(model, mode, transform, twin)``; `in_default_run` if not given). Each case is
+    ``(neuron, model, mode, transform, twin)``; `in_default_run` if not
+    given). Each case is
     checked for outputs, final state and both gradients at once (one
     computation per case, whichever test worker runs it).
 
@@ -150,7 +151,7 @@ def cases(neurons, conv_neurons=(), models=("alone", "dense"), default=None):
                         continue
                     for twin in ("from_nnx", "explicit"):
                         case = (neuron, model, mode, transform, twin)
-                        fast = (default or in_default_run)(model, mode, transform, twin)
+                        fast = (default or in_default_run)(*case)
                         yield pytest.param(
                             *case,
                             id=_case_id(*case),
@@ -185,18 +186,22 @@ def _loss(out, final, weights):
 
 
 def _evaluate(api, model, mode, transform, x, state, weights):
+    # "vmap" is compiled too (jit of the vmapped function): eager vmap of a
+    # scan dispatches op by op and only costs time
     forward = _forward(api, mode, transform)
+    compiled = transform in ("jit", "vmap")
     if api == "nnx":
 
         def loss(m, x):
-            return _loss(*forward(m, x, state), weights)
+            out, final = forward(m, x, state)
+            return _loss(out, final, weights), (out, final)
 
         def everything(m, x):
-            out, final = forward(m, x, state)
-            gm, gx = nnx.grad(loss, argnums=(0, 1))(m, x)
+            grad = nnx.grad(loss, argnums=(0, 1), has_aux=True)
+            (gm, gx), (out, final) = grad(m, x)
             return out, final, gx, nnx.to_pure_dict(gm)
 
-        fn = nnx.jit(everything) if transform == "jit" else everything
+        fn = nnx.jit(everything) if compiled else everything
         out, final, gx, gparams = fn(model, x)
         # gradient w.r.t. parameters, in the NNX layout, keyed by path
         gparams = dict(nnx.traversals.flatten_mapping(gparams))
@@ -204,14 +209,14 @@ def _evaluate(api, model, mode, transform, x, state, weights):
 
     def loss(mx):
         m, x = mx
-        return _loss(*forward(m, x, state), weights)
+        out, final = forward(m, x, state)
+        return _loss(out, final, weights), (out, final)
 
     def everything(m, x):
-        out, final = forward(m, x, state)
-        gm, gx = eqx.filter_grad(loss)((m, x))
+        (gm, gx), (out, final) = eqx.filter_grad(loss, has_aux=True)((m, x))
         return out, final, gx, gm
 
-    fn = eqx.filter_jit(everything) if transform == "jit" else everything
+    fn = eqx.filter_jit(everything) if compiled else everything
     out, final, gx, gm = fn(model, x)
     # bring the Equinox gradient into the NNX layout through the conversion
     as_nnx = spyx_eqx.to_nnx(gm)
@@ -232,7 +237,8 @@ def _setup(neuron, model, mode):
     else:
         x = spiking_input(1, (T, B, *in_shape), scale=2.5)
         state = None if mode == "parallel" else nnx_model.initial_state(B)
-    out_shape = MODES[mode]("nnx")(nnx_model, x, state)[0].shape
+    out_shape = nnx.eval_shape(lambda m: MODES[mode]("nnx")(m, x, state)[0], nnx_model)
+    out_shape = out_shape.shape
     weights = jax.random.normal(jax.random.key(9), out_shape)
     return nnx_model, eqx_explicit, x, state, weights
 

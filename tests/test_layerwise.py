@@ -21,26 +21,31 @@ OPTIONS = {
     "stepwise-ckpt10": {"layerwise": False, "checkpoint": 10},
     "layerwise-unroll3": {"layerwise": True, "unroll": 3},
 }
-# Every neuron layer-wise; the scan options on one neuron of each kind of
-# state and path (see `one_of_each_kind`): in the default run for the one
-# with a sequence kernel (LIF) and the recurrent two-part one (RCuBaLIF), the
-# rest slow.
-
-
-def _options_by_default(n) -> bool:
-    return n.name in ("LIF", "RCuBaLIF")
-
-
+# Every neuron layer-wise, in both APIs; the scan options on one neuron of
+# each kind of state and path (see `one_of_each_kind`). The default run
+# checks every neuron layer-wise through spyx.nn, one of each kind through
+# spyx_eqx (the equivalence matrix ties the two APIs together), and the
+# options on LIF; the rest is slow.
 CASES = [(n, "layerwise") for n in NEURONS] + [
     (n, opt) for n in one_of_each_kind() for opt in OPTIONS if opt != "layerwise"
 ]
+
+
+def _by_default(n, opt, api) -> bool:
+    if opt != "layerwise":
+        return n.name == "LIF"
+    return api == "nnx" or n in one_of_each_kind()
+
+
 PARAMS = [
     pytest.param(
         n,
         opt,
-        id=f"{n.name}-{opt}",
-        marks=() if opt == "layerwise" or _options_by_default(n) else pytest.mark.slow,
+        api,
+        id=f"{api}-{n.name}-{opt}",
+        marks=() if _by_default(n, opt, api) else pytest.mark.slow,
     )
+    for api in ("nnx", "eqx")
     for n, opt in CASES
 ]
 
@@ -68,12 +73,14 @@ def _close(a, b):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5 * scale)
 
 
-def _loss_and_grads(run, model, xs, grad, **options):
+def _loss_and_grads(run, model, xs, grad, jit, **options):
     def loss(m, x):
         outs, final = run(m, x, **options)
         return jnp.sum(outs**2) + jnp.sum(final[1]), (outs, final)
 
-    (value, aux), grads = grad(loss, argnums=(0, 1), has_aux=True)(model, xs)
+    # compiled: eagerly, every small op of the backward pass is dispatched
+    # (and compiled) on its own, which only costs time
+    (value, aux), grads = jit(grad(loss, argnums=(0, 1), has_aux=True))(model, xs)
     return value, aux, grads
 
 
@@ -93,21 +100,20 @@ def check_layerwise(neuron, option, api):
     options = OPTIONS[option]
     xs = spiking_input(0, (T, B, F), scale=3.0)
     if api == "nnx":
-        model, run, grad = _model(neuron), snn.run, nnx.value_and_grad
+        model, run, grad, jit = _model(neuron), snn.run, nnx.value_and_grad, nnx.jit
     else:
-        model, grad = se.from_nnx(_model(neuron)), _eqx_grad
+        model, grad, jit = se.from_nnx(_model(neuron)), _eqx_grad, eqx.filter_jit
         state = model.initial_state(B)
 
         def run(m, x, **kw):
             return se.run(m, x, state, **kw)
 
-    ref = _loss_and_grads(run, model, xs, grad, layerwise=False)
-    got = _loss_and_grads(run, model, xs, grad, **options)
+    ref = _loss_and_grads(run, model, xs, grad, jit, layerwise=False)
+    got = _loss_and_grads(run, model, xs, grad, jit, **options)
     _close(got, ref)
 
 
-@pytest.mark.parametrize(("neuron", "option"), PARAMS)
-@pytest.mark.parametrize("api", ["nnx", "eqx"])
+@pytest.mark.parametrize(("neuron", "option", "api"), PARAMS)
 def test_layerwise_equals_stepwise(neuron, option, api):
     check_layerwise(neuron, option, api)
 

@@ -20,7 +20,7 @@ import spyx.core as core
 import spyx.nn as snn
 import spyx_eqx as se
 
-from .helpers import NEURON_IDS, NEURONS, spiking_input
+from .helpers import NEURON_IDS, NEURONS, one_of_each_kind, spiking_input
 
 # ------------------------------------------------------------------ dtypes
 
@@ -30,12 +30,23 @@ from .helpers import NEURON_IDS, NEURONS, spiking_input
 TOLERANCE = {jnp.bfloat16: 5e-2, jnp.float16: 5e-3}
 
 
+# bfloat16 on one neuron of each kind (and LI) by default; float16 and the
+# other neurons slow.
 @pytest.mark.parametrize(
-    "dtype",
-    [jnp.bfloat16, pytest.param(jnp.float16, marks=pytest.mark.slow)],
-    ids=["bf16", "f16"],
+    ("neuron", "dtype"),
+    [
+        pytest.param(
+            n,
+            dtype,
+            id=f"{n.name}-{name}",
+            marks=()
+            if name == "bf16" and (n in one_of_each_kind() or not n.spiking)
+            else pytest.mark.slow,
+        )
+        for name, dtype in (("bf16", jnp.bfloat16), ("f16", jnp.float16))
+        for n in NEURONS
+    ],
 )
-@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
 def test_low_precision_runs_end_to_end(neuron, dtype):
     layer = neuron.make((6,))
     xs32 = spiking_input(0, (20, 3, 6))

@@ -159,29 +159,26 @@ def test_gradient_equals_the_chain_rule_reference(neuron):
     check_gradient(neuron)
 
 
-def _kernel_or_recurrent_two_part(n) -> bool:
-    return n.spec.sequence is not None or (n.recurrent and n.parts == 2)
+# One neuron per sequence kernel: lif_sequence, alif_sequence and, with
+# recurrent weights, cuba_lif_sequence.
+KERNEL_KINDS = ("LIF", "ALIF", "RCuBaLIF")
 
 
 # Both APIs agree in every mode: in the default run, a jitted run of the
-# neuron inside a Sequential for the kernel neurons (IF, LIF) and RCuBaLIF;
-# every other neuron, mode, transform and twin is marked slow.
+# neuron inside a Sequential for one neuron per kernel; every other neuron,
+# mode, transform and twin is marked slow.
 @pytest.mark.parametrize(
     ("neuron", "model", "mode", "transform", "twin"),
-    [
-        *cases(
-            [n for n in RESET_VARIANTS if _kernel_or_recurrent_two_part(n)],
+    list(
+        cases(
+            RESET_VARIANTS,
             models=("dense",),
-            default=lambda model, mode, transform, twin: (
-                mode == "run" and transform == "jit" and twin == "explicit"
+            default=lambda neuron, model, mode, transform, twin: (
+                neuron.spec.name in KERNEL_KINDS
+                and (mode, transform, twin) == ("run", "jit", "explicit")
             ),
-        ),
-        *cases(
-            [n for n in RESET_VARIANTS if not _kernel_or_recurrent_two_part(n)],
-            models=("dense",),
-            default=lambda *case: False,
-        ),
-    ],
+        )
+    ),
 )
 def test_nnx_and_equinox_agree(neuron, model, mode, transform, twin):
     check_agreement(neuron, model, mode, transform, twin)

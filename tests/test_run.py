@@ -87,20 +87,28 @@ PARALLEL_CASES = [
 
 @pytest.mark.parametrize(("method", "hidden"), PARALLEL_CASES)
 def test_psu_parallel_equals_scanned_steps(method, hidden):
+    from spyx.core import leaky_scan
+
     layer = spyx.experimental.PSU_LIF(hidden, rngs=nnx.Rngs(0))
     xs = spiking_input(2, (40, B, *hidden))
-    spikes, V_final = snn.run(layer, xs)
-    par = layer.parallel(xs, method=method)
+
+    def parallel(x):
+        return layer.parallel(x, method=method)
+
+    def scanned(x):
+        return snn.run(layer, x)
+
+    # jitted: op by op, the associative scan's many small steps are slow
+    spikes, V_final = jax.jit(scanned)(xs)
+    par = jax.jit(parallel)(xs)
     np.testing.assert_array_equal(par, spikes)
     assert 0 < float(spikes.mean()) < 1
     # the membrane trace, not only the spikes
-    from spyx.core import leaky_scan
-
-    V = leaky_scan(xs, layer.beta[...], method=method)
+    V = jax.jit(lambda x: leaky_scan(x, layer.beta[...], method=method))(xs)
     np.testing.assert_allclose(V[-1], V_final, rtol=1e-5, atol=1e-6)
     # gradients of both paths agree too
-    g_par = jax.grad(lambda x: layer.parallel(x, method=method).sum())(xs)
-    g_seq = jax.grad(lambda x: snn.run(layer, x)[0].sum())(xs)
+    g_par = jax.jit(jax.grad(lambda x: parallel(x).sum()))(xs)
+    g_seq = jax.jit(jax.grad(lambda x: scanned(x)[0].sum()))(xs)
     np.testing.assert_allclose(g_par, g_seq, rtol=1e-4, atol=1e-6)
 
 
