@@ -113,14 +113,16 @@ def in_default_run(neuron, model, mode, transform, twin) -> bool:
 
     Default: the neuron inside a Sequential, built independently, its `run`
     jitted (and vmapped, for one neuron of each kind); the neuron alone
-    through `from_nnx`, jitted; the conv model (with a one- and a two-part
+    through `from_nnx`, its step jitted (and its `run` and `parallel`, for
+    one neuron of each kind); the conv model (with a one- and a two-part
     state), built independently, its `run` jitted.
     """
     if model == "dense":
         vmapped = transform == "vmap" and neuron in one_of_each_kind()
         return twin == "explicit" and mode == "run" and (transform == "jit" or vmapped)
-    if model == "alone":
-        return twin == "from_nnx" and transform == "jit"
+    if model == "alone":  # every step; the run of one neuron of each kind
+        each = mode == "step" or neuron in one_of_each_kind()
+        return each and twin == "from_nnx" and transform == "jit"
     two_kinds = neuron.spec.name in ("LIF", "ALIF")
     return two_kinds and twin == "explicit" and (mode, transform) == ("run", "jit")
 
