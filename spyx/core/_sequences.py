@@ -6,7 +6,13 @@ membrane trace, so `lif_sequence` stores that alone and runs one fused
 reverse scan (in every reset mode): about a quarter less time for a LIF
 layer's forward + backward on a CPU (`benchmarks/training_step.py`).
 Layer-wise `run` uses it for `IF` and `LIF`; gradients equal autodiff's to
-float rounding (tested).
+float rounding (tested). `alif_sequence` and `cuba_lif_sequence` do the same
+for the two-part states, and the recurrent neurons reuse these kernels.
+
+Under differentiation the forward loop emits only the state trace (one
+array per step) and the spikes are read off it afterwards, for all steps
+at once; without differentiation it emits the spikes. Either way the loop
+writes one array per step, which on a CPU costs more than the arithmetic.
 """
 
 from collections.abc import Callable
@@ -104,9 +110,9 @@ def lif_sequence(
     x_dtype = x.dtype
 
     def forward(
-        x: Array, V0: Array, beta: Array, W: Any, threshold: Array
-    ) -> tuple[Array, Array, Array]:
-        def body(V: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
+        x: Array, V0: Array, beta: Array, W: Any, threshold: Array, keep_trace: bool
+    ) -> tuple[Array, Array, Array | None]:
+        def body(V: Array, x_t: Array) -> tuple[Array, Array]:
             s, V_new = lif_step(
                 x_t,
                 V,
@@ -116,22 +122,24 @@ def lif_sequence(
                 weights=W,
                 reset=reset,
             )
-            return V_new, (s, V)
+            return V_new, V if keep_trace else s
 
-        V_T, (spikes, trace) = jax.lax.scan(body, V0, x)
-        return spikes, V_T, trace
+        V_T, out = jax.lax.scan(body, V0, x)
+        if not keep_trace:
+            return out, V_T, None
+        return spike(out - threshold), V_T, out
 
     @jax.custom_vjp
     def sequence(
         x: Array, V0: Array, beta: Array, W: Any, threshold: Array
     ) -> tuple[Array, Array]:
-        spikes, V_T, _ = forward(x, V0, beta, W, threshold)
+        spikes, V_T, _ = forward(x, V0, beta, W, threshold, False)
         return spikes, V_T
 
     def sequence_fwd(
         x: Array, V0: Array, beta: Array, W: Any, threshold: Array
     ) -> tuple[Any, Any]:
-        spikes, V_T, trace = forward(x, V0, beta, W, threshold)
+        spikes, V_T, trace = forward(x, V0, beta, W, threshold, True)
         return (spikes, V_T), (trace, beta, W, threshold)
 
     def sequence_bwd(res: Any, cts: Any) -> tuple:
@@ -265,25 +273,30 @@ def alif_sequence(
     gamma = jnp.asarray(gamma, jnp.result_type(float))
     threshold = jax.lax.stop_gradient(jnp.asarray(threshold, VT0.dtype))
 
-    def forward(x: Array, VT0: Array, beta: Array, gamma: Array, th: Array) -> tuple:
-        def body(VT: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
+    def forward(
+        x: Array, VT0: Array, beta: Array, gamma: Array, th: Array, keep_trace: bool
+    ) -> tuple:
+        def body(VT: Array, x_t: Array) -> tuple[Array, Array]:
             s, new = alif_step(
                 x_t, VT, beta=beta, gamma=gamma, threshold=th, spike=spike, reset=reset
             )
-            return new, (s, VT)
+            return new, VT if keep_trace else s
 
-        VT_T, (spikes, trace) = jax.lax.scan(body, VT0, x)
-        return spikes, VT_T, trace
+        VT_T, out = jax.lax.scan(body, VT0, x)
+        if not keep_trace:
+            return out, VT_T, None
+        V, T = split_halves(out)
+        return spike(V - th - T), VT_T, out
 
     @jax.custom_vjp
     def sequence(x: Array, VT0: Array, beta: Array, gamma: Array, th: Array) -> tuple:
-        spikes, VT_T, _ = forward(x, VT0, beta, gamma, th)
+        spikes, VT_T, _ = forward(x, VT0, beta, gamma, th, False)
         return spikes, VT_T
 
     def sequence_fwd(
         x: Array, VT0: Array, beta: Array, gamma: Array, th: Array
     ) -> tuple:
-        spikes, VT_T, trace = forward(x, VT0, beta, gamma, th)
+        spikes, VT_T, trace = forward(x, VT0, beta, gamma, th, True)
         return (spikes, VT_T), (trace, beta, gamma, th)
 
     def sequence_bwd(res: Any, cts: Any) -> tuple:
@@ -402,9 +415,15 @@ def cuba_lif_sequence(
     x_dtype = x.dtype
 
     def forward(
-        x: Array, VI0: Array, alpha: Array, beta: Array, W: Any, th: Array
+        x: Array,
+        VI0: Array,
+        alpha: Array,
+        beta: Array,
+        W: Any,
+        th: Array,
+        keep_trace: bool,
     ) -> tuple:
-        def body(VI: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
+        def body(VI: Array, x_t: Array) -> tuple[Array, Array]:
             s, new = cuba_lif_step(
                 x_t,
                 VI,
@@ -415,22 +434,24 @@ def cuba_lif_sequence(
                 weights=W,
                 reset=reset,
             )
-            return new, (s, VI)
+            return new, VI if keep_trace else s
 
-        VI_T, (spikes, trace) = jax.lax.scan(body, VI0, x)
-        return spikes, VI_T, trace
+        VI_T, out = jax.lax.scan(body, VI0, x)
+        if not keep_trace:
+            return out, VI_T, None
+        return spike(split_halves(out)[0] - th), VI_T, out
 
     @jax.custom_vjp
     def sequence(
         x: Array, VI0: Array, alpha: Array, beta: Array, W: Any, th: Array
     ) -> tuple:
-        spikes, VI_T, _ = forward(x, VI0, alpha, beta, W, th)
+        spikes, VI_T, _ = forward(x, VI0, alpha, beta, W, th, False)
         return spikes, VI_T
 
     def sequence_fwd(
         x: Array, VI0: Array, alpha: Array, beta: Array, W: Any, th: Array
     ) -> tuple:
-        spikes, VI_T, trace = forward(x, VI0, alpha, beta, W, th)
+        spikes, VI_T, trace = forward(x, VI0, alpha, beta, W, th, True)
         return (spikes, VI_T), (trace, alpha, beta, W, th)
 
     def sequence_bwd(res: Any, cts: Any) -> tuple:
