@@ -286,7 +286,8 @@ def alif_sequence(
         if not keep_trace:
             return out, VT_T, None
         V, T = split_halves(out)
-        return spike(V - th - T), VT_T, out
+        # (th + T) as alif_step rounds it, so the spikes are the step's
+        return spike(V - (th + T)), VT_T, out
 
     @jax.custom_vjp
     def sequence(x: Array, VT0: Array, beta: Array, gamma: Array, th: Array) -> tuple:
@@ -334,7 +335,7 @@ def alif_sequence(
         (lam0, mu0), (d_x, d_T) = jax.lax.scan(
             body, (lam_T, mu_T), (Vs, Ts, d_spikes), reverse=True
         )
-        S = spike(Vs - th - Ts)
+        S = spike(Vs - (th + Ts))
         dr_db = (1.0 - S) * Vs if reset == "zero" else Vs
         d_b = d_x * dr_db
         d_g = d_T * (Ts - S)
