@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from ._sequences import sum_to, weight_gradient
+from ._sequences import kernel_inputs, scan_states, sum_to, weight_gradient
 
 __all__ = ["adjoint_sequence"]
 
@@ -78,8 +78,9 @@ def adjoint_sequence(
             )
         if recurrent and weights is None:
             raise TypeError(f"{step.__name__} sequence: `weights` is required.")
-        params = {d: jnp.asarray(values[d], jnp.result_type(float)) for d in decays}
-        th = jax.lax.stop_gradient(jnp.asarray(threshold, state.dtype))
+        params, th = kernel_inputs(
+            {d: values[d] for d in decays}, threshold, state.dtype
+        )
         kernel = _kernel(step, spike, reset, recurrent, x.shape[1:], x.dtype)
         return kernel(x, state, params, weights if recurrent else None, th)
 
@@ -109,21 +110,24 @@ def _kernel(
             kwargs["weights"] = W
         return step(x_t, st, **kwargs)
 
-    def forward(x: Array, state: Array, params: Any, W: Any, th: Array) -> tuple:
-        def body(st: Array, x_t: Array) -> tuple[Array, tuple[Array, Array]]:
-            out, new = run_step(x_t, st, params, W, th)
-            return new, (out, st)
+    def forward(
+        x: Array, state: Array, params: Any, W: Any, th: Array, keep_trace: bool
+    ) -> tuple:
+        def step_t(x_t: Array, st: Array) -> tuple[Array, Array]:
+            return run_step(x_t, st, params, W, th)
 
-        final, (outs, trace) = jax.lax.scan(body, state, x)
-        return outs, final, trace
+        def outs_of(trace: Array) -> Array:  # every step's output at once
+            return jax.vmap(lambda x_t, st: step_t(x_t, st)[0])(x, trace)
+
+        return scan_states(step_t, state, x, keep_trace, outs_of)
 
     @jax.custom_vjp
     def kernel(x: Array, state: Array, params: Any, W: Any, th: Array) -> tuple:
-        outs, final, _ = forward(x, state, params, W, th)
+        outs, final, _ = forward(x, state, params, W, th, False)
         return outs, final
 
     def kernel_fwd(x: Array, state: Array, params: Any, W: Any, th: Array) -> tuple:
-        outs, final, trace = forward(x, state, params, W, th)
+        outs, final, trace = forward(x, state, params, W, th, True)
         return (outs, final), (trace, params, W, th)
 
     def kernel_bwd(res: Any, cts: Any) -> tuple:

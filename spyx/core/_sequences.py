@@ -15,7 +15,7 @@ at once; without differentiation it emits the spikes. Either way the loop
 writes one array per step, which on a CPU costs more than the arithmetic.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -50,6 +50,45 @@ def weight_gradient(spikes: Array, d_u: Array, W: Array) -> Array:
     feedback is added to."""
     rows = spikes.reshape(-1, spikes.shape[-1])
     return (rows.T @ d_u.reshape(-1, d_u.shape[-1]).astype(rows.dtype)).astype(W.dtype)
+
+
+def check_reset(name: str, reset: Any) -> None:
+    """A built-in kernel's reset mode must be one of `RESETS`."""
+    if reset not in RESETS:
+        raise ValueError(f"{name}: `reset` must be one of {RESETS}, got {reset!r}.")
+
+
+def kernel_inputs(
+    decays: Mapping[str, ArrayLike], threshold: ArrayLike, dtype: Any
+) -> tuple[dict[str, Array], Array]:
+    """What every kernel does with its arguments before the scan: the decays
+    as float arrays, and the threshold as a constant of the state's dtype
+    (it is not trained, so no gradient reaches it)."""
+    arrays = {d: jnp.asarray(v, jnp.result_type(float)) for d, v in decays.items()}
+    return arrays, jax.lax.stop_gradient(jnp.asarray(threshold, dtype))
+
+
+def scan_states(
+    step: Callable[[Array, Array], tuple[Array, Array]],
+    state0: Array,
+    x: Array,
+    keep_trace: bool,
+    spikes_of: Callable[[Array], Array],
+) -> tuple[Array, Array, Array | None]:
+    """Scan ``step(x_t, state) -> (s_t, state')`` over `x`; returns
+    ``(spikes, final_state, trace)``. The loop writes one array per step:
+    the spikes, or, with `keep_trace` (for the backward pass), the state
+    entering each step, from which `spikes_of` reads the spikes for all
+    steps at once after the loop (``trace`` is ``None`` otherwise)."""
+
+    def body(state: Array, x_t: Array) -> tuple[Array, Array]:
+        s, new = step(x_t, state)
+        return new, state if keep_trace else s
+
+    final, out = jax.lax.scan(body, state0, x)
+    if not keep_trace:
+        return out, final, None
+    return spikes_of(out), final, out
 
 
 def lif_sequence(
@@ -100,20 +139,15 @@ def lif_sequence(
     spikes, V_T = lif_sequence(x, V0, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
-    if reset not in RESETS:
-        raise ValueError(
-            f"lif_sequence: `reset` must be one of {RESETS}, got {reset!r}."
-        )
-    beta = jnp.asarray(beta, jnp.result_type(float))
-    threshold = jax.lax.stop_gradient(jnp.asarray(threshold, V0.dtype))
-
-    x_dtype = x.dtype
+    check_reset("lif_sequence", reset)
+    decays, threshold = kernel_inputs({"beta": beta}, threshold, V0.dtype)
+    beta, x_dtype = decays["beta"], x.dtype
 
     def forward(
         x: Array, V0: Array, beta: Array, W: Any, threshold: Array, keep_trace: bool
     ) -> tuple[Array, Array, Array | None]:
-        def body(V: Array, x_t: Array) -> tuple[Array, Array]:
-            s, V_new = lif_step(
+        def step(x_t: Array, V: Array) -> tuple[Array, Array]:
+            return lif_step(
                 x_t,
                 V,
                 beta=beta,
@@ -122,12 +156,8 @@ def lif_sequence(
                 weights=W,
                 reset=reset,
             )
-            return V_new, V if keep_trace else s
 
-        V_T, out = jax.lax.scan(body, V0, x)
-        if not keep_trace:
-            return out, V_T, None
-        return spike(out - threshold), V_T, out
+        return scan_states(step, V0, x, keep_trace, lambda V: spike(V - threshold))
 
     @jax.custom_vjp
     def sequence(
@@ -265,29 +295,26 @@ def alif_sequence(
     )
     ```
     """
-    if reset not in RESETS:
-        raise ValueError(
-            f"alif_sequence: `reset` must be one of {RESETS}, got {reset!r}."
-        )
-    beta = jnp.asarray(beta, jnp.result_type(float))
-    gamma = jnp.asarray(gamma, jnp.result_type(float))
-    threshold = jax.lax.stop_gradient(jnp.asarray(threshold, VT0.dtype))
+    check_reset("alif_sequence", reset)
+    decays, threshold = kernel_inputs(
+        {"beta": beta, "gamma": gamma}, threshold, VT0.dtype
+    )
+    beta, gamma, x_dtype = decays["beta"], decays["gamma"], x.dtype
 
     def forward(
         x: Array, VT0: Array, beta: Array, gamma: Array, th: Array, keep_trace: bool
     ) -> tuple:
-        def body(VT: Array, x_t: Array) -> tuple[Array, Array]:
-            s, new = alif_step(
+        def step(x_t: Array, VT: Array) -> tuple[Array, Array]:
+            return alif_step(
                 x_t, VT, beta=beta, gamma=gamma, threshold=th, spike=spike, reset=reset
             )
-            return new, VT if keep_trace else s
 
-        VT_T, out = jax.lax.scan(body, VT0, x)
-        if not keep_trace:
-            return out, VT_T, None
-        V, T = split_halves(out)
-        # (th + T) as alif_step rounds it, so the spikes are the step's
-        return spike(V - (th + T)), VT_T, out
+        def spikes_of(trace: Array) -> Array:
+            V, T = split_halves(trace)
+            # (th + T) as alif_step rounds it, so the spikes are the step's
+            return spike(V - (th + T))
+
+        return scan_states(step, VT0, x, keep_trace, spikes_of)
 
     @jax.custom_vjp
     def sequence(x: Array, VT0: Array, beta: Array, gamma: Array, th: Array) -> tuple:
@@ -342,14 +369,13 @@ def alif_sequence(
         (d_beta,) = b_vjp(sum_to(d_b, b).astype(b.dtype))
         (d_gamma,) = g_vjp(sum_to(d_g, g).astype(g.dtype))
         return (
-            d_x.astype(x_dtype[0]),
+            d_x.astype(x_dtype),
             join_halves(lam0, mu0),
             d_beta,
             d_gamma,
             jnp.zeros_like(th),
         )
 
-    x_dtype = (x.dtype,)
     sequence.defvjp(sequence_fwd, sequence_bwd)
     return sequence(x, VT0, beta, gamma, threshold)
 
@@ -406,14 +432,11 @@ def cuba_lif_sequence(
     )
     ```
     """
-    if reset not in RESETS:
-        raise ValueError(
-            f"cuba_lif_sequence: `reset` must be one of {RESETS}, got {reset!r}."
-        )
-    alpha = jnp.asarray(alpha, jnp.result_type(float))
-    beta = jnp.asarray(beta, jnp.result_type(float))
-    threshold = jax.lax.stop_gradient(jnp.asarray(threshold, VI0.dtype))
-    x_dtype = x.dtype
+    check_reset("cuba_lif_sequence", reset)
+    decays, threshold = kernel_inputs(
+        {"alpha": alpha, "beta": beta}, threshold, VI0.dtype
+    )
+    alpha, beta, x_dtype = decays["alpha"], decays["beta"], x.dtype
 
     def forward(
         x: Array,
@@ -424,8 +447,8 @@ def cuba_lif_sequence(
         th: Array,
         keep_trace: bool,
     ) -> tuple:
-        def body(VI: Array, x_t: Array) -> tuple[Array, Array]:
-            s, new = cuba_lif_step(
+        def step(x_t: Array, VI: Array) -> tuple[Array, Array]:
+            return cuba_lif_step(
                 x_t,
                 VI,
                 alpha=alpha,
@@ -435,12 +458,11 @@ def cuba_lif_sequence(
                 weights=W,
                 reset=reset,
             )
-            return new, VI if keep_trace else s
 
-        VI_T, out = jax.lax.scan(body, VI0, x)
-        if not keep_trace:
-            return out, VI_T, None
-        return spike(split_halves(out)[0] - th), VI_T, out
+        def spikes_of(trace: Array) -> Array:
+            return spike(split_halves(trace)[0] - th)
+
+        return scan_states(step, VI0, x, keep_trace, spikes_of)
 
     @jax.custom_vjp
     def sequence(
