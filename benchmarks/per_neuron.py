@@ -27,10 +27,10 @@ the front ends themselves cost).
 
 import argparse
 import dataclasses
-import statistics
 import subprocess
 import sys
-import time
+
+from training_step import compile_, interleaved
 
 SHAPES = [(100, 64, 128), (1000, 16, 256)]
 
@@ -109,35 +109,13 @@ def _rows(T: int, B: int, H: int, api: str, autodiff: bool):
     return x, rows, train, infer
 
 
-def _compile(fn, args):
-    import jax
-
-    start = time.perf_counter()
-    compiled = fn.lower(*args).compile()
-    seconds = time.perf_counter() - start
-    jax.block_until_ready(compiled(*args))
-    return compiled, seconds
-
-
-def _interleaved(calls, repeats):
-    import jax
-
-    times = [[] for _ in calls]
-    for _ in range(repeats):
-        for i, (compiled, args) in enumerate(calls):
-            start = time.perf_counter()
-            jax.block_until_ready(compiled(*args))
-            times[i].append(time.perf_counter() - start)
-    return [1e3 * statistics.median(t) for t in times]
-
-
 def one_shape(T: int, B: int, H: int, api: str, repeats: int, autodiff: bool):
     x, rows, train, infer = _rows(T, B, H, api, autodiff)
-    trained = [_compile(train(out), (p, x)) for _, out, p in rows]
-    inferred = [_compile(infer(out), (p, x)) for _, out, p in rows]
+    trained = [compile_(train(out), (p, x)) for _, out, p in rows]
+    inferred = [compile_(infer(out), (p, x)) for _, out, p in rows]
     calls = [(c, (p, x)) for (c, _), (_, _, p) in zip(trained, rows, strict=True)]
     calls += [(c, (p, x)) for (c, _), (_, _, p) in zip(inferred, rows, strict=True)]
-    medians = _interleaved(calls, repeats)
+    medians = interleaved(calls, repeats)
     n = len(rows)
     step_ms, fwd_ms = medians[:n], medians[n:]
     if api == "both":  # rows: floor, then [nnx], [eqx] per neuron
