@@ -17,8 +17,10 @@ Neftci, Mostafa & Zenke, "Surrogate gradient learning in spiking neural
 networks" (IEEE Signal Processing Magazine, 2019).
 """
 
+import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +29,7 @@ from jax.typing import ArrayLike
 
 __all__ = [
     "SpikeFn",
+    "SpikeFunction",
     "arctan",
     "boxcar",
     "custom",
@@ -65,66 +68,147 @@ def heaviside(x: ArrayLike) -> Array:
     return jnp.where(jnp.isfinite(x), (x > 0).astype(x.dtype), jnp.nan)
 
 
-def _spike_fn(
-    fwd: Callable[[Array], Array],
-    bwd: Callable[[Array, Array], Array],
-    name: str,
-) -> SpikeFn:
-    """Build ``fwd`` with the custom vector-Jacobian product ``bwd(x, g)``."""
+def _constant_one(x: Array) -> Array:
+    return jnp.ones_like(x)
 
-    @jax.custom_vjp
-    def spike(x: Array) -> Array:
-        return fwd(x)
 
-    def spike_fwd(x: Array) -> tuple[Array, Array]:
-        return fwd(x), x
+@dataclass(frozen=True, repr=False)
+class SpikeFunction:
+    """A spike function: `forward` on the way forward, ``incoming *
+    surrogate(x)`` on the way back.
 
-    def spike_bwd(x: Array, g: Array) -> tuple[Array]:
-        return (bwd(x, g).astype(x.dtype),)
+    Every factory in `spyx.axn` returns one. Because the backward pass is a
+    surrogate *derivative* $g(x)$ times the incoming gradient, it is linear
+    in that gradient, which the neurons' whole-sequence kernels rely on
+    (`derivative` gives $g$ to them directly). A spike function that is not a
+    `SpikeFunction` (any other callable) still works everywhere: the kernels
+    then scan the neuron's step and let autodiff differentiate it.
 
-    spike.defvjp(spike_fwd, spike_bwd)
+    Two spike functions built with the same factory and arguments are equal
+    (so a compiled function is reused, and a checkpoint can tell them
+    apart); ``repr`` shows them as they were built: ``superspike(k=25.0)``.
 
-    def spike_checked(x: ArrayLike) -> Array:
+    Attributes:
+        name: the factory's name.
+        surrogate: ``g(x, **params)``, elementwise.
+        params: the factory's arguments, ``(("k", 25.0),)``.
+        forward: ``x -> spikes``; default `heaviside`.
+    """
+
+    name: str
+    surrogate: Callable[..., Array]
+    params: tuple[tuple[str, float], ...] = ()
+    forward: Callable[[Array], Array] = heaviside
+
+    def __call__(self, x: ArrayLike) -> Array:
+        """The spikes of `x` (integer or boolean input is cast to float32)."""
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.float32)
-        return spike(x)
+        return _spike(self, x)
 
-    spike_checked.__name__ = name
-    spike_checked.__qualname__ = name
-    return spike_checked
+    def derivative(self, x: Array) -> Array:
+        """The surrogate derivative $g(x)$, elementwise, in `x`'s dtype."""
+        g = self.surrogate(x, **dict(self.params))
+        return jnp.broadcast_to(jnp.asarray(g), jnp.shape(x)).astype(x.dtype)
+
+    def __repr__(self) -> str:
+        args = [f"{k}={v!r}" for k, v in self.params]
+        if self.surrogate is not _constant_one and self.name == "custom":
+            args.append(f"bwd={_name(self.surrogate)}")
+        if self.forward is not heaviside:
+            args.append(f"fwd={_name(self.forward)}")
+        return f"{self.name}({', '.join(args)})"
+
+    @property
+    def __name__(self) -> str:  # functions' attribute, for messages
+        return self.name
 
 
-def _surrogate(g: Callable[[Array], Array], name: str) -> SpikeFn:
-    """Heaviside forward, ``incoming * g(x)`` backward."""
-    return _spike_fn(heaviside, lambda x, ct: ct * g(x), name)
+def _name(fn: Callable) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _spike(fn: SpikeFunction, x: Array) -> Array:
+    return fn.forward(x)
+
+
+def _spike_fwd(fn: SpikeFunction, x: Array) -> tuple[Array, Array]:
+    return fn.forward(x), x
+
+
+def _spike_bwd(fn: SpikeFunction, x: Array, ct: Array) -> tuple[Array]:
+    return ((ct * fn.derivative(x)).astype(x.dtype),)
+
+
+_spike.defvjp(_spike_fwd, _spike_bwd)
+
+
+def _factory(
+    name: str, surrogate: Callable[..., Array], **params: float
+) -> SpikeFunction:
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"spyx.axn.{name}: `{key}` must be a number, got {value!r}."
+                ) from None
+        if not math.isfinite(value):
+            raise ValueError(f"spyx.axn.{name}: `{key}` must be finite, got {value}.")
+        params[key] = float(value)
+    return SpikeFunction(name, surrogate, tuple(params.items()))
+
+
+# The surrogate derivatives g(x, **params), one per factory below.
+
+
+def _superspike(x: Array, k: float) -> Array:
+    return 1.0 / (1.0 + k * jnp.abs(x)) ** 2
+
+
+def _arctan(x: Array, k: float) -> Array:
+    return 1.0 / (math.pi * (1.0 + (k * math.pi * x) ** 2))
+
+
+def _tanh(x: Array, k: float) -> Array:
+    return 4.0 / (jnp.exp(-k * x) + jnp.exp(k * x)) ** 2
+
+
+def _boxcar(x: Array, width: float, height: float) -> Array:
+    return jnp.where(jnp.abs(x) < width / 2, height, 0.0)
+
+
+def _triangular(x: Array, k: float) -> Array:
+    return jnp.maximum(0.0, 1.0 - jnp.abs(k * x))
 
 
 def custom(
     bwd: Callable[[Array], Array] | None = None,
     fwd: Callable[[Array], Array] = heaviside,
-) -> SpikeFn:
-    """A spike function from a user-chosen forward and backward pass.
+) -> SpikeFunction:
+    """A spike function from a user-chosen forward pass and surrogate.
 
-    `bwd` maps the gradient arriving at the spikes to the gradient passed on
-    to `x`. The default, the identity, is the straight-through estimator:
-    ``d spikes / d x := 1``.
+    As in spyx 1.0, `bwd` is the surrogate derivative $g(x)$: the backward
+    pass multiplies the incoming gradient by ``bwd(x)``. The default,
+    $g = 1$, is the straight-through estimator.
 
     Args:
-        bwd: ``incoming_gradient -> gradient_wrt_x``, elementwise. Default:
-            identity (straight-through).
+        bwd: ``x -> g(x)``, elementwise (the value of the surrogate derivative
+            at the spike function's argument). Default: ``1`` everywhere.
         fwd: ``x -> spikes``. Default: `heaviside`.
 
     Returns:
-        a spike function.
+        a `SpikeFunction`.
 
-    Example: ``custom(bwd=lambda g: 0.5 * g)`` halves every gradient.
+    Example: ``custom(bwd=lambda x: jnp.exp(-x**2))`` is a Gaussian surrogate.
     """
-    backward = (lambda g: g) if bwd is None else bwd
-    return _spike_fn(fwd, lambda x, ct: backward(ct), "custom")
+    return SpikeFunction("custom", _constant_one if bwd is None else bwd, (), fwd)
 
 
-def superspike(k: float = 25.0) -> SpikeFn:
+def superspike(k: float = 25.0) -> SpikeFunction:
     r"""SuperSpike surrogate (Zenke & Ganguli, 2018): the fast sigmoid's slope.
 
     $g(x) = \dfrac{1}{(1 + k \lvert x \rvert)^2}$
@@ -141,10 +225,10 @@ def superspike(k: float = 25.0) -> SpikeFn:
     layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
     ```
     """
-    return _surrogate(lambda x: 1.0 / (1.0 + k * jnp.abs(x)) ** 2, "superspike")
+    return _factory("superspike", _superspike, k=k)
 
 
-def arctan(k: float = 2.0) -> SpikeFn:
+def arctan(k: float = 2.0) -> SpikeFunction:
     r"""Arctangent surrogate: the derivative of ``arctan(k pi x) / pi``, up to k.
 
     $g(x) = \dfrac{1}{\pi \bigl(1 + (k \pi x)^2\bigr)}$
@@ -161,12 +245,10 @@ def arctan(k: float = 2.0) -> SpikeFn:
     layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
     ```
     """
-    return _surrogate(
-        lambda x: 1.0 / (math.pi * (1.0 + (k * math.pi * x) ** 2)), "arctan"
-    )
+    return _factory("arctan", _arctan, k=k)
 
 
-def tanh(k: float = 1.0) -> SpikeFn:
+def tanh(k: float = 1.0) -> SpikeFunction:
     r"""Hyperbolic-tangent surrogate: the derivative of ``tanh(k x)`` over k.
 
     $g(x) = \dfrac{4}{(e^{-kx} + e^{kx})^2} = \operatorname{sech}^2(kx)$
@@ -183,10 +265,10 @@ def tanh(k: float = 1.0) -> SpikeFn:
     layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
     ```
     """
-    return _surrogate(lambda x: 4.0 / (jnp.exp(-k * x) + jnp.exp(k * x)) ** 2, "tanh")
+    return _factory("tanh", _tanh, k=k)
 
 
-def boxcar(width: float = 2.0, height: float = 0.5) -> SpikeFn:
+def boxcar(width: float = 2.0, height: float = 0.5) -> SpikeFunction:
     r"""Rectangular surrogate: a constant gradient in a window around threshold.
 
     $g(x) = h$ for $\lvert x \rvert < w / 2$, else $0$ (width $w$, height $h$)
@@ -204,12 +286,10 @@ def boxcar(width: float = 2.0, height: float = 0.5) -> SpikeFn:
     layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
     ```
     """
-    return _surrogate(
-        lambda x: jnp.where(jnp.abs(x) < width / 2, height, 0.0), "boxcar"
-    )
+    return _factory("boxcar", _boxcar, width=width, height=height)
 
 
-def triangular(k: float = 2.0) -> SpikeFn:
+def triangular(k: float = 2.0) -> SpikeFunction:
     r"""Triangular surrogate (Esser et al., 2016; Bellec et al., 2018).
 
     $g(x) = \max(0,\ 1 - \lvert k x \rvert)$
@@ -226,4 +306,4 @@ def triangular(k: float = 2.0) -> SpikeFn:
     layer = spyx.nn.LIF((16,), activation=spike, rngs=nnx.Rngs(0))
     ```
     """
-    return _surrogate(lambda x: jnp.maximum(0.0, 1.0 - jnp.abs(k * x)), "triangular")
+    return _factory("triangular", _triangular, k=k)

@@ -96,11 +96,35 @@ def test_backward_scales_the_incoming_gradient():
     np.testing.assert_allclose(gx, ct / (1 + 25 * jnp.abs(x)) ** 2, rtol=1e-6)
 
 
-def test_custom_with_user_backward_and_forward():
-    spike = axn.custom(bwd=lambda g: 0.25 * g, fwd=lambda x: (x > 0.5).astype(x.dtype))
+def test_custom_bwd_is_the_surrogate_derivative_as_in_spyx_1():
+    """`bwd` maps x to g(x); the backward pass is incoming * g(x)."""
+    spike = axn.custom(bwd=lambda x: x**2, fwd=lambda x: (x > 0.5).astype(x.dtype))
     x = jnp.array([0.2, 0.6, 1.0])
     np.testing.assert_array_equal(spike(x), [0.0, 1.0, 1.0])
-    np.testing.assert_allclose(jax.grad(lambda x: spike(x).sum())(x), [0.25] * 3)
+    ct = jnp.array([2.0, -1.0, 0.5])
+    (gx,) = jax.vjp(spike, x)[1](ct)
+    np.testing.assert_allclose(gx, ct * x**2, rtol=1e-6)
+
+
+def test_spike_functions_are_values_with_their_arguments():
+    assert axn.superspike(k=5) == axn.superspike(k=5.0)
+    assert hash(axn.arctan()) == hash(axn.arctan(k=2.0))
+    assert axn.superspike(k=5) != axn.superspike(k=6)
+    assert axn.tanh() != axn.superspike()
+    assert repr(axn.boxcar()) == "boxcar(width=2.0, height=0.5)"
+    assert repr(axn.custom()) == "custom()"
+
+    def gauss(x):
+        return jnp.exp(-(x**2))
+
+    assert repr(axn.custom(bwd=gauss)) == (
+        "custom(bwd=test_spike_functions_are_values_with_their_arguments.<locals>."
+        "gauss)"
+    )
+    with pytest.raises(TypeError, match=r"superspike: `k` must be a number"):
+        axn.superspike(k="sharp")
+    with pytest.raises(ValueError, match=r"arctan: `k` must be finite"):
+        axn.arctan(k=float("inf"))
 
 
 def test_spike_functions_work_under_jit_and_vmap():

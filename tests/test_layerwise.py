@@ -50,11 +50,11 @@ PARAMS = [
 ]
 
 
-def _model(neuron):
+def _model(neuron, **kwargs):
     rngs = nnx.Rngs(0)
     return snn.Sequential(
         nnx.Linear(F, H, rngs=rngs),
-        neuron.make((H,), seed=1),
+        neuron.make((H,), seed=1, **kwargs),
         snn.ActivityRegularization((H,)),
         nnx.Linear(H, 3, rngs=rngs),
         snn.LI((3,)),
@@ -94,15 +94,17 @@ def _eqx_grad(loss, argnums, has_aux):
     return wrapped
 
 
-def check_layerwise(neuron, option, api):
+def check_layerwise(neuron, option, api, **kwargs):
     """Loss, outputs, final state and gradients of `run` with `option` equal
-    the step-by-step scan's, in the NNX or the Equinox API."""
+    the step-by-step scan's, in the NNX or the Equinox API (`kwargs` go to
+    the neuron's constructor)."""
     options = OPTIONS[option]
     xs = spiking_input(0, (T, B, F), scale=3.0)
+    nnx_model = _model(neuron, **kwargs)
     if api == "nnx":
-        model, run, grad, jit = _model(neuron), snn.run, nnx.value_and_grad, nnx.jit
+        model, run, grad, jit = nnx_model, snn.run, nnx.value_and_grad, nnx.jit
     else:
-        model, grad, jit = se.from_nnx(_model(neuron)), _eqx_grad, eqx.filter_jit
+        model, grad, jit = se.from_nnx(nnx_model), _eqx_grad, eqx.filter_jit
         state = model.initial_state(B)
 
         def run(m, x, **kw):
@@ -116,6 +118,58 @@ def check_layerwise(neuron, option, api):
 @pytest.mark.parametrize(("neuron", "option", "api"), PARAMS)
 def test_layerwise_equals_stepwise(neuron, option, api):
     check_layerwise(neuron, option, api)
+
+
+@jax.custom_vjp
+def clipped_straight_through(u):
+    """A spike function of one's own whose backward pass is not linear in the
+    incoming gradient (it clips it), so no kernel may assume it is."""
+    return (u > 0).astype(u.dtype)
+
+
+clipped_straight_through.defvjp(
+    lambda u: ((u > 0).astype(u.dtype), None),
+    lambda _, g: (jnp.clip(g, -0.1, 0.1),),
+)
+
+
+@pytest.mark.parametrize(
+    ("neuron", "api"),
+    [
+        pytest.param(
+            n,
+            api,
+            id=f"{api}-{n.name}",
+            marks=() if n in one_of_each_kind() and api == "nnx" else pytest.mark.slow,
+        )
+        for api in ("nnx", "eqx")
+        for n in NEURONS
+        if n.spiking
+    ],
+)
+def test_spike_function_of_ones_own_gives_the_same_gradients_on_every_path(neuron, api):
+    check_layerwise(neuron, "layerwise", api, activation=clipped_straight_through)
+
+
+def test_unroll_reaches_every_loop():
+    """`unroll` is honoured by the sequence kernels (both directions), the
+    scanned steps and PSU_LIF's sequential scan; PSU_LIF's associative scan
+    has no loop and refuses it."""
+    xs = spiking_input(0, (T, B, H))
+    for n in NEURONS:
+        layer = n.make((H,))
+        state = layer.initial_state(B)
+
+        def loss(xs, layer=layer, state=state):
+            outs, final = layer.run_sequence(xs, state, unroll=3)
+            return outs.sum() + final.sum()
+
+        jaxpr = str(jax.make_jaxpr(jax.grad(loss))(xs))
+        loops = jaxpr.count("scan[")
+        assert loops >= 1 and jaxpr.count("unroll=3") == loops, n.name
+    psu = snn.PSU_LIF((H,), beta=0.9)
+    with pytest.raises(ValueError, match=r"`unroll` \(3\) has no effect on the assoc"):
+        psu.run_sequence(xs, psu.initial_state(B), unroll=3, method="associative")
 
 
 def test_psu_lif_in_a_sequential_runs_its_parallel_path():

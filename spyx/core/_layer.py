@@ -15,7 +15,7 @@ from jax import Array
 
 from ._checks import check_finite
 from ._protocols import NeuronLayer
-from ._scan import time_scan
+from ._scan import state_dtype, time_scan
 from ._shapes import Shape, check_input, check_sequence, check_state
 from ._table import NeuronSpec
 
@@ -211,6 +211,8 @@ def neuron_sequence(
         )
     kwargs = spec.step_kwargs(params, *_spike_settings(neuron, jnp.result_type(state)))
     if spec.sequence is not None:
+        if unroll is not True and unroll != 1:  # kernels of one's own may not take it
+            options["unroll"] = unroll
         return spec.sequence(x, state, **kwargs, **options)
     return time_scan(
         lambda x_t, s: spec.step(x_t, s, **kwargs), x, state, unroll=unroll
@@ -228,5 +230,6 @@ def neuron_parallel(
     """
     layer = f"{type(neuron).__name__}.parallel"
     batch = check_sequence(layer, x, neuron.hidden_shape)
-    state = jnp.zeros((*batch, *neuron.spec.state_shape(neuron.hidden_shape)), x.dtype)
+    shape = (*batch, *neuron.spec.state_shape(neuron.hidden_shape))
+    state = jnp.zeros(shape, state_dtype(x.dtype))
     return neuron_sequence(neuron, params, x, state, label=layer, **options)[0]

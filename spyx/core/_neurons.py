@@ -10,6 +10,10 @@ backward), ``th`` the threshold, and ``b = clip(beta, 0, 1)``,
 ``a = clip(alpha, 0, 1)``, ``g = clip(gamma, 0, 1)``: decay parameters are
 clipped here, where they are used, never where they are stored.
 
+Precision: the state keeps its own dtype (float32 by default, also under
+bfloat16 or float16 data, so a long integration does not lose the input);
+the output has the input's dtype (spikes are exact in any float type).
+
 The spike is taken from the membrane *before* the update (except
 `psu_lif_step`). Every spiking step but `psu_lif_step` takes ``reset``:
 ``"subtract"`` (default) removes ``s th`` from the membrane, ``"zero"``
@@ -120,7 +124,7 @@ def lif_step(
     s = spike(V - threshold)
     leaked, subtracted = reset_leak(clip01(beta), V, s, threshold, reset)
     V_new = leaked + x + _feedback(s, weights) - subtracted
-    return s, V_new.astype(V.dtype)
+    return s.astype(x.dtype), V_new.astype(V.dtype)
 
 
 def if_step(
@@ -208,7 +212,7 @@ def li_step(x: Array, V: Array, *, beta: ArrayLike) -> tuple[Array, Array]:
     ```
     """
     V_new = (clip01(beta) * V + x).astype(V.dtype)
-    return V_new, V_new
+    return V_new.astype(x.dtype), V_new
 
 
 def alif_step(
@@ -242,7 +246,7 @@ def alif_step(
     leaked, subtracted = reset_leak(clip01(beta), V, s, th_t, reset)
     V_new = leaked + x - subtracted
     T_new = g * T + (1.0 - g) * s
-    return s, join_halves(V_new, T_new).astype(VT.dtype)
+    return s.astype(x.dtype), join_halves(V_new, T_new).astype(VT.dtype)
 
 
 def cuba_lif_step(
@@ -277,7 +281,7 @@ def cuba_lif_step(
         clip01(beta), V, s, threshold, reset, leak_the_reset=True
     )
     V_new = leaked + I_new - subtracted
-    return s, join_halves(V_new, I_new).astype(VI.dtype)
+    return s.astype(x.dtype), join_halves(V_new, I_new).astype(VI.dtype)
 
 
 def rcuba_lif_step(
@@ -336,4 +340,4 @@ def psu_lif_step(
     ```
     """
     V_new = (clip01(beta) * V + x).astype(V.dtype)
-    return spike(V_new - threshold), V_new
+    return spike(V_new - threshold).astype(x.dtype), V_new

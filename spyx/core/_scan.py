@@ -25,6 +25,7 @@ __all__ = [
     "from_time_major",
     "initial_state_of",
     "run_model",
+    "state_dtype",
     "to_time_major",
     "step_layers",
     "time_scan",
@@ -138,6 +139,7 @@ def leaky_scan(
     beta: ArrayLike,
     *,
     method: LeakyScanMethod = "auto",
+    unroll: int | bool = 1,
 ) -> Array:
     """The membrane trace of a reset-free leaky integrator over time.
 
@@ -151,6 +153,9 @@ def leaky_scan(
             `jax.lax.scan` (``O(T)`` depth and work), ``"auto"`` picks the faster
             for the default backend (sequential on CPU, associative elsewhere).
             All give the same trace to float tolerance.
+        unroll: time steps per loop iteration of the sequential scan. It has
+            no loop to unroll in the associative scan: ``"auto"`` then picks
+            the sequential scan, and ``"associative"`` refuses it.
 
     Returns:
         ``V`` with the shape and dtype of `x`.
@@ -159,15 +164,22 @@ def leaky_scan(
     """
     x = jnp.asarray(x)
     b = clip01(beta).astype(x.dtype)
+    unrolled = unroll is not True and unroll != 1
     if method == "auto":
-        method = _default_method()
+        method = "sequential" if unrolled else _default_method()
     if method == "associative":
+        if unrolled:
+            raise ValueError(
+                f"leaky_scan: `unroll` ({unroll!r}) has no effect on the "
+                f"associative scan, which has no loop; use method='sequential' or "
+                f"leave `unroll` at 1."
+            )
         a = jnp.broadcast_to(b, x.shape)
         _, V = jax.lax.associative_scan(_leaky_combine, (a, x), axis=0)
         return V
     if method == "sequential":
         V0 = jnp.zeros(jnp.broadcast_shapes(x.shape[1:], b.shape), x.dtype)
-        V, _ = time_scan(lambda x_t, v: li_step(x_t, v, beta=b), x, V0)
+        V, _ = time_scan(lambda x_t, v: li_step(x_t, v, beta=b), x, V0, unroll=unroll)
         return V
     raise ValueError(
         f"leaky_scan: `method` must be 'auto', 'associative' or 'sequential', "
@@ -183,12 +195,15 @@ def psu_lif_sequence(
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
     method: LeakyScanMethod = "auto",
+    unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """A whole sequence of the reset-free `psu_lif_step`, via `leaky_scan`.
 
     ``V_t = b V_{t-1} + x_t`` from ``V_{-1} = V0`` (zero when ``None``), and
     ``s_t = H(V_t - th)``. A non-zero start folds into the first input:
-    ``x_0 + b V0``.
+    ``x_0 + b V0``. The membrane is computed in `V0`'s dtype (float32, or
+    wider if the data is, when `V0` is ``None``), the spikes are returned in
+    `x`'s. `method` and `unroll` are `leaky_scan`'s.
 
     Returns:
         ``(spikes [T, ...], V_{T-1})``.
@@ -201,10 +216,12 @@ def psu_lif_sequence(
     spikes, V_T = psu_lif_sequence(x, None, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
+    dtype = state_dtype(x.dtype) if V0 is None else V0.dtype
+    u = x.astype(dtype)
     if V0 is not None:
-        x = x.at[0].add((clip01(beta) * V0).astype(x.dtype))
-    V = leaky_scan(x, beta, method=method)
-    return spike(V - threshold), V[-1]
+        u = u.at[0].add((clip01(beta) * V0).astype(dtype))
+    V = leaky_scan(u, beta, method=method, unroll=unroll)
+    return spike(V - threshold).astype(x.dtype), V[-1]
 
 
 def _merge_leading(fn: Callable[[Array], Array], xs: Array, n: int) -> Array:
@@ -358,6 +375,17 @@ def from_time_major(outputs: Any, batch_major: bool) -> Any:
     return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), outputs)
 
 
+def state_dtype(data_dtype: Any) -> Any:
+    """The dtype of a neuron state built for data of `data_dtype`: float32,
+    or the data's dtype if it is wider (float64 under x64). bfloat16 and
+    float16 data keep a float32 state, so that small inputs are not lost
+    when added to a large membrane.
+
+    Example: ``state_dtype(jnp.bfloat16)`` is ``float32``.
+    """
+    return jnp.promote_types(data_dtype, jnp.float32)
+
+
 def initial_state_of(layer: Any, batch_size: int | None, dtype: Any = None) -> Any:
     """A layer's zero state inside a chain: ``None`` for a stateless layer,
     else ``layer.initial_state(batch_size)``, passing `dtype` to neurons and
@@ -397,7 +425,8 @@ def run_model(
     """The `run` of both front ends: layer by layer or step by step.
 
     With ``state=None`` the model's zero state for `batch_size` (``None``:
-    one example) is built in `xs`'s dtype; a model without one is a clear
+    one example) is built in `state_dtype` of `xs`'s dtype (float32 for
+    bfloat16 data); a model without one is a clear
     `TypeError` naming `layer`. For a `sequential` model (a front end's
     `Sequential`, whose ``layers`` run one after the other), the state is
     checked against its layers, and with `layerwise` true it runs through
@@ -423,7 +452,7 @@ def run_model(
                 f"initial_state(batch_size). Pass state=... explicitly, or wrap "
                 f"the model in a Sequential together with a stateful layer."
             )
-        state = initial_state_of(model, batch_size, xs.dtype)
+        state = initial_state_of(model, batch_size, state_dtype(xs.dtype))
     if layerwise is None:
         layerwise = checkpoint is None
     if sequential:

@@ -23,22 +23,37 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from ..axn import SpikeFunction
 from ._neurons import RESETS, Reset, alif_step, clip01, cuba_lif_step, lif_step
+from ._scan import time_scan
 from ._shapes import join_halves, split_halves
 
 __all__ = ["alif_sequence", "cuba_lif_sequence", "if_sequence", "lif_sequence"]
 
 
-def surrogate(spike: Callable[[Array], Array], u: Array) -> Array:
-    """The surrogate derivative ``H'(u)`` of `spike`, elementwise (its VJP
-    of ones; every `spyx.axn` backward pass is linear in the incoming
-    gradient)."""
-    return jax.vjp(spike, u)[1](jnp.ones_like(u))[0]
+def has_surrogate(spike: Callable[[Array], Array]) -> bool:
+    """Whether the kernels may use `spike`'s surrogate derivative directly:
+    a `spyx.axn.SpikeFunction`, whose backward pass is ``incoming * g(x)``
+    (linear in the incoming gradient, elementwise). Any other callable makes
+    the kernels scan the step and differentiate it with autodiff."""
+    return isinstance(spike, SpikeFunction)
+
+
+def surrogate(spike: SpikeFunction, u: Array) -> Array:
+    """The surrogate derivative ``H'(u)`` of `spike`, elementwise."""
+    return spike.derivative(u)
+
+
+def accumulation_dtype(dtype: Any) -> Any:
+    """The dtype reductions run in: float32, or wider if `dtype` is."""
+    return jnp.promote_types(dtype, jnp.float32)
 
 
 def sum_to(g: Array, p: Array) -> Array:
     """Sum the leading (time and batch) axes of a per-element gradient `g`
-    down to the shape of the parameter `p` (every axis for a scalar)."""
+    down to the shape of the parameter `p` (every axis for a scalar), in
+    float32 or wider whatever `g`'s dtype."""
+    g = g.astype(accumulation_dtype(g.dtype))
     if not p.ndim:
         return g.sum()
     return g.sum(axis=tuple(range(g.ndim - p.ndim)))
@@ -47,9 +62,10 @@ def sum_to(g: Array, p: Array) -> Array:
 def weight_gradient(spikes: Array, d_u: Array, W: Array) -> Array:
     """``dL/dW = S^T dU`` for a feedback ``s_t W``: one matmul over all
     ``T * batch`` rows of the spikes and of the gradient w.r.t. what the
-    feedback is added to."""
-    rows = spikes.reshape(-1, spikes.shape[-1])
-    return (rows.T @ d_u.reshape(-1, d_u.shape[-1]).astype(rows.dtype)).astype(W.dtype)
+    feedback is added to, accumulated in float32 or wider."""
+    acc = accumulation_dtype(jnp.result_type(spikes, d_u))
+    rows = spikes.reshape(-1, spikes.shape[-1]).astype(acc)
+    return (rows.T @ d_u.reshape(-1, d_u.shape[-1]).astype(acc)).astype(W.dtype)
 
 
 def check_reset(name: str, reset: Any) -> None:
@@ -68,12 +84,25 @@ def kernel_inputs(
     return arrays, jax.lax.stop_gradient(jnp.asarray(threshold, dtype))
 
 
+def scanned_step(
+    step: Callable[..., tuple[Array, Array]],
+    x: Array,
+    state: Array,
+    unroll: int | bool,
+    **kwargs: Any,
+) -> tuple[Array, Array]:
+    """`step` scanned over `x` and differentiated by autodiff: what a kernel
+    does for a spike function without a known surrogate (`has_surrogate`)."""
+    return time_scan(lambda x_t, st: step(x_t, st, **kwargs), x, state, unroll=unroll)
+
+
 def scan_states(
     step: Callable[[Array, Array], tuple[Array, Array]],
     state0: Array,
     x: Array,
     keep_trace: bool,
     spikes_of: Callable[[Array], Array],
+    unroll: int | bool = 1,
 ) -> tuple[Array, Array, Array | None]:
     """Scan ``step(x_t, state) -> (s_t, state')`` over `x`; returns
     ``(spikes, final_state, trace)``. The loop writes one array per step:
@@ -85,10 +114,10 @@ def scan_states(
         s, new = step(x_t, state)
         return new, state if keep_trace else s
 
-    final, out = jax.lax.scan(body, state0, x)
+    final, out = jax.lax.scan(body, state0, x, unroll=unroll)
     if not keep_trace:
         return out, final, None
-    return spikes_of(out), final, out
+    return spikes_of(out).astype(x.dtype), final, out
 
 
 def lif_sequence(
@@ -100,6 +129,7 @@ def lif_sequence(
     spike: Callable[[Array], Array],
     weights: Array | None = None,
     reset: Reset = "subtract",
+    unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`lif_step` over a whole time-major sequence, with a custom VJP (also
     for the recurrent `rlif_step`, given `weights`: ``V_{t+1}`` then adds
@@ -140,6 +170,18 @@ def lif_sequence(
     ```
     """
     check_reset("lif_sequence", reset)
+    if not has_surrogate(spike):
+        return scanned_step(
+            lif_step,
+            x,
+            V0,
+            unroll,
+            beta=beta,
+            threshold=threshold,
+            spike=spike,
+            weights=weights,
+            reset=reset,
+        )
     decays, threshold = kernel_inputs({"beta": beta}, threshold, V0.dtype)
     beta, x_dtype = decays["beta"], x.dtype
 
@@ -157,7 +199,9 @@ def lif_sequence(
                 reset=reset,
             )
 
-        return scan_states(step, V0, x, keep_trace, lambda V: spike(V - threshold))
+        return scan_states(
+            step, V0, x, keep_trace, lambda V: spike(V - threshold), unroll
+        )
 
     @jax.custom_vjp
     def sequence(
@@ -192,11 +236,13 @@ def lif_sequence(
             lam_prev = (d_s * g + lam * dr_dV).astype(V.dtype)
             return lam_prev, lam
 
-        lam0, d_x = jax.lax.scan(body, d_VT, (trace, d_spikes), reverse=True)
+        lam0, d_x = jax.lax.scan(
+            body, d_VT, (trace, d_spikes), reverse=True, unroll=unroll
+        )
         # dL/db = sum_t l_{t+1} dr/db, reduced once over all T * batch rows
         # after the scan (a tree reduction, not a running sum in the carry).
         dr_db = (1.0 - spike(trace - threshold)) * trace if reset == "zero" else trace
-        d_b = d_x.astype(jnp.result_type(d_x, b)) * dr_db
+        d_b = d_x.astype(accumulation_dtype(d_x.dtype)) * dr_db
         (d_beta,) = clip_vjp(sum_to(d_b, b).astype(b.dtype))
         d_W = None
         if W is not None:
@@ -222,6 +268,7 @@ def if_sequence(
     spike: Callable[[Array], Array],
     weights: Array | None = None,
     reset: Reset = "subtract",
+    unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`if_step` (or, with `weights`, `rif_step`) over a whole sequence:
     `lif_sequence` with ``beta = 1``.
@@ -242,6 +289,7 @@ def if_sequence(
         spike=spike,
         weights=weights,
         reset=reset,
+        unroll=unroll,
     )
 
 
@@ -254,6 +302,7 @@ def alif_sequence(
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
     reset: Reset = "subtract",
+    unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`alif_step` over a whole time-major sequence, with a custom VJP.
 
@@ -296,6 +345,18 @@ def alif_sequence(
     ```
     """
     check_reset("alif_sequence", reset)
+    if not has_surrogate(spike):
+        return scanned_step(
+            alif_step,
+            x,
+            VT0,
+            unroll,
+            beta=beta,
+            gamma=gamma,
+            threshold=threshold,
+            spike=spike,
+            reset=reset,
+        )
     decays, threshold = kernel_inputs(
         {"beta": beta, "gamma": gamma}, threshold, VT0.dtype
     )
@@ -314,7 +375,7 @@ def alif_sequence(
             # (th + T) as alif_step rounds it, so the spikes are the step's
             return spike(V - (th + T))
 
-        return scan_states(step, VT0, x, keep_trace, spikes_of)
+        return scan_states(step, VT0, x, keep_trace, spikes_of, unroll)
 
     @jax.custom_vjp
     def sequence(x: Array, VT0: Array, beta: Array, gamma: Array, th: Array) -> tuple:
@@ -360,7 +421,7 @@ def alif_sequence(
 
         lam_T, mu_T = split_halves(d_VT)
         (lam0, mu0), (d_x, d_T) = jax.lax.scan(
-            body, (lam_T, mu_T), (Vs, Ts, d_spikes), reverse=True
+            body, (lam_T, mu_T), (Vs, Ts, d_spikes), reverse=True, unroll=unroll
         )
         S = spike(Vs - (th + Ts))
         dr_db = (1.0 - S) * Vs if reset == "zero" else Vs
@@ -390,6 +451,7 @@ def cuba_lif_sequence(
     spike: Callable[[Array], Array],
     weights: Array | None = None,
     reset: Reset = "subtract",
+    unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`cuba_lif_step` over a whole time-major sequence, with a custom VJP
     (also for the recurrent `rcuba_lif_step`, given `weights`).
@@ -433,6 +495,19 @@ def cuba_lif_sequence(
     ```
     """
     check_reset("cuba_lif_sequence", reset)
+    if not has_surrogate(spike):
+        return scanned_step(
+            cuba_lif_step,
+            x,
+            VI0,
+            unroll,
+            alpha=alpha,
+            beta=beta,
+            threshold=threshold,
+            spike=spike,
+            weights=weights,
+            reset=reset,
+        )
     decays, threshold = kernel_inputs(
         {"alpha": alpha, "beta": beta}, threshold, VI0.dtype
     )
@@ -462,7 +537,7 @@ def cuba_lif_sequence(
         def spikes_of(trace: Array) -> Array:
             return spike(split_halves(trace)[0] - th)
 
-        return scan_states(step, VI0, x, keep_trace, spikes_of)
+        return scan_states(step, VI0, x, keep_trace, spikes_of, unroll)
 
     @jax.custom_vjp
     def sequence(
@@ -505,7 +580,7 @@ def cuba_lif_sequence(
 
         lam_T, mu_T = split_halves(d_VI)
         (lam0, mu0), (d_x, lams) = jax.lax.scan(
-            body, (lam_T, mu_T), (Vs, d_spikes), reverse=True
+            body, (lam_T, mu_T), (Vs, d_spikes), reverse=True, unroll=unroll
         )
         S = spike(Vs - th)
         if reset == "subtract":

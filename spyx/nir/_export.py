@@ -14,6 +14,7 @@ from ._mapping import (
     RESET_NAMES,
     SPIKING_NODES,
     SPYX,
+    check_dt,
     decay_to_nir,
     flatten_perm,
     out_shape,
@@ -172,6 +173,7 @@ def to_nir(
 
     Example: ``nir.write("model.nir", spyx.nir.to_nir(model, (700,), dt=1e-3))``.
     """
+    dt = check_dt("to_nir", dt)
     input_shape = _shape_arg(input_shape, "input", "input_shape")
     layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
     shape = tuple(int(d) for d in input_shape)

@@ -15,6 +15,7 @@ from ._mapping import (
     RESET_MODES,
     SPIKING_NODES,
     SPYX,
+    check_dt,
     flatten_perm,
     from_layout,
     from_nir_layout,
@@ -130,6 +131,7 @@ class _Builder:
         self.shape = shape
         self.pending_scale = 1.0
         self.perm: np.ndarray | None = None
+        self.foreign_resets: list[str] = []  # spiking nodes spyx did not write
 
     def add(self, layer: Any) -> None:
         if self.shape is not None and not isinstance(layer, snn.Neuron):
@@ -168,8 +170,28 @@ class _Builder:
         if last.use_bias:
             last.bias[...] = last.bias[...] * g
 
+    def add_to_previous_bias(self, bias: np.ndarray, node: str) -> None:
+        """Add `bias` to the bias of the `Linear` right before the neuron (a
+        feedback `Affine`'s bias enters the neuron with its other inputs)."""
+        last = self.layers[-1] if self.layers else None
+        if not isinstance(last, nnx.Linear):
+            raise ValueError(
+                f"from_nir: the feedback loop of node {node!r} has a bias, which "
+                f"spyx adds to the bias of the Linear/Affine layer before the "
+                f"neuron, but no such layer comes right before it."
+            )
+        if not last.use_bias:
+            biased = nnx.Linear(
+                last.in_features, last.out_features, use_bias=True, rngs=nnx.Rngs(0)
+            )
+            biased.kernel[...] = last.kernel[...]
+            biased.bias[...] = jnp.zeros_like(biased.bias[...])
+            self.layers[-1] = last = biased
+        last.bias[...] = last.bias[...] + jnp.asarray(bias, jnp.float32)
+
 
 def _gain_check(gain: np.ndarray, node: str, builder: _Builder, what: str) -> None:
+    """Fold a neuron's input gain into the weighted layer before it."""
     if not np.allclose(gain, 1.0, rtol=1e-6, atol=1e-7):
         warnings.warn(
             f"from_nir: node {node!r} scales its input by {what} = "
@@ -180,8 +202,10 @@ def _gain_check(gain: np.ndarray, node: str, builder: _Builder, what: str) -> No
         builder.fold_into_previous(gain, node, what)
 
 
-def _reset_mode(node_obj: Any, node: str, reset: str | None) -> str:
-    """The reset mode a spiking node is imported with (see `from_nir`)."""
+def _reset_mode(node_obj: Any, node: str, reset: str | None) -> str | None:
+    """The reset mode a spiking node is imported with (see `from_nir`):
+    ``None`` where the default, NIR's reset to 0, is taken for a node spyx
+    did not write (the caller warns once per graph)."""
     v_reset = getattr(node_obj, "v_reset", None)
     if v_reset is not None and np.any(np.asarray(v_reset) != 0):
         raise ValueError(
@@ -190,16 +214,12 @@ def _reset_mode(node_obj: Any, node: str, reset: str | None) -> str:
         )
     written = RESET_MODES.get(node_obj.metadata.get(SPYX, {}).get("reset"))
     if reset is None:
-        return written or "zero"
-    if reset != (written or "zero"):
-        was = (
-            f"spyx wrote it with reset={written!r}"
-            if written
-            else ("NIR's node resets to 0 after a spike (hard reset)")
-        )
+        return written
+    if written is not None and reset != written:
         warnings.warn(
-            f"from_nir: node {node!r} is imported with reset={reset!r}, but "
-            f"{was}; its spikes will differ from the graph's.",
+            f"from_nir: node {node!r} is imported with reset={reset!r}, but spyx "
+            f"wrote it with reset={written!r}; its spikes will differ from the "
+            f"graph's.",
             stacklevel=4,
         )
     return reset
@@ -252,9 +272,15 @@ def _neuron(
         raise ValueError(f"from_nir: recurrent node {node!r} must be 1-D, got {shape}.")
     if node_type in LEAKY_NODES:
         _leak_check(n, node)
-    mode = _reset_mode(n, node, reset) if node_type in SPIKING_NODES else None
+    mode = None
+    if node_type in SPIKING_NODES:
+        mode = _reset_mode(n, node, reset)
+        if mode is None:
+            b.foreign_resets.append(node)
+            mode = "zero"
     # I is scaled by c = dt r / tau_mem inside CubaLIF's membrane update;
     # carrying c * I instead moves it to the input, next to dt w_in / tau_syn.
+    # NIR applies the gain to the sum of a node's inputs: the feedback too.
     gain, what = _input_gain(n, spec, shape, dt)
     _gain_check(gain, node, b, what)
     kwargs: dict[str, Any] = {
@@ -275,7 +301,17 @@ def _neuron(
         kwargs["reset"] = mode
     layer = snn.nnx_class(spec)(shape, **kwargs, rngs=nnx.Rngs(0))
     if spec.recurrent:
-        layer.W[...] = jnp.asarray(np.asarray(feedback.weight).T)
+        gain = np.broadcast_to(np.asarray(gain, np.float32), shape)
+        weight = np.asarray(feedback.weight, np.float32)  # (out, in): W s
+        if weight.shape != (*shape, *shape):
+            raise ValueError(
+                f"from_nir: the feedback weight of node {node!r} has shape "
+                f"{weight.shape}; expected {(*shape, *shape)}."
+            )
+        layer.W[...] = jnp.asarray(weight.T * gain)  # spyx: s @ W, scaled per unit
+        bias = np.asarray(getattr(feedback, "bias", 0.0), np.float32)
+        if np.any(bias != 0):
+            b.add_to_previous_bias(np.broadcast_to(bias, shape) * gain, node)
     return layer
 
 
@@ -326,10 +362,13 @@ def from_nir(
         dt: the time step to discretise with; match the exporter's.
         reset: the reset mode of the imported spiking neurons. ``None``
             (default): the mode spyx recorded in a node it wrote, else
-            ``"zero"``, NIR's own reset to ``v_reset = 0`` (faithful, silent).
-            ``"zero"``, ``"subtract"`` or ``"none"`` force a mode; forcing one
-            other than the graph's warns, naming the node. A ``v_reset != 0`` is
-            refused in every mode.
+            ``"zero"``, NIR's own reset to ``v_reset = 0`` (faithful), with one
+            warning per graph that names ``reset="subtract"`` for graphs
+            exported by snnTorch (which writes ``v_reset = 0`` for its
+            subtractive neurons). ``"zero"``, ``"subtract"`` or ``"none"`` force
+            a mode (silently); forcing one other than the mode spyx recorded in
+            a node warns, naming the node. A ``v_reset != 0`` is refused in
+            every mode.
         return_all_states: with `input_data`, also return the state after
             every step.
         rngs: accepted for spyx 1.0 scripts and unused (every parameter comes
@@ -356,6 +395,7 @@ def from_nir(
 
 
 def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
+    check_dt("from_nir", dt)
     if reset is not None:
         core.check_reset("from_nir", reset)
     nodes, edges = _inline_subgraphs(graph)
@@ -456,5 +496,13 @@ def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
         raise ValueError(
             "from_nir: an AvgPool2d or Scale is followed by no weighted "
             "layer to fold its factor into."
+        )
+    if b.foreign_resets:
+        warnings.warn(
+            f"from_nir: the spiking node(s) {b.foreign_resets} reset to v_reset = 0 "
+            f"after a spike, as NIR defines it, and are imported with "
+            f"reset='zero'. Graphs exported by snnTorch write v_reset = 0 for its "
+            f"default subtractive reset: import those with reset='subtract'.",
+            stacklevel=3,
         )
     return snn.Sequential(*b.layers)

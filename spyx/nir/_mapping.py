@@ -1,6 +1,7 @@
 """The NIR mapping both directions share: time constants, layouts, and which
 row of the neuron table (`spyx.core.NEURONS`) a NIR node stands for."""
 
+import math
 from typing import Any
 
 import jax
@@ -15,6 +16,7 @@ __all__ = [
     "RESET_NAMES",
     "SPIKING_NODES",
     "SPYX",
+    "check_dt",
     "decay_to_nir",
     "flatten_perm",
     "from_layout",
@@ -36,6 +38,19 @@ RESET_MODES = {name: mode for mode, name in RESET_NAMES.items()}
 
 SPIKING_NODES = ("IF", "LIF", "CubaLIF")  # NIR nodes with a threshold and reset
 LEAKY_NODES = ("LIF", "LI", "CubaLIF")  # NIR nodes with a v_leak
+
+
+def check_dt(where: str, dt: Any) -> float:
+    """`dt` as a float, refused unless a finite number greater than 0."""
+    try:
+        value = float(dt)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: `dt` must be a number, got {dt!r}.") from None
+    if isinstance(dt, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"{where}: `dt` must be a finite time step greater than 0, got {dt!r}."
+        )
+    return value
 
 
 def decay_to_nir(decay: Any, dt: float, name: str) -> tuple[np.ndarray, np.ndarray]:
