@@ -51,7 +51,8 @@ model's description."""
 
 def describe(model: nnx.Module) -> dict[str, str]:
     """One entry per module and variable of `model`, keyed by its path:
-    ``"LIF(hidden_shape=(16,), reset='zero')"``, ``"Param float32[16]"``.
+    ``"LIF(hidden_shape=(16,), activation=superspike(k=25.0), reset='zero')"``,
+    ``"Param float32[16]"``.
 
     This is what a checkpoint records and `restore` compares.
 
@@ -63,7 +64,13 @@ def describe(model: nnx.Module) -> dict[str, str]:
         for name, value in vars(module).items():
             if name.startswith("_") or isinstance(value, nnx.Variable | nnx.Module):
                 continue
-            text = core.describe_value(value) if not callable(value) else None
+            # of the callables, only a neuron's spike function is part of the
+            # model (e.g. "superspike(k=25.0)"); others are initialisers
+            text = (
+                core.describe_value(value)
+                if not callable(value) or name == "activation"
+                else None
+            )
             if text is not None:
                 settings.append(f"{name}={text}")
         key = "/".join(map(str, path)) or "."
@@ -131,6 +138,10 @@ def save(path: str | os.PathLike, model: nnx.Module) -> Path:
     path = Path(path).absolute()
     tmp = path.with_name(path.name + ".saving")
     old = path.with_name(path.name + ".old")
+    if not path.exists() and old.exists():
+        # an earlier save was cut off between its two renames: the previous
+        # checkpoint, complete, is `old`; put it back before anything else
+        os.replace(old, path)
     for p in (tmp, old):
         if p.exists():
             shutil.rmtree(p)

@@ -74,6 +74,25 @@ def _env(*names: str) -> str | None:
     return None
 
 
+def _count(name: str, value: Any, env: tuple[str, ...], minimum: int) -> int | None:
+    """An integer argument (or its environment variable), at least `minimum`."""
+    source = f"`{name}`"
+    if value is None:
+        value = _env(*env)
+        source = next((f"${e}" for e in env if os.environ.get(e)), source)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number != float(value):
+        raise ValueError(f"initialize: {source} must be an integer, got {value!r}.")
+    if number < minimum:
+        raise ValueError(f"initialize: {source} must be >= {minimum}, got {number}.")
+    return number
+
+
 def initialize(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
@@ -91,6 +110,11 @@ def initialize(
     nothing is initialised; under SLURM (or another cluster JAX detects),
     `jax.distributed.initialize` finds them itself.
 
+    Partial or inconsistent settings (a process id without the number of
+    processes and the coordinator, ``num_processes < 1``, ``process_id``
+    outside ``0 .. num_processes - 1``) raise `ValueError` before anything
+    starts.
+
     Args:
         coordinator_address: ``"host:port"`` of process 0.
         num_processes: the number of processes.
@@ -105,25 +129,39 @@ def initialize(
     spyx.sharding.initialize("127.0.0.1:12345", num_processes=2, process_id=i)
     ```
     """
-    address = coordinator_address or _env("SPYX_COORDINATOR", "JAX_COORDINATOR_ADDRESS")
-    count = num_processes or _env("SPYX_NUM_PROCESSES", "JAX_NUM_PROCESSES")
-    index = (
-        process_id
-        if process_id is not None
-        else _env("SPYX_PROCESS_ID", "JAX_PROCESS_ID")
+    address = coordinator_address
+    if address is None:
+        address = _env("SPYX_COORDINATOR", "JAX_COORDINATOR_ADDRESS")
+    count = _count(
+        "num_processes", num_processes, ("SPYX_NUM_PROCESSES", "JAX_NUM_PROCESSES"), 1
     )
+    index = _count("process_id", process_id, ("SPYX_PROCESS_ID", "JAX_PROCESS_ID"), 0)
+    if count is not None and index is not None and index >= count:
+        raise ValueError(
+            f"initialize: `process_id` must lie in 0 .. num_processes - 1 = "
+            f"{count - 1}, got {index}."
+        )
     on_cluster = (
         "SLURM_JOB_ID" in os.environ and int(os.environ.get("SLURM_NTASKS", "1")) > 1
     )
-    if address is None and count is None and not on_cluster:
-        return jax.process_index(), jax.process_count()
-    if count is not None and int(count) < 1:
-        raise ValueError(f"initialize: `num_processes` must be >= 1, got {count}.")
+    if address is None and count in (None, 1) and index in (None, 0):
+        if not on_cluster:
+            return jax.process_index(), jax.process_count()
+    elif not on_cluster:
+        given = {"coordinator_address": address, "num_processes": count}
+        given["process_id"] = index
+        missing = [name for name, value in given.items() if value is None]
+        if missing:
+            raise ValueError(
+                f"initialize: several processes need `coordinator_address`, "
+                f"`num_processes` and `process_id` together (as arguments or "
+                f"SPYX_COORDINATOR, SPYX_NUM_PROCESSES, SPYX_PROCESS_ID); "
+                f"{', '.join(f'`{m}`' for m in missing)} missing, given "
+                f"{ {k: v for k, v in given.items() if v is not None} }."
+            )
     jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
     jax.distributed.initialize(
-        coordinator_address=address,
-        num_processes=None if count is None else int(count),
-        process_id=None if index is None else int(index),
+        coordinator_address=address, num_processes=count, process_id=index
     )
     return jax.process_index(), jax.process_count()
 

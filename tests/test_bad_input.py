@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
+import spyx.axn
+import spyx.nir
 import spyx.nn as snn
+import spyx.sharding
 import spyx_eqx
 
 from .helpers import NEURON_IDS, NEURONS
@@ -192,6 +195,45 @@ CASES = [
         lambda: snn.PopulationCode(3)(jnp.ones((2, 10))),
         ValueError,
         r"PopulationCode: the last axis of `x` \(10\) must be a positive multiple",
+    ),
+    (
+        "no processes",
+        lambda: spyx.sharding.initialize(num_processes=0),
+        ValueError,
+        r"initialize: `num_processes` must be >= 1, got 0",
+    ),
+    (
+        "process id alone",
+        lambda: spyx.sharding.initialize(process_id=3),
+        ValueError,
+        r"initialize: several processes need .*`coordinator_address`, "
+        r"`num_processes` missing, given \{'process_id': 3\}",
+    ),
+    (
+        "process id out of range",
+        lambda: spyx.sharding.initialize("127.0.0.1:1", 2, 2),
+        ValueError,
+        r"initialize: `process_id` must lie in 0 .. num_processes - 1 = 1, got 2",
+    ),
+    (
+        "unroll on the associative scan",
+        lambda: snn.PSU_LIF((4,), beta=0.5).run_sequence(
+            jnp.ones((3, 2, 4)), jnp.zeros((2, 4)), unroll=2, method="associative"
+        ),
+        ValueError,
+        r"leaky_scan: `unroll` \(2\) has no effect on the associative scan",
+    ),
+    (
+        "spike function argument not a number",
+        lambda: spyx.axn.superspike(k="sharp"),
+        TypeError,
+        r"spyx.axn.superspike: `k` must be a number, got 'sharp'",
+    ),
+    (
+        "NIR export with dt = 0",
+        lambda: spyx.nir.to_nir(snn.LIF((3,), beta=0.5, reset="zero"), (3,), dt=0.0),
+        ValueError,
+        r"to_nir: `dt` must be a finite time step greater than 0, got 0.0",
     ),
 ]
 

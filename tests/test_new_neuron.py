@@ -139,23 +139,33 @@ def test_passes_the_equivalence_matrix(neuron, model, mode, transform, twin):
     check_agreement(neuron, model, mode, transform, twin)
 
 
-def test_adjoint_sequence_gives_it_a_kernel():
-    """`spyx.core.adjoint_sequence` turns the toy step into a whole-sequence
-    kernel: its values and gradients equal autodiff of the scan, and a class
-    whose spec carries it runs the same as the toy."""
+def squash_step(x, V, *, rho, threshold, spike):
+    """A step whose Jacobian depends on its input: the input is squashed, and
+    the spike is read off the updated membrane (as in PSU_LIF)."""
+    V_new = (core.clip01(rho) * V + 2.0 * jnp.tanh(x) * x).astype(V.dtype)
+    return spike(V_new - threshold), V_new
+
+
+@pytest.mark.parametrize("step", [toy_step, squash_step], ids=["toy", "squash"])
+def test_adjoint_sequence_gives_it_a_kernel(step):
+    """`spyx.core.adjoint_sequence` turns a step into a whole-sequence kernel:
+    its values and gradients equal autodiff of the scan, also for a step that
+    uses its input nonlinearly, and a class whose spec carries it runs and
+    differentiates the same as the step-by-step toy, in both APIs."""
     import dataclasses
 
+    import equinox as eqx
     import jax
 
-    kernel = core.adjoint_sequence(toy_step, ("rho",), recurrent=False)
+    kernel = core.adjoint_sequence(step, ("rho",), recurrent=False)
     spike = Toy((5,), rho=0.5).activation
     xs = spiking_input(4, (12, 3, 5))
     V0 = jnp.full((3, 5), 0.3)
     rho = jnp.linspace(0.2, 0.9, 5)
 
     def by_steps(x, V, rho):
-        step = lambda x_t, v: toy_step(x_t, v, rho=rho, threshold=1.0, spike=spike)  # noqa: E731
-        out, final = core.time_scan(step, x, V)
+        one = lambda x_t, v: step(x_t, v, rho=rho, threshold=1.0, spike=spike)  # noqa: E731
+        out, final = core.time_scan(one, x, V)
         return jnp.sum(out * jnp.arange(5.0)) + jnp.sum(final**2)
 
     def by_kernel(x, V, rho):
@@ -167,11 +177,56 @@ def test_adjoint_sequence_gives_it_a_kernel():
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(ref), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
-    class FastToy(Toy):
-        spec = dataclasses.replace(TOY, name="FastToy", sequence=kernel)
+    plain = dataclasses.replace(TOY, name=f"Plain{step.__name__}", step=step)
+    fast_spec = dataclasses.replace(plain, name=f"Fast{step.__name__}", sequence=kernel)
 
-    fast, slow = FastToy((5,), rho=rho), Toy((5,), rho=rho)
-    fast.activation = slow.activation = spike
-    np.testing.assert_allclose(
-        snn.run(fast, xs)[0], snn.run(slow, xs)[0], rtol=1e-6, atol=1e-6
-    )
+    def classes(spec):
+        nnx_cls = type(spec.name, (Toy,), {"spec": spec})
+        eqx_cls = type(f"Eqx{spec.name}", (EqxToy,), {"spec": spec})
+        return nnx_cls, eqx_cls
+
+    (slow, eslow), (fast, efast) = classes(plain), classes(fast_spec)
+
+    def loss(layer, xs):
+        outs, final = snn.run(layer, xs)
+        return jnp.sum(outs * jnp.arange(5.0)) + jnp.sum(final**2)
+
+    want = nnx.value_and_grad(loss)(slow((5,), rho=rho), xs)
+    got = nnx.value_and_grad(loss)(fast((5,), rho=rho), xs)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    np.testing.assert_allclose(got[1].rho[...], want[1].rho[...], rtol=1e-5, atol=1e-5)
+
+    def eloss(layer, xs):
+        outs, final = spyx_eqx.run(layer, xs, layer.initial_state(3))
+        return jnp.sum(outs * jnp.arange(5.0)) + jnp.sum(final**2)
+
+    ewant = eqx.filter_value_and_grad(eloss)(eslow((5,), rho=rho), xs)
+    egot = eqx.filter_value_and_grad(eloss)(efast((5,), rho=rho), xs)
+    np.testing.assert_allclose(egot[0], ewant[0], rtol=1e-5)
+    np.testing.assert_allclose(egot[1].rho, ewant[1].rho, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(egot[1].rho, got[1].rho[...], rtol=1e-5, atol=1e-5)
+
+
+def test_adjoint_sequence_refuses_feedback_that_is_not_an_input():
+    """A recurrent step must add ``out @ W`` where it adds ``x``; one that
+    scales its feedback is refused when the kernel is traced."""
+    import jax
+
+    def scaled_feedback_step(x, V, *, rho, threshold, spike, weights=None):
+        s = spike(V - threshold)
+        feedback = 0.0 if weights is None else 0.5 * (s @ weights)
+        return s, core.clip01(rho) * V + x + feedback - s * threshold
+
+    kernel = core.adjoint_sequence(scaled_feedback_step, ("rho",), recurrent=True)
+    spike = Toy((4,), rho=0.5).activation
+    with pytest.raises(ValueError, match=r"does not take its feedback where it takes"):
+        jax.jit(
+            lambda x: kernel(
+                x,
+                jnp.zeros((2, 4)),
+                rho=0.5,
+                threshold=1.0,
+                spike=spike,
+                weights=jnp.eye(4),
+            )
+        )(jnp.ones((3, 2, 4)))

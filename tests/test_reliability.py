@@ -2,6 +2,7 @@
 property-based equivalences, and save/restore."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from flax import nnx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import spyx.axn
 import spyx.checkpoint
 import spyx.core as core
 import spyx.nn as snn
@@ -436,6 +438,94 @@ def test_nnx_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatc
     np.testing.assert_array_equal(
         restored.layers[0].kernel[...], model.layers[0].kernel[...]
     )
+
+
+class Killed(BaseException):
+    """What a killed process would leave: nothing runs after it."""
+
+
+def _kill_at(monkeypatch, step):
+    """Make the `step`-th file operation of `spyx.checkpoint.save` (a rename
+    or a removal; 0 is the first) kill the save before it happens."""
+    import os
+    import shutil
+
+    count = iter(range(1_000))
+
+    def guarded(real):
+        def op(*args, **kwargs):
+            if next(count) == step:
+                raise Killed(f"killed before {real.__name__}{args}")
+            return real(*args, **kwargs)
+
+        return op
+
+    monkeypatch.setattr(spyx.checkpoint.os, "replace", guarded(os.replace))
+    monkeypatch.setattr(spyx.checkpoint.shutil, "rmtree", guarded(shutil.rmtree))
+
+
+@pytest.mark.parametrize(
+    "first",
+    [pytest.param(k, marks=() if k == 1 else pytest.mark.slow) for k in range(4)],
+)
+def test_no_sequence_of_killed_saves_loses_the_checkpoint(tmp_path, monkeypatch, first):
+    """A save is killed before each of its renames and removals (1: between
+    its two renames, the moment only `*.old` is whole), then the next save is
+    killed at every point too: a whole checkpoint, one of those saved, always
+    remains, and a save that completes recovers."""
+    path = tmp_path / "ckpt"
+    models = [_nnx_model(seed=s) for s in (0, 3, 6)]
+    kernels = [np.asarray(m.layers[0].kernel[...]) for m in models]
+
+    def restored():
+        got = spyx.checkpoint.restore(path, _nnx_model(seed=9)).layers[0].kernel[...]
+        assert any(np.array_equal(got, k) for k in kernels), "not a saved model"
+        return got
+
+    for second in range(6):
+        if path.parent.exists():
+            for p in path.parent.iterdir():
+                shutil.rmtree(p)
+        spyx.checkpoint.save(path, models[0])
+        for step, model in ((first, models[1]), (second, models[2])):
+            with monkeypatch.context() as m:
+                _kill_at(m, step)
+                try:
+                    spyx.checkpoint.save(path, model)
+                except Killed:
+                    pass
+            restored()
+        spyx.checkpoint.save(path, models[2])
+        np.testing.assert_array_equal(restored(), kernels[2])
+        assert sorted(p.name for p in path.parent.iterdir()) == ["ckpt"]
+
+
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_restore_refuses_another_spike_function_or_surrogate_parameter(tmp_path, api):
+    def model(activation):
+        return snn.Sequential(
+            nnx.Linear(5, 4, rngs=nnx.Rngs(0)),
+            snn.LIF((4,), beta=0.5, activation=activation),
+        )
+
+    saved = model(spyx.axn.superspike(k=25.0))
+    if api == "nnx":
+        path = spyx.checkpoint.save(tmp_path / "ckpt", saved)
+        restore = spyx.checkpoint.restore
+    else:
+        path = se.save(tmp_path / "m.eqx", se.from_nnx(saved))
+
+        def restore(path, like):
+            return se.restore(path, se.from_nnx(like))
+
+    restore(path, model(spyx.axn.superspike(k=25.0)))  # the same: fine
+    with pytest.raises(
+        ValueError,
+        match=r"superspike\(k=25.0\).* in the file.*superspike\(k=10.0\).* here",
+    ):
+        restore(path, model(spyx.axn.superspike(k=10.0)))
+    with pytest.raises(ValueError, match=r"superspike\(k=25.0\).*arctan\(k=2.0\)"):
+        restore(path, model(spyx.axn.arctan()))
 
 
 def test_equinox_save_and_restore(tmp_path, monkeypatch):

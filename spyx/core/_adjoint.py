@@ -138,12 +138,13 @@ def _check_feedback_enters_as_input(
 ) -> None:
     """Refuse a recurrent step whose feedback does not enter where `x` does:
     ``step(x, st, W)`` must equal ``step(x + out @ W, st, None)``. Checked on
-    random values of one step's shapes, with decays 0.5 and threshold 1."""
+    random values of one step's shapes (16 times as many rows, so that some
+    units fire), with decays 0.5 and threshold 1."""
     rng = np.random.default_rng(0)
     n = x.shape[-1]
     with jax.ensure_compile_time_eval():
-        x_t = jnp.asarray(rng.normal(0.5, 1.0, x.shape[1:]), jnp.float32)
-        st = jnp.asarray(rng.normal(0.5, 1.0, state.shape), jnp.float32)
+        x_t = jnp.asarray(rng.normal(0.5, 1.0, (16, *x.shape[1:])), jnp.float32)
+        st = jnp.asarray(rng.uniform(-0.5, 2.5, (16, *state.shape)), jnp.float32)
         W = jnp.asarray(rng.normal(0.0, 1.0, (n, n)), jnp.float32)
         params = {d: jnp.float32(0.5) for d in decays}
         th = jnp.float32(1.0)
