@@ -24,11 +24,13 @@ from spyx import core
 __all__ = ["describe", "restore", "save"]
 
 _MAGIC = b"SPYX-EQX-CHECKPOINT-1\n"
+_NUMBER = (bool, int, float, str)
 
 
 def describe(model: Any) -> dict[str, str]:
     """One entry per module and array of `model`, keyed by its path:
-    ``"LIF(hidden_shape=(16,), reset='zero')"`` or ``"float32[16]"``.
+    ``"LIF(hidden_shape=(16,), threshold=1.0, reset='zero')"`` or
+    ``"float32[16]"`` (and the spike function, ``"superspike(k=25.0)"``).
 
     This is what a checkpoint records and `restore` compares.
 
@@ -39,16 +41,20 @@ def describe(model: Any) -> dict[str, str]:
     def walk(obj: Any, path: str) -> None:
         if isinstance(obj, eqx.Module):
             fields = dataclasses.fields(obj)
-            static = []
+            settings, children = [], []
             for f in fields:
-                if f.metadata.get("static", False):
-                    text = core.describe_value(getattr(obj, f.name, None))
+                value = getattr(obj, f.name, None)
+                # hyperparameters: static fields, and plain numbers such as
+                # a threshold (a float leaf, like eqx.nn.Dropout's `p`)
+                if f.metadata.get("static", False) or isinstance(value, _NUMBER):
+                    text = core.describe_value(value)
                     if text is not None:
-                        static.append(f"{f.name}={text}")
-            out[path or "."] = f"{type(obj).__name__}({', '.join(static)})"
-            for f in fields:
-                if not f.metadata.get("static", False):
-                    walk(getattr(obj, f.name, None), f"{path}.{f.name}")
+                        settings.append(f"{f.name}={text}")
+                else:
+                    children.append(f)
+            out[path or "."] = f"{type(obj).__name__}({', '.join(settings)})"
+            for f in children:
+                walk(getattr(obj, f.name, None), f"{path}.{f.name}")
         elif isinstance(obj, list | tuple):
             for i, v in enumerate(obj):
                 walk(v, f"{path}[{i}]")

@@ -42,10 +42,11 @@ def _neuron_twin(cls: type, module: Any, read: Any, **randomness: Any) -> tuple:
     """A twin of neuron `module` of class `cls`, and its arrays to copy in.
 
     The twin is built with the source's structure (per-unit or scalar
-    decays, activation, reset mode) and placeholder values, so that any
-    values convert, gradients included (a zero threshold, decays outside
-    [0, 1]); the caller then writes the returned ``{name: array}`` (decays,
-    ``W``, ``threshold``, each read from `module` with `read`) into it.
+    decays), hyperparameters (threshold, activation, reset mode) and
+    placeholder decays, so that any values convert, gradients included
+    (decays outside [0, 1]); the caller then writes the returned ``{name:
+    array}`` (the decays and ``recurrent_w``, each read from `module` with
+    `read`) into it.
     """
     spec = module.spec
     arrays = {d: read(getattr(module, d)) for d in spec.params}
@@ -53,7 +54,10 @@ def _neuron_twin(cls: type, module: Any, read: Any, **randomness: Any) -> tuple:
         d: jnp.full(jnp.shape(arrays[d]), 0.5) for d in spec.decays
     }
     if spec.spiking:
-        arrays["threshold"] = read(module.threshold)
+        # a gradient tree (eqx.filter_grad's) holds None for the threshold,
+        # which has no gradient; its twin is a gradient tree too
+        th = module.threshold
+        kwargs["threshold"] = core.THRESHOLD if th is None else th
         kwargs["activation"] = module.activation
     if spec.resets:
         kwargs["reset"] = module.reset

@@ -36,7 +36,7 @@ class Neuron(core.NeuronBase, eqx.Module):
     """Shared behaviour of the `spyx_eqx` neurons, driven by the class's `spec`.
 
     A subclass declares one `Array` field per name in ``spec.params``
-    (``beta: Array``, ``W: Array``, ...). Modules act on one example and
+    (``beta: Array``, ``recurrent_w: Array``, ...). Modules act on one example and
     accept leading batch axes: `x` is ``(*batch, *hidden_shape)``.
     """
 
@@ -56,11 +56,13 @@ class Neuron(core.NeuronBase, eqx.Module):
         layer, spec = type(self).__name__, self.spec
         if spec.recurrent:
             core.check_recurrent_shape(layer, self.hidden_shape)
+        if spec.spiking:
+            core.threshold_value(layer, self.threshold)
         for name in spec.params:
             shape = jnp.shape(getattr(self, name))
             allowed = (
                 [(*self.hidden_shape, *self.hidden_shape)]
-                if name == "W"
+                if name == core.RECURRENT_W
                 else [(), self.hidden_shape]
             )
             if shape not in allowed:
@@ -127,13 +129,14 @@ class Neuron(core.NeuronBase, eqx.Module):
 class SpikingNeuron(Neuron):
     """A `Neuron` with a firing `threshold` and an `activation`.
 
-    The threshold is a scalar array leaf: saved by `eqx.tree_serialise_leaves`
-    and settable with ``eqx.tree_at(lambda n: n.threshold, neuron,
-    jnp.asarray(0.5))``, but the step stops its gradient, so training leaves
-    it where it is (its gradient is zero).
+    The threshold is a plain float hyperparameter, as Equinox keeps
+    `eqx.nn.Dropout.p`: not an array, so `eqx.filter(model,
+    eqx.is_inexact_array)` (what optimisers and weight decay see) leaves it
+    out and no gradient reaches it; `eqx.tree_at(lambda n: n.threshold,
+    neuron, 0.5)` replaces it, and checkpoints record it.
     """
 
-    threshold: Array
+    threshold: float
     activation: SpikeFn
 
     @property

@@ -3,7 +3,7 @@ neuron table (`spyx.core.NEURONS`); behaviour lives in `Neuron`.
 
 Neurons with the same constructor share it, and their decay fields, through
 a small base class (`_Integrating`: IF, RIF; `_Leaky`: LIF, RLIF, PSU_LIF;
-`_CurrentBased`: CuBaLIF, RCuBaLIF); recurrent ones add their ``W`` field.
+`_CurrentBased`: CuBaLIF, RCuBaLIF); recurrent ones add their ``recurrent_w`` field.
 
 Each module acts on one example and also accepts leading batch axes: `x` is
 ``(*batch, *hidden_shape)``. Batch with `jax.vmap`, or pass a batched state
@@ -45,12 +45,13 @@ class _Integrating(_Resetting):
         Args:
             hidden_shape: one example's shape, e.g. ``(128,)``; 1-D for a
                 recurrent neuron.
-            threshold: firing threshold, a positive number (stored as a
-                scalar array leaf: saved, not trained).
+            threshold: firing threshold, a positive number (a float
+                hyperparameter, never trained).
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
-            key: a `jax.random` key for the recurrent ``W`` (IF ignores it).
+            key: a `jax.random` key for the recurrent weights ``recurrent_w``
+                (IF ignores it).
         """
         self._setup(hidden_shape, {}, threshold, activation, key, reset)
 
@@ -75,13 +76,13 @@ class _Leaky(_Resetting):
                 ``(C, H, W)``; 1-D for a recurrent neuron.
             beta: membrane decay, a number or a per-unit array; ``None``
                 learns one per unit.
-            threshold: firing threshold, a positive number (stored as a
-                scalar array leaf: saved, not trained).
+            threshold: firing threshold, a positive number (a float
+                hyperparameter, never trained).
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
             key: a `jax.random` key, needed when `beta` is ``None`` or the
-                neuron is recurrent (``W``).
+                neuron is recurrent (``recurrent_w``).
         """
         self._setup(hidden_shape, {"beta": beta}, threshold, activation, key, reset)
 
@@ -107,13 +108,13 @@ class _CurrentBased(_Resetting):
             hidden_shape: one example's shape; 1-D for a recurrent neuron.
             alpha: synaptic-current decay; ``None`` learns one per unit.
             beta: membrane decay; ``None`` learns one per unit.
-            threshold: firing threshold, a positive number (stored as a
-                scalar array leaf: saved, not trained).
+            threshold: firing threshold, a positive number (a float
+                hyperparameter, never trained).
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
             key: a `jax.random` key, needed when a decay is ``None`` or the
-                neuron is recurrent (``W``).
+                neuron is recurrent (``recurrent_w``).
         """
         decays = {"alpha": alpha, "beta": beta}
         self._setup(hidden_shape, decays, threshold, activation, key, reset)
@@ -230,8 +231,8 @@ class ALIF(_Resetting):
             beta: membrane decay; ``None`` learns one per unit (needs `key`).
             gamma: threshold-adaptation decay; ``None`` learns one per unit
                 (needs `key`).
-            threshold: base firing threshold, a positive number (stored as
-                a scalar array leaf: saved, not trained).
+            threshold: base firing threshold, a positive number (a float
+                hyperparameter, never trained).
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
@@ -265,38 +266,38 @@ class RIF(_Integrating):
     r"""Recurrent integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = V + x + s W - s\,\vartheta$;  out $s$, with
-    recurrent weights ``W`` ``(H, H)``. State: ``V``, shape ``(H,)`` (plus
-    any batch axes).
+    recurrent weights $W$ = ``recurrent_w`` ``(H, H)``. State: ``V``, shape
+    ``(H,)`` (plus any batch axes).
 
     Example:
 
     ```python
-    layer = spyx_eqx.RIF((64,), key=jax.random.key(0))  # draws W (64, 64)
+    layer = spyx_eqx.RIF((64,), key=jax.random.key(0))  # draws recurrent_w (64, 64)
     spikes, V = spyx_eqx.run(layer, jnp.ones((50, 64)))
     ```
     """
 
     spec: ClassVar = core.RIF
-    W: Array
+    recurrent_w: Array
 
 
 class RLIF(_Leaky):
     r"""Recurrent leaky integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = b V + x + s W - s\,\vartheta$;  out $s$, with
-    recurrent weights ``W`` ``(H, H)``. State: ``V``, shape ``(H,)`` (plus
-    any batch axes).
+    recurrent weights $W$ = ``recurrent_w`` ``(H, H)``. State: ``V``, shape
+    ``(H,)`` (plus any batch axes).
 
     Example:
 
     ```python
     layer = spyx_eqx.RLIF((64,), beta=0.9, key=jax.random.key(0))
-    assert layer.W.shape == (64, 64)
+    assert layer.recurrent_w.shape == (64, 64)
     ```
     """
 
     spec: ClassVar = core.RLIF
-    W: Array
+    recurrent_w: Array
 
 
 class RCuBaLIF(_CurrentBased):
@@ -314,7 +315,7 @@ class RCuBaLIF(_CurrentBased):
     """
 
     spec: ClassVar = core.RCUBA_LIF
-    W: Array
+    recurrent_w: Array
 
 
 class PSU_LIF(SpikingNeuron):

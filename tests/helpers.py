@@ -76,7 +76,7 @@ class Neuron:
         rng = np.random.default_rng(seed)
         p = {d: rng.uniform(0.2, 0.95, hidden_shape) for d in self.decays}
         if self.recurrent:
-            p["W"] = rng.normal(0.0, 0.3, (*hidden_shape, *hidden_shape))
+            p["recurrent_w"] = rng.normal(0.0, 0.3, (*hidden_shape, *hidden_shape))
         p["threshold"] = 1.0
         p["reset"] = self.reset
         return p
@@ -93,14 +93,18 @@ class Neuron:
         """The NNX layer holding exactly the parameters `p`."""
         layer = self.nnx_cls(hidden_shape, rngs=nnx.Rngs(0), **self._kwargs(p))
         if self.recurrent:
-            layer.W[...] = jnp.asarray(p["W"], jnp.float32)
+            layer.recurrent_w[...] = jnp.asarray(p["recurrent_w"], jnp.float32)
         return layer
 
     def eqx_from(self, hidden_shape, p: dict) -> Any:
         """The Equinox layer holding exactly `p`, built without `from_nnx`."""
         layer = self.eqx_cls(hidden_shape, key=jax.random.key(0), **self._kwargs(p))
         if self.recurrent:
-            layer = eqx.tree_at(lambda m: m.W, layer, jnp.asarray(p["W"], jnp.float32))
+            layer = eqx.tree_at(
+                lambda m: m.recurrent_w,
+                layer,
+                jnp.asarray(p["recurrent_w"], jnp.float32),
+            )
         return layer
 
     def split(self, state) -> Any:

@@ -62,18 +62,18 @@ def cubalif_ref(x, state, p):
 
 def rif_ref(x, V, p):
     s = H(V - p["threshold"])
-    return s, leak(1.0, V, s, p["threshold"], p) + x + s @ p["W"]
+    return s, leak(1.0, V, s, p["threshold"], p) + x + s @ p["recurrent_w"]
 
 
 def rlif_ref(x, V, p):
     s = H(V - p["threshold"])
-    return s, leak(c(p["beta"]), V, s, p["threshold"], p) + x + s @ p["W"]
+    return s, leak(c(p["beta"]), V, s, p["threshold"], p) + x + s @ p["recurrent_w"]
 
 
 def rcubalif_ref(x, state, p):
     V, I = state
     s = H(V - p["threshold"])
-    I = c(p["alpha"]) * I + x + s @ p["W"]
+    I = c(p["alpha"]) * I + x + s @ p["recurrent_w"]
     return s, (leak(c(p["beta"]), V, s, p["threshold"], p, True) + I, I)
 
 

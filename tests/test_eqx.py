@@ -72,7 +72,7 @@ def test_type_checks_cost_nothing_inside_jit():
                 x,
                 s,
                 beta=layer.beta,
-                threshold=jax.lax.stop_gradient(layer.threshold),
+                threshold=jnp.float32(layer.threshold),
                 spike=layer.activation,
             )
         )(jnp.ones(H), jnp.zeros(H))

@@ -93,7 +93,7 @@ def test_default_parameters_follow_the_spec():
     assert snn.LIF((4,), beta=0.9).beta[...].shape == ()
     assert isinstance(snn.LIF((4,), beta=0.9).beta, nnx.Param)
     np.testing.assert_allclose(snn.LI((3,)).beta[...], [0.8, 0.8, 0.8], rtol=1e-7)
-    W = np.asarray(snn.RLIF((300,), rngs=nnx.Rngs(0)).W[...])
+    W = np.asarray(snn.RLIF((300,), rngs=nnx.Rngs(0)).recurrent_w[...])
     assert W.shape == (300, 300) and abs(W.std() - 0.0088) < 0.002
     assert snn.LIF((4,), beta=0.9).threshold == 1.0
     assert snn.IF((4,)).activation.__name__ == "superspike"

@@ -296,7 +296,7 @@ def _check_kernel(spec, kernel, reset, decay):
     weights = jax.random.normal(jax.random.key(3), (T, B, H))
 
     def keywords(p, W):
-        return spec.step_kwargs(dict(p, W=W), 1.0, spike, reset)
+        return spec.step_kwargs(dict(p, recurrent_w=W), 1.0, spike, reset)
 
     def by_steps(x, s0, p, W):
         step = lambda x_t, s: spec.step(x_t, s, **keywords(p, W))  # noqa: E731

@@ -321,7 +321,7 @@ def test_recurrent_graph_maps_to_rlif(nested):
         model = snir.from_nir(_graph(lif, W_rec, nested), dt=DT)
     layer = model.layers[1]
     assert isinstance(layer, snn.RLIF)
-    np.testing.assert_allclose(layer.W[...], W_rec.T)  # spyx: s @ W
+    np.testing.assert_allclose(layer.recurrent_w[...], W_rec.T)  # spyx: s @ W
     np.testing.assert_allclose(layer.beta[...], 1 - DT / TAU, rtol=1e-6)
 
 

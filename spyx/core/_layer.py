@@ -9,15 +9,14 @@ error labels and the choice between a sequence kernel and a scan exist once.
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-import jax
 import jax.numpy as jnp
 from jax import Array
 
 from ._checks import check_finite
 from ._protocols import NeuronLayer
 from ._scan import state_dtype, time_scan
-from ._shapes import Shape, check_input, check_sequence, check_state
-from ._table import NeuronSpec
+from ._shapes import Shape, check_input, check_sequence, check_state, threshold_value
+from ._table import RECURRENT_W, NeuronSpec
 
 __all__ = [
     "NeuronBase",
@@ -36,9 +35,8 @@ class NeuronBase:
     subclass of `LIF` does not replace it), stores what the table's
     `NeuronSpec.build` returns, and gives the state shape. A front end's
     base sets `_classes` (its registry) and defines `_wrap` (how it stores a
-    parameter array: `nnx.Param`, or as is), `_wrap_threshold` (how it
-    stores the threshold, a saved but untrained array) and `_draw` (its randomness:
-    `rngs`, or a `key`).
+    parameter array: `nnx.Param`, or as is) and `_draw` (its randomness:
+    `rngs`, or a `key`). The threshold is a plain float in both.
     """
 
     spec: ClassVar[NeuronSpec]
@@ -62,9 +60,6 @@ class NeuronBase:
             ) from None
 
     def _wrap(self, value: Array) -> Any:
-        return value
-
-    def _wrap_threshold(self, value: Array) -> Any:
         return value
 
     def _draw(self, layer: str, randomness: Any, names: list[str]) -> Sequence[Array]:
@@ -97,8 +92,6 @@ class NeuronBase:
             reset,
         )
         for name, value in settings.items():
-            if name == "threshold":
-                value = self._wrap_threshold(value)
             setattr(self, name, value)
         for name, value in params.items():
             setattr(self, name, self._wrap(value))
@@ -112,11 +105,12 @@ class NeuronBase:
 def random_description(names: list[str]) -> str:
     """Name the parameters that need randomness, for a front end's error.
 
-    Example: ``random_description(["W", "beta"])`` is
-    ``"`W` and `beta` (None, so learnable per unit)"``.
+    Example: ``random_description(["recurrent_w", "beta"])`` is
+    ``"`recurrent_w` and `beta` (None, so learnable per unit)"``.
     """
     text = " and ".join(f"`{n}`" for n in names)
-    return text + (" (None, so learnable per unit)" if names != ["W"] else "")
+    decays = [n for n in names if n != RECURRENT_W]
+    return text + (" (None, so learnable per unit)" if decays else "")
 
 
 def _check_values(
@@ -127,21 +121,22 @@ def _check_values(
     check_finite(layer, "x", x, kind="input")
 
 
-def threshold_of(neuron: Any) -> Array | None:
-    """A neuron's firing threshold as an array (``None`` if it has none),
-    whether stored as an array, an `nnx.Variable` or a number."""
+def threshold_of(neuron: Any) -> float | None:
+    """A neuron's firing threshold, checked (a finite number greater than 0;
+    ``None`` for a neuron without one).
+
+    Example: ``threshold_of(spyx.nn.LIF((4,), beta=0.5, threshold=2.0))`` is 2.0.
+    """
     th = getattr(neuron, "threshold", None)
-    if th is None or isinstance(th, int | float):
-        return th if th is None else jnp.asarray(th)
-    return jnp.asarray(th[...])
+    return None if th is None else threshold_value(type(neuron).__name__, th)
 
 
 def _spike_settings(neuron: NeuronLayer, dtype: Any) -> tuple[Any, Any, Any]:
-    """The threshold (outside the gradient, in the state's dtype), the spike
-    function and the reset mode."""
+    """The threshold (a constant of the state's dtype), the spike function
+    and the reset mode."""
     th = threshold_of(neuron)
     if th is not None:
-        th = jax.lax.stop_gradient(th).astype(dtype)
+        th = jnp.asarray(th, dtype)
     return th, getattr(neuron, "activation", None), getattr(neuron, "reset", "subtract")
 
 

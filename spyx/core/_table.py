@@ -51,11 +51,16 @@ __all__ = [
     "THRESHOLD",
     "NeuronSpec",
     "NirMap",
+    "RECURRENT_W",
     "check_reset",
 ]
 
 THRESHOLD = 1.0
 """The default firing threshold of every spiking neuron."""
+
+RECURRENT_W = "recurrent_w"
+"""The name of a recurrent neuron's weights ``W`` (``V' = ... + s @ W``), as
+in spyx 1.0: an `nnx.Param` in `spyx.nn`, a field in `spyx_eqx`."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,8 @@ class NeuronSpec:
             ``("alpha", "beta")``; ``None`` makes each learnable per unit.
         decay_fill: a decay left as ``None`` is a per-unit array filled with
             this number instead of a random draw (`LI`: 0.8).
-        recurrent: has recurrent weights ``W`` of shape ``(H, H)``; the hidden
-            shape must then be 1-D.
+        recurrent: has recurrent weights ``recurrent_w`` (``W`` in the
+            equations) of shape ``(H, H)``; the hidden shape must then be 1-D.
         spiking: has a `threshold` and an `activation`.
         resets: a spiking neuron whose step takes ``reset`` (one of
             `RESETS`); every built-in spiking neuron but `PSU_LIF`.
@@ -132,8 +137,9 @@ class NeuronSpec:
 
     @property
     def params(self) -> tuple[str, ...]:
-        """Names of the array parameters: the decays, then ``W`` if recurrent."""
-        return self.decays + (("W",) if self.recurrent else ())
+        """Names of the array parameters: the decays, then ``recurrent_w`` if
+        recurrent."""
+        return self.decays + ((RECURRENT_W,) if self.recurrent else ())
 
     def state_shape(self, hidden_shape: Shape) -> Shape:
         """Per-example state shape: the parts side by side on the last axis."""
@@ -141,8 +147,9 @@ class NeuronSpec:
 
     def random_params(self, values: Mapping[str, Any]) -> list[str]:
         """The parameters drawn at random for these constructor `values`:
-        ``W`` first, then each decay left as ``None`` (without a fill)."""
-        names = ["W"] if self.recurrent else []
+        ``recurrent_w`` first, then each decay left as ``None`` (without a
+        fill)."""
+        names = [RECURRENT_W] if self.recurrent else []
         if self.decay_fill is None:
             names += [d for d in self.decays if values.get(d) is None]
         return names
@@ -168,7 +175,7 @@ class NeuronSpec:
         Returns:
             ``{name: array}``: a given decay as a scalar ``()`` or
             per-unit array, a missing one drawn per unit (`decay_init`) or filled
-            (`decay_fill`), ``W`` drawn with `recurrent_init`.
+            (`decay_fill`), ``recurrent_w`` drawn with `recurrent_init`.
         """
         if self.recurrent:
             check_recurrent_shape(layer, hidden_shape)
@@ -184,7 +191,7 @@ class NeuronSpec:
             else:
                 out[d] = decay_value(layer, d, value, hidden_shape)
         if self.recurrent:
-            out["W"] = recurrent_init(drawn["W"], hidden_shape)
+            out[RECURRENT_W] = recurrent_init(drawn[RECURRENT_W], hidden_shape)
         return out
 
     def build(
@@ -212,15 +219,14 @@ class NeuronSpec:
 
         Returns:
             ``(hidden_shape, settings, params)``: the normalised shape, the
-            spike settings (``{"threshold": float32 array (), "activation":
-            fn, "reset": mode}``, empty for a non-spiking neuron) and the
+            spike settings (``{"threshold": float, "activation": fn,
+            "reset": mode}``, empty for a non-spiking neuron) and the
             parameter arrays.
         """
         hidden_shape = normalize_shape(layer, self.shape_arg, shape)
         settings: dict[str, Any] = {}
         if self.spiking:
-            th = threshold_value(layer, threshold)
-            settings["threshold"] = jnp.asarray(th, jnp.float32)
+            settings["threshold"] = threshold_value(layer, threshold)
             settings["activation"] = activation or self.default_activation()
         if self.resets:
             settings["reset"] = check_reset(layer, reset)
@@ -237,7 +243,7 @@ class NeuronSpec:
         """The keywords of `step` and `sequence` for these parameters."""
         kwargs = {d: params[d] for d in self.decays}
         if self.recurrent:
-            kwargs["weights"] = params["W"]
+            kwargs["weights"] = params[RECURRENT_W]
         if self.spiking:
             kwargs["threshold"] = threshold
             kwargs["spike"] = spike

@@ -81,7 +81,9 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
             metadata=_meta(cls, None),
         )
     if spec.recurrent:
-        nodes["rec"] = nir.Linear(weight=np.asarray(layer.W[...], np.float32).T)
+        nodes["rec"] = nir.Linear(
+            weight=np.asarray(layer.recurrent_w[...], np.float32).T
+        )
     return nodes
 
 

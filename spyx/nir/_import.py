@@ -308,7 +308,9 @@ def _neuron(
                 f"from_nir: the feedback weight of node {node!r} has shape "
                 f"{weight.shape}; expected {(*shape, *shape)}."
             )
-        layer.W[...] = jnp.asarray(weight.T * gain)  # spyx: s @ W, scaled per unit
+        layer.recurrent_w[...] = jnp.asarray(
+            weight.T * gain
+        )  # spyx: s @ W, scaled per unit
         bias = np.asarray(getattr(feedback, "bias", 0.0), np.float32)
         if np.any(bias != 0):
             b.add_to_previous_bias(np.broadcast_to(bias, shape) * gain, node)

@@ -26,7 +26,7 @@ traces, final_state = snn.run(model, x)  # traces: [100, 8, 4]
 
 from .. import core
 from ._layers import ActivityRegularization, Flatten, PopulationCode, SumPool, sum_pool
-from ._neuron import Neuron, Threshold, nnx_class
+from ._neuron import Neuron, nnx_class
 from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
 from ._sequential import Sequential, run
 
@@ -48,7 +48,6 @@ __all__ = [
     "RCuBaLIF",
     "Sequential",
     "StatefulLayer",
-    "Threshold",
     "SumPool",
     "nnx_class",
     "run",

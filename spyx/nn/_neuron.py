@@ -14,17 +14,7 @@ from jax import Array
 
 from .. import core
 
-__all__ = ["Neuron", "Threshold", "nnx_class"]
-
-
-class Threshold(nnx.Variable):
-    """A neuron's firing threshold: saved and restored with the model and
-    converted with it, but not an `nnx.Param`, so optimisers and `nnx.grad`
-    (which default to `nnx.Param`) leave it alone; the step also stops its
-    gradient.
-
-    Example: ``layer.threshold[...] = 0.5`` changes a layer's threshold.
-    """
+__all__ = ["Neuron", "nnx_class"]
 
 
 def nnx_class(spec: core.NeuronSpec) -> type:
@@ -39,8 +29,10 @@ class Neuron(core.NeuronBase, nnx.Module):
     """Shared behaviour of the `spyx.nn` neurons, driven by the class's `spec`.
 
     Parameters in ``spec.params`` are `nnx.Param` attributes (``beta``,
-    ``W``, ...); spiking neurons also hold `threshold` (a `Threshold`
-    variable: saved, not trained) and `activation`.
+    ``recurrent_w``, ...); spiking neurons also hold `threshold`, a plain
+    float hyperparameter as in spyx 1.0 (not a variable: optimisers never see
+    it, and ``nnx.split(model, nnx.Param)`` covers a whole model), and
+    `activation`.
     """
 
     hidden_shape: core.Shape
@@ -48,9 +40,6 @@ class Neuron(core.NeuronBase, nnx.Module):
 
     def _wrap(self, value: Array) -> nnx.Param:
         return nnx.Param(value)
-
-    def _wrap_threshold(self, value: Array) -> Threshold:
-        return Threshold(value)
 
     def _draw(self, layer: str, rngs: nnx.Rngs | None, names: list[str]) -> list:
         if rngs is None:

@@ -43,8 +43,8 @@ class _Integrating(Neuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
                 membrane that fired is cleared before it leaks) or ``"none"``.
-            rngs: `nnx.Rngs` for the recurrent weights ``W`` (IF has no
-                parameters and ignores it).
+            rngs: `nnx.Rngs` for the recurrent weights ``recurrent_w`` (IF has
+                no parameters and ignores it).
         """
         self._setup(hidden_shape, {}, threshold, activation, rngs, reset)
 
@@ -72,7 +72,7 @@ class _Leaky(Neuron):
             reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
                 membrane that fired is cleared before it leaks) or ``"none"``.
             rngs: `nnx.Rngs`, needed when `beta` is ``None`` or the neuron
-                is recurrent (``W``).
+                is recurrent (``recurrent_w``).
         """
         self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs, reset)
 
@@ -100,7 +100,7 @@ class _CurrentBased(Neuron):
             reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
                 membrane that fired is cleared before it leaks) or ``"none"``.
             rngs: `nnx.Rngs`, needed when a decay is ``None`` or the neuron
-                is recurrent (``W``).
+                is recurrent (``recurrent_w``).
         """
         decays = {"alpha": alpha, "beta": beta}
         self._setup(hidden_shape, decays, threshold, activation, rngs, reset)
@@ -249,8 +249,8 @@ class RIF(_Integrating):
     r"""Recurrent integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = V + x + s W - s\,\vartheta$;  out $s$, with
-    recurrent weights ``W`` of shape ``(H, H)``. State: ``V`` of shape
-    ``(B, H)``.
+    recurrent weights $W$ = ``recurrent_w`` of shape ``(H, H)``. State: ``V``
+    of shape ``(B, H)``.
 
     Example:
 
@@ -267,14 +267,14 @@ class RLIF(_Leaky):
     r"""Recurrent leaky integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = b V + x + s W - s\,\vartheta$;  out $s$, with
-    recurrent weights ``W`` of shape ``(H, H)``. State: ``V`` of shape
-    ``(B, H)``.
+    recurrent weights $W$ = ``recurrent_w`` of shape ``(H, H)``. State: ``V``
+    of shape ``(B, H)``.
 
     Example:
 
     ```python
     layer = spyx.nn.RLIF((64,), beta=0.9, rngs=nnx.Rngs(0))
-    assert layer.W.shape == (64, 64)
+    assert layer.recurrent_w.shape == (64, 64)
     ```
     """
 
