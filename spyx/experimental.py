@@ -4,8 +4,10 @@ Experimental means the API may change without a deprecation cycle.
 
 - `PSU_LIF`: the reset-free parallel-spiking LIF, the same class as
   `spyx.nn.PSU_LIF`.
+- `AssociativeLIF`: `PSU_LIF` under spyx 1.0's name for snnTorch users,
+  with conversions of snnTorch's ``beta`` (`spyx.nn.AssociativeLIF`).
 """
 
-from .nn import PSU_LIF
+from .nn import PSU_LIF, AssociativeLIF
 
-__all__ = ["PSU_LIF"]
+__all__ = ["AssociativeLIF", "PSU_LIF"]

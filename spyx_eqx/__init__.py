@@ -20,7 +20,18 @@ from ._layers import (
     sum_pool,
 )
 from ._neuron import Neuron, SpikingNeuron, eqx_class
-from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
+from ._neurons import (
+    ALIF,
+    IF,
+    LI,
+    LIF,
+    PSU_LIF,
+    RIF,
+    RLIF,
+    AssociativeLIF,
+    CuBaLIF,
+    RCuBaLIF,
+)
 
 StatefulLayer = core.StatefulLayer
 
@@ -33,6 +44,7 @@ __all__ = [
     "RIF",
     "RLIF",
     "ActivityRegularization",
+    "AssociativeLIF",
     "ChannelsLast",
     "CuBaLIF",
     "Flatten",

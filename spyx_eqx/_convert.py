@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from spyx import core
 
-from . import _layers
+from . import _layers, _neurons
 from ._neuron import Neuron, eqx_class
 
 __all__ = ["from_nnx", "to_nnx"]
@@ -36,6 +36,14 @@ def _unsupported(module: Any, direction: str) -> TypeError:
         f"spyx neurons ({names}), Sequential, Flatten, SumPool, "
         f"PopulationCode, ActivityRegularization, Linear and Conv."
     )
+
+
+def _twin_class(module: Any, base: type, namespace: Any) -> type:
+    """The twin class of a neuron: the class of the same name in the other
+    API when it derives from the spec's class there (`AssociativeLIF`, an
+    alias of `PSU_LIF`), else the spec's class."""
+    same = getattr(namespace, type(module).__name__, None)
+    return same if isinstance(same, type) and issubclass(same, base) else base
 
 
 def _neuron_twin(cls: type, module: Any, read: Any, **randomness: Any) -> tuple:
@@ -85,7 +93,7 @@ def from_nnx(module: Any) -> Any:
     if isinstance(module, snn.Sequential):
         return _layers.Sequential(*(from_nnx(layer) for layer in module.layers))
     if isinstance(module, snn.Neuron):
-        cls = eqx_class(module.spec)
+        cls = _twin_class(module, eqx_class(module.spec), _neurons)
         read = lambda p: jnp.asarray(p[...])  # noqa: E731
         twin, arrays = _neuron_twin(cls, module, read, key=_KEY)
         names = list(arrays)
@@ -131,7 +139,7 @@ def to_nnx(module: Any) -> Any:
     if isinstance(module, _layers.Sequential):
         return snn.Sequential(*(to_nnx(layer) for layer in module.layers))
     if isinstance(module, Neuron):
-        cls = snn.nnx_class(module.spec)
+        cls = _twin_class(module, snn.nnx_class(module.spec), snn)
         twin, arrays = _neuron_twin(cls, module, jnp.asarray, rngs=nnx.Rngs(0))
         for name, value in arrays.items():
             getattr(twin, name)[...] = value

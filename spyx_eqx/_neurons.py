@@ -21,7 +21,18 @@ from spyx import core
 from ._custom_types import AnyArray, input_checked
 from ._neuron import Neuron, SpikeFn, SpikingNeuron
 
-__all__ = ["ALIF", "IF", "LI", "LIF", "PSU_LIF", "RIF", "RLIF", "CuBaLIF", "RCuBaLIF"]
+__all__ = [
+    "ALIF",
+    "IF",
+    "LI",
+    "LIF",
+    "PSU_LIF",
+    "RIF",
+    "RLIF",
+    "AssociativeLIF",
+    "CuBaLIF",
+    "RCuBaLIF",
+]
 
 ShapeLike = int | tuple[int, ...]
 
@@ -360,3 +371,25 @@ class PSU_LIF(SpikingNeuron):
         from ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) via
         `spyx.core.leaky_scan`; `method` as in `spyx.nn.PSU_LIF.parallel`."""
         return core.neuron_parallel(self, self._params(), x, method=method)
+
+
+class AssociativeLIF(PSU_LIF):
+    r"""`PSU_LIF` under the name spyx 1.0 gave it for users of snnTorch
+    (experimental; see `spyx.experimental`).
+
+    The same neuron, constructor and parallel path as `PSU_LIF`. Its
+    membrane equals snnTorch's reset-free `StateLeaky` once snnTorch's
+    ``beta`` is converted with `beta_from_snntorch` (snnTorch reads it as a
+    time constant). It is not snnTorch's `AssociativeLeaky`, a matrix-valued
+    associative memory that no scalar neuron expresses.
+
+    Example:
+
+    ```python
+    beta = spyx_eqx.AssociativeLIF.beta_from_snntorch(0.9)  # 0.9048
+    layer = spyx_eqx.AssociativeLIF((16,), beta=float(beta))
+    ```
+    """
+
+    beta_from_snntorch = staticmethod(core.beta_from_snntorch)
+    snntorch_beta_from_beta = staticmethod(core.snntorch_beta_from_beta)

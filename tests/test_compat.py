@@ -73,3 +73,32 @@ def test_spiking_neurons_expose_their_spike_function(neuron):
             continue
         assert layer.spike is layer.activation
         np.testing.assert_array_equal(layer.spike(jnp.array([-0.5, 0.5])), [0, 1])
+
+
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_associative_lif_is_psu_lif_under_spyx_1_name(api):
+    """`AssociativeLIF` (spyx 1.0's alias of PSU_LIF, also in
+    spyx.experimental) with snnTorch's `StateLeaky` beta converted: its
+    membrane is StateLeaky's, the input convolved with exp(-t / tau),
+    tau = 1 / (1 - beta_snn)."""
+    import spyx.experimental
+
+    assert spyx.experimental.AssociativeLIF is snn.AssociativeLIF
+    cls = snn.AssociativeLIF if api == "nnx" else spyx_eqx.AssociativeLIF
+    beta_snn = 0.8
+    beta = cls.beta_from_snntorch(beta_snn)
+    np.testing.assert_allclose(beta, np.exp(-0.2), rtol=1e-6)
+    np.testing.assert_allclose(cls.snntorch_beta_from_beta(beta), beta_snn, rtol=1e-6)
+    x = np.random.default_rng(0).uniform(0, 0.5, (30, 2, 3)).astype(np.float32)
+    tau = 1 / (1 - beta_snn)
+    kernel = np.exp(-np.arange(30) / tau)
+    want = np.stack(
+        [np.tensordot(kernel[: t + 1][::-1], x[: t + 1], 1) for t in range(30)]
+    )
+    layer = cls((3,), beta=float(beta), threshold=0.6)
+    run = snn.run if api == "nnx" else spyx_eqx.run
+    spikes, V = run(layer, jnp.asarray(x))
+    np.testing.assert_allclose(V, want[-1], rtol=1e-5)
+    np.testing.assert_array_equal(spikes, (want > 0.6).astype(np.float32))
+    other = spyx_eqx.from_nnx(layer) if api == "nnx" else spyx_eqx.to_nnx(layer)
+    assert type(other).__name__ == "AssociativeLIF"

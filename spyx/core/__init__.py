@@ -12,7 +12,13 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 
 from ._adjoint import adjoint_sequence
 from ._checks import check_finite, debug_checks
-from ._init import decay_init, decay_value, recurrent_init
+from ._init import (
+    beta_from_snntorch,
+    decay_init,
+    decay_value,
+    recurrent_init,
+    snntorch_beta_from_beta,
+)
 from ._inputs import (
     ExampleShape,
     batch_from_input,
@@ -143,6 +149,7 @@ __all__ = [
     "Shape",
     "StatefulLayer",
     "alif_step",
+    "beta_from_snntorch",
     "batch_shape",
     "check_finite",
     "check_floating",
@@ -186,6 +193,7 @@ __all__ = [
     "run_model",
     "sequential_batch_ndim",
     "shape_argument",
+    "snntorch_beta_from_beta",
     "split_halves",
     "state_shape",
     "states_over_time",

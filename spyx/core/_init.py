@@ -9,7 +9,13 @@ from jax import Array
 
 from ._shapes import Shape
 
-__all__ = ["decay_init", "decay_value", "recurrent_init"]
+__all__ = [
+    "beta_from_snntorch",
+    "decay_init",
+    "decay_value",
+    "recurrent_init",
+    "snntorch_beta_from_beta",
+]
 
 
 def decay_init(key: Array, shape: Shape, dtype: Any = jnp.float32) -> Array:
@@ -76,3 +82,25 @@ def decay_value(
             f"clipped in the step.)"
         )
     return arr
+
+
+def beta_from_snntorch(beta_snn: Any) -> Array:
+    r"""The per-step decay that reproduces snnTorch's `StateLeaky` with its
+    ``beta``.
+
+    `StateLeaky` reads its ``beta`` as a time constant $\tau = 1 / (1 -
+    \beta_\text{snn})$ and decays by $e^{-1/\tau}$ per step, so the decay
+    that gives its membrane trace is $\beta = e^{-(1 - \beta_\text{snn})}$
+    (0.9048 for ``beta_snn = 0.9``).
+
+    Example: ``beta_from_snntorch(0.9)`` is ``exp(-0.1)``.
+    """
+    return jnp.exp(jnp.asarray(beta_snn, jnp.float32) - 1.0)
+
+
+def snntorch_beta_from_beta(beta: Any) -> Array:
+    r"""The inverse of `beta_from_snntorch`: $\beta_\text{snn} = 1 + \ln \beta$.
+
+    Example: ``snntorch_beta_from_beta(beta_from_snntorch(0.9))`` is 0.9.
+    """
+    return 1.0 + jnp.log(jnp.asarray(beta, jnp.float32))

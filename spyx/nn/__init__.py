@@ -27,7 +27,18 @@ traces, final_state = snn.run(model, x)  # traces: [100, 8, 4]
 from .. import core
 from ._layers import ActivityRegularization, Flatten, PopulationCode, SumPool, sum_pool
 from ._neuron import Neuron, nnx_class
-from ._neurons import ALIF, IF, LI, LIF, PSU_LIF, RIF, RLIF, CuBaLIF, RCuBaLIF
+from ._neurons import (
+    ALIF,
+    IF,
+    LI,
+    LIF,
+    PSU_LIF,
+    RIF,
+    RLIF,
+    AssociativeLIF,
+    CuBaLIF,
+    RCuBaLIF,
+)
 from ._sequential import Sequential, run
 
 StatefulLayer = core.StatefulLayer
@@ -41,6 +52,7 @@ __all__ = [
     "RIF",
     "RLIF",
     "ActivityRegularization",
+    "AssociativeLIF",
     "CuBaLIF",
     "Flatten",
     "Neuron",
