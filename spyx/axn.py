@@ -68,8 +68,8 @@ def heaviside(x: ArrayLike) -> Array:
     return jnp.where(jnp.isfinite(x), (x > 0).astype(x.dtype), jnp.nan)
 
 
-def _constant_one(x: Array) -> Array:
-    return jnp.ones_like(x)
+def _identity(x: Array) -> Array:
+    return x
 
 
 @dataclass(frozen=True, repr=False)
@@ -114,7 +114,7 @@ class SpikeFunction:
 
     def __repr__(self) -> str:
         args = [f"{k}={v!r}" for k, v in self.params]
-        if self.surrogate is not _constant_one and self.name == "custom":
+        if self.surrogate is not _identity and self.name == "custom":
             args.append(f"bwd={_name(self.surrogate)}")
         if self.forward is not heaviside:
             args.append(f"fwd={_name(self.forward)}")
@@ -186,18 +186,19 @@ def _triangular(x: Array, k: float) -> Array:
 
 
 def custom(
-    bwd: Callable[[Array], Array] | None = None,
+    bwd: Callable[[Array], Array] = _identity,
     fwd: Callable[[Array], Array] = heaviside,
 ) -> SpikeFunction:
     """A spike function from a user-chosen forward pass and surrogate.
 
     As in spyx 1.0, `bwd` is the surrogate derivative $g(x)$: the backward
-    pass multiplies the incoming gradient by ``bwd(x)``. The default,
-    $g = 1$, is the straight-through estimator.
+    pass multiplies the incoming gradient by ``bwd(x)``. The default is 1.0's
+    too, the identity, $g(x) = x$. For the straight-through estimator
+    ($g = 1$) pass ``bwd=jnp.ones_like``.
 
     Args:
         bwd: ``x -> g(x)``, elementwise (the value of the surrogate derivative
-            at the spike function's argument). Default: ``1`` everywhere.
+            at the spike function's argument). Default: the identity.
         fwd: ``x -> spikes``. Default: `heaviside`.
 
     Returns:
@@ -205,7 +206,7 @@ def custom(
 
     Example: ``custom(bwd=lambda x: jnp.exp(-x**2))`` is a Gaussian surrogate.
     """
-    return SpikeFunction("custom", _constant_one if bwd is None else bwd, (), fwd)
+    return SpikeFunction("custom", bwd, (), fwd)
 
 
 def superspike(k: float = 25.0) -> SpikeFunction:

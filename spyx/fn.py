@@ -40,15 +40,15 @@ def _check_traces(name: str, traces: Any, targets: Any, time_axis: int) -> None:
     targets = jnp.asarray(targets)
     if traces.ndim < 2:
         raise ValueError(
-            f"{name}: `traces` needs a time axis and a class axis, got shape "
-            f"{traces.shape}."
+            f"{name}: `traces` needs at least 2 dimensions (a time axis and a "
+            f"class axis), got shape {traces.shape}."
         )
     if not -traces.ndim <= time_axis < traces.ndim or (
         time_axis % traces.ndim == traces.ndim - 1
     ):
         raise ValueError(
-            f"{name}: `time_axis`={time_axis} must name an axis of `traces` "
-            f"{traces.shape} other than the last (classes)."
+            f"{name}: `time_axis`={time_axis} is out of range: it must name an "
+            f"axis of `traces` {traces.shape} other than the last (classes)."
         )
     if not jnp.issubdtype(targets.dtype, jnp.integer):
         raise ValueError(

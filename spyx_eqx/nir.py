@@ -22,9 +22,9 @@ def to_nir(
 ) -> nir.NIRGraph:
     """Write a `spyx_eqx` model (a `Sequential` or a neuron) as a NIR graph.
 
-    `input_shape` is one example's shape, channels last (``(H, W, C)``), or
-    ``{"input": shape}``; `output_shape` is optional and checked (see
-    `spyx.nir.to_nir`).
+    `input_shape` is one example's shape in NIR's channels-first layout
+    (``(C, H, W)`` for images), or ``{"input": shape}``; `output_shape` is
+    optional and checked (see `spyx.nir.to_nir`).
     """
     return _nir.to_nir(to_nnx(model), input_shape, output_shape, dt)
 

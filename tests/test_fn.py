@@ -93,7 +93,9 @@ def test_time_major_traces_with_the_default_axis_is_caught():
 def test_other_shape_errors():
     with pytest.raises(ValueError, match=r"`targets` must be integer class labels"):
         fn.integral_crossentropy()(TRACES, jnp.ones((2, 2)))
-    with pytest.raises(ValueError, match=r"`time_axis`=2 must name an axis"):
+    with pytest.raises(
+        ValueError, match=r"`time_axis`=2 is out of range: it must name an axis"
+    ):
         fn.integral_accuracy(time_axis=2)(TRACES, TARGETS)
     with pytest.raises(ValueError, match=r"same batch size"):
         fn.silence_reg(1.0)([jnp.ones((2, 3)), jnp.ones((3, 3))])

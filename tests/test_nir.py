@@ -50,7 +50,14 @@ def _conv():
 # Every neuron NIR can express (its table row has a NIR mapping), between
 # Linear layers, and a conv model.
 MODELS = {n.name: (lambda n=n: _dense(n.nnx_cls), (F,)) for n in NEURONS if n.spec.nir}
-MODELS["conv"] = (_conv, (6, 6, 2))
+MODELS["conv"] = (_conv, (6, 6, 2))  # one example, spyx's channels-last layout
+
+
+def _nir_shape(shape):
+    """The same example in NIR's channels-first layout (what to_nir takes)."""
+    return (shape[-1], *shape[:-1]) if len(shape) >= 2 else shape
+
+
 NOT_EXPRESSIBLE = [n for n in NEURONS if n.spec.nir is None]
 
 
@@ -73,7 +80,7 @@ NOT_EXPRESSIBLE = [n for n in NEURONS if n.spec.nir is None]
 def test_nnx_round_trip_same_layers_parameters_outputs(name, dt, tmp_path):
     build, in_shape = MODELS[name]
     model = build()
-    graph = snir.to_nir(model, in_shape, dt=dt)
+    graph = snir.to_nir(model, _nir_shape(in_shape), dt=dt)
     path = tmp_path / "model.nir"
     nir.write(path, graph)
     xs = spiking_input(0, (12, 2, *in_shape), scale=2.0)
@@ -105,7 +112,7 @@ def test_nnx_round_trip_same_layers_parameters_outputs(name, dt, tmp_path):
 def test_equinox_round_trip(name):
     build, in_shape = MODELS[name]
     model = spyx_eqx.from_nnx(build())
-    graph = enir.to_nir(model, in_shape)
+    graph = enir.to_nir(model, _nir_shape(in_shape))
     back = enir.from_nir(graph)
     assert isinstance(back, spyx_eqx.Sequential)
     xs = spiking_input(1, (10, 2, *in_shape), scale=2.0)

@@ -9,6 +9,7 @@ from flax import nnx
 
 from .. import core
 from .. import nn as snn
+from ..nn._sequential import describe
 from ._mapping import (
     LEAKY_NODES,
     RESET_NAMES,
@@ -17,6 +18,7 @@ from ._mapping import (
     check_dt,
     decay_to_nir,
     flatten_perm,
+    from_nir_layout,
     out_shape,
     per_unit,
     to_nir_layout,
@@ -132,6 +134,37 @@ def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
     raise TypeError(f"to_nir: {n}-D convolutions have no NIR node.")
 
 
+def _spyx_layout(nir_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """NIR's channels-first example shape ``(C, H, W)`` as spyx's ``(H, W, C)``."""
+    return tuple(from_nir_layout(np.empty(nir_shape)).shape)
+
+
+def _nir_layout(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """spyx's channels-last example shape as NIR's channels-first one."""
+    return tuple(to_nir_layout(np.empty(shape)).shape)
+
+
+def _check_input_shape(
+    model: Any, input_shape: tuple[int, ...], shape: tuple[int, ...]
+) -> None:
+    """Refuse an `input_shape` the model's first layer cannot take, showing
+    the shape it expects in NIR's layout."""
+    want = core.expected_input(model, describe)
+    if want is None:
+        return
+    fits = len(want) == len(shape) and all(
+        w is None or w == d for w, d in zip(want, shape, strict=True)
+    )
+    if not fits:
+        nir_want = (want[-1], *want[:-1]) if len(want) >= 2 else want
+        raise ValueError(
+            f"to_nir: `input_shape` is one example's shape in NIR's channels-first "
+            f"layout; this model takes {core.show_shape(nir_want)} ("
+            f"{core.show_shape(want)} in spyx's channels-last layout), got "
+            f"{input_shape}."
+        )
+
+
 def _shape_arg(value: Any, key: str, name: str) -> tuple[int, ...]:
     """A shape given as a tuple or, as in spyx 1.0, a one-entry dict."""
     if isinstance(value, dict):
@@ -157,11 +190,14 @@ def to_nir(
 
     Args:
         model: a `spyx.nn.Sequential` or a single neuron.
-        input_shape: one example's input shape in spyx layout, e.g.
-            ``(700,)`` or ``(H, W, C)`` (NIR gets ``(C, H, W)``); also spyx 1.0's
-            form ``{"input": shape}``.
+        input_shape: one example's input shape in NIR's channels-first
+            layout, as in spyx 1.0: ``(700,)``, or ``(C, H, W)`` for images
+            (the spyx model itself takes ``(H, W, C)``); also spyx 1.0's form
+            ``{"input": shape}``. A shape the model cannot take is a
+            `ValueError` that shows the one it expects.
         output_shape: optional, the same for the output (tuple or
-            ``{"output": shape}``); checked against the model's output shape.
+            ``{"output": shape}``), channels first; checked against the
+            model's output shape.
         dt: the time step the discrete model stands for (see the module doc);
             positional as in spyx 1.0, or by name.
 
@@ -178,11 +214,10 @@ def to_nir(
     dt = check_dt("to_nir", dt)
     input_shape = _shape_arg(input_shape, "input", "input_shape")
     layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
-    shape = tuple(int(d) for d in input_shape)
+    shape = _spyx_layout(input_shape)
+    _check_input_shape(model, input_shape, shape)
     nodes: dict[str, Any] = {
-        "input": nir.Input(
-            input_type={"input": np.array(to_nir_layout(np.empty(shape)).shape)}
-        )
+        "input": nir.Input(input_type={"input": np.array(input_shape)})
     }
     edges: list[tuple[str, str]] = []
     prev = "input"
@@ -233,10 +268,11 @@ def to_nir(
         shape = out_shape(layer, shape)
     if output_shape is not None:
         expected = _shape_arg(output_shape, "output", "output_shape")
-        if expected != shape:
+        if expected != _nir_layout(shape):
             raise ValueError(
                 f"to_nir: `output_shape` is {expected}, but the model maps "
-                f"{input_shape} to {shape} (spyx layout)."
+                f"input_shape {input_shape} to {_nir_layout(shape)} (NIR's "
+                f"channels-first layout)."
             )
     nodes["output"] = nir.Output(
         output_type={"output": np.array(to_nir_layout(np.empty(shape)).shape)}
