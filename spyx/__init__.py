@@ -7,6 +7,7 @@ does not pull in Flax, and ``import spyx_eqx`` stays free of it.
 - `spyx.axn`: surrogate-gradient spike functions.
 - `spyx.nn`: the neurons and containers on Flax NNX.
 - `spyx.experimental`: supported entry point of experimental neurons.
+- `spyx.optimize`: training loops with spyx 1.0's names (NNX and Equinox).
 """
 
 import importlib
@@ -24,6 +25,7 @@ _SUBMODULES = (
     "fn",
     "nir",
     "nn",
+    "optimize",
     "sharding",
 )
 
