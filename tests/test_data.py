@@ -9,8 +9,12 @@ import pytest
 import spyx.data as data
 
 
-def write_shd(path, times, units, labels, *, drop=None):
+def write_shd(path, times, units, labels, *, drop=None, extra=False):
+    """A file in the SHD layout (with Tonic's `extra` group if asked)."""
     with h5py.File(path, "w") as f:
+        if extra:
+            f.create_dataset("extra/keys", data=np.array([b"zero", b"one"]))
+            f.create_dataset("extra/speaker", data=np.zeros(len(labels), np.uint16))
         vlen_t = h5py.vlen_dtype(np.float32)
         vlen_u = h5py.vlen_dtype(np.uint16)
         if drop != "spikes/times":
@@ -170,15 +174,153 @@ def test_shuffler_permutes_pairs_into_batches_and_drops_the_rest(n):
 
 def test_angle_code_one_hot_over_linspace_bins():
     encode = data.angle_code(4, 0.0, 3.0)  # bin edges 0, 1, 2, 3
-    out = encode(jnp.array([-1.0, 0.0, 1.5, 2.99, 3.0]))
+    out = encode(jnp.array([-1.0, 0.0, 1.5, 2.99, 3.0, 7.0]))
     np.testing.assert_array_equal(
         out,
         [
-            [1, 0, 0, 0],  # below min_val: neuron 0
-            [0, 1, 0, 0],  # 0 <= v < 1
+            [1, 0, 0, 0],  # below min_val: the first neuron
+            [1, 0, 0, 0],  # 0 <= v < 1
+            [0, 1, 0, 0],
             [0, 0, 1, 0],
+            [0, 0, 0, 1],  # at or above max_val: the last, as in spyx 1.0
             [0, 0, 0, 1],
-            [0, 0, 0, 0],  # at or above max_val: none, as in spyx 1.0
         ],
     )
     assert encode(jnp.zeros((2, 3))).shape == (2, 3, 4)
+
+
+# ------------------------------------------------------- spyx 1.0's forms
+
+
+def test_encoders_in_spyx_1_form():
+    """rate_code(num_steps, max_r) and latency_code(num_steps, threshold)
+    return 1.0's jitted encoders (uint8); the time-major forms stay."""
+    encode = data.rate_code(50, 1.0)
+    spikes = encode(jnp.full((3, 1, 4), 0.5), jax.random.key(0))
+    assert spikes.shape == (3, 50, 4) and spikes.dtype == jnp.uint8
+    np.testing.assert_allclose(float(spikes.mean()), 0.5, atol=0.08)
+    late = data.latency_code(num_steps=8, threshold=-1.0)(jnp.array([1.0, 0.5, 0.0]))
+    assert late.dtype == jnp.uint8
+    np.testing.assert_array_equal(np.argmax(late, axis=0), [0, 4, 7])
+    quiet = data.latency_code(8, 0.2)(jnp.array([0.1, 0.3]))
+    np.testing.assert_array_equal(quiet.sum(0), [0, 1])
+
+
+def test_grain_record_transforms():
+    pytest.importorskip("grain")
+    rate = data.RateCode(sample_T=10, max_r=1.0).map({"obs": np.array([[1.0, 0.0]])})
+    bits = np.unpackbits(rate["obs"], axis=0)[:10]
+    assert rate["obs"].shape == (2, 1, 2) and rate["obs"].dtype == np.uint8
+    np.testing.assert_array_equal(bits.sum(0), [[10, 0]])
+    late = data.LatencyCode(8, threshold=-1.0).map({"obs": np.array([[1.0, 0.0]])})
+    bits = np.unpackbits(late["obs"], axis=0)
+    assert bits[0, 0, 0] == 1 and bits[7, 0, 1] == 1 and bits.sum() == 2
+    angle = data.AngleCode(8, 0.0, 1.0).map({"obs": np.array([0.0, 0.5, 1.0])})
+    np.testing.assert_array_equal(np.argmax(angle["obs"], -1), [0, 3, 7])
+    np.testing.assert_array_equal(
+        angle["obs"], data.angle_code(8, 0.0, 1.0)(jnp.array([0.0, 0.5, 1.0]))
+    )
+    grid = np.arange(16.0).reshape(4, 4)
+    shifted = data.ShiftAugment(max_shift=2, axes=(0, 1)).map({"obs": grid.copy()})
+    assert sorted(shifted["obs"].ravel()) == sorted(grid.ravel())  # a roll
+
+
+def _shd_files(root, n_train, n_test, rng):
+    """Tonic's SHD folder, ``root/SHD``: the HDF5 files in the SHD layout and
+    the (here empty) archives Tonic checks for before it would download."""
+    folder = root / "SHD"
+    folder.mkdir(parents=True)
+    content = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        times = [np.sort(rng.uniform(0, 1.2, rng.integers(0, 30))) for _ in range(n)]
+        times[0] = np.append(times[0], np.nan)  # SHD has a few non-finite times
+        units = [rng.integers(0, 700, len(t)) for t in times]
+        labels = rng.integers(0, 20, n)
+        write_shd(folder / f"shd_{split}.h5", times, units, labels, extra=True)
+        (folder / f"shd_{split}.h5.zip").write_bytes(b"")
+        content[split] = (times, units, labels)
+    return content
+
+
+def _shd_frames(times, units, T, C):
+    frames = np.zeros((T, C), np.uint8)
+    for t, u in zip(times, units, strict=True):
+        if np.isfinite(t) and t * T < T:
+            frames[int(np.floor(t * 1e6 * 1e-6 * T)), int(u * C / 700)] = 1
+    return frames
+
+
+def test_shd_loader_reads_tonic_files(tmp_path):
+    pytest.importorskip("tonic")
+    rng = np.random.default_rng(0)
+    content = _shd_files(tmp_path, 10, 6, rng)
+    T, C, B = 16, 70, 3
+    loader = data.SHD_loader(
+        batch_size=B, sample_T=T, channels=C, download_dir=str(tmp_path), worker_count=0
+    )
+    assert loader.obs_shape == (C,) and loader.act_shape == (20,)
+    times, units, labels = content["test"]
+    batches = list(loader.test_epoch())
+    assert len(batches) == 2  # 6 test examples in batches of 3
+    obs, y = batches[0]
+    assert obs.shape == (B, (T + 7) // 8, C) and obs.dtype == np.uint8
+    np.testing.assert_array_equal(y, labels[:B])
+    frames = np.unpackbits(np.asarray(obs), axis=1)[:, :T]
+    for i in range(B):
+        np.testing.assert_array_equal(frames[i], _shd_frames(times[i], units[i], T, C))
+    # an epoch of training batches: shuffled, each example at most once
+    seen = np.concatenate([np.asarray(b.labels) for b in loader.train_epoch()])
+    assert len(seen) == 9
+    X, Y = loader.prestage("test")
+    assert X.shape == (2, B, (T + 7) // 8, C) and Y.shape == (2, B)
+    np.testing.assert_array_equal(np.asarray(X[0]), np.asarray(obs))
+
+
+def _nmnist_files(root, per_split):
+    """Tonic's NMNIST folder: ``Train`` / ``Test`` with one folder per digit
+    of ``.bin`` recordings (40-bit events: x, y, polarity and a 23-bit time
+    in microseconds), and the archives Tonic checks for. Tonic wants at least
+    10,000 recordings per split before it trusts a folder."""
+    folder = root / "NMNIST"
+    for split, archive in (("Train", "train.zip"), ("Test", "test.zip")):
+        (folder / archive).parent.mkdir(parents=True, exist_ok=True)
+        (folder / archive).write_bytes(b"")
+        for i in range(per_split):
+            digit = i % 10
+            path = folder / split / str(digit) / f"{i:05d}.bin"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # an ON event at (x=digit, y=2) first, then OFF events
+            events = [(digit, 2, 1, 1000), (33, 33, 0, 150_000), (0, 0, 0, 300_000)]
+            raw = bytearray()
+            for x, y, p, t in events:
+                raw += bytes([x, y, (p << 7) | (t >> 16), (t >> 8) & 255, t & 255])
+            path.write_bytes(bytes(raw))
+
+
+@pytest.mark.slow
+def test_nmnist_loader_reads_tonic_files(tmp_path):
+    pytest.importorskip("tonic")
+    _nmnist_files(tmp_path, 10_000)
+    T, B = 10, 4
+    loader = data.NMNIST_loader(
+        batch_size=B, sample_T=T, download_dir=str(tmp_path), worker_count=0
+    )
+    assert loader.obs_shape == (2, 34, 34)
+    obs, y = next(loader.test_epoch())
+    assert obs.shape == (B, (T + 7) // 8, 2, 34, 34) and obs.dtype == np.uint8
+    frames = np.unpackbits(np.asarray(obs), axis=1)[:, :T]
+    for i in range(B):
+        digit = int(y[i])
+        on = np.argwhere(frames[i, :, 1])  # polarity 1 (ON) events
+        assert on.tolist() == [[0, 2, digit]], on  # frame 0, y = 2, x = digit
+        assert frames[i, :, 0, 33, 33].sum() == 1  # the OFF event mid-way
+
+
+def test_loaders_need_the_data_extra_and_say_so(monkeypatch):
+    import sys
+
+    monkeypatch.delitem(data.__dict__, "SHD_loader", raising=False)
+    monkeypatch.setitem(sys.modules, "tonic", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "spyx.data._loaders", raising=False)
+    with pytest.raises(ImportError, match=r"spyx.data.SHD_loader needs the optional"):
+        data.SHD_loader()

@@ -19,6 +19,7 @@ from ._shapes import check_sequential_state, sequential_batch_ndim
 
 __all__ = [
     "LeakyScanMethod",
+    "leaky_combine",
     "leaky_scan",
     "psu_lif_sequence",
     "run_layerwise",
@@ -119,10 +120,14 @@ def states_over_time(
     return time_scan(step, xs, state)[0]
 
 
-def _leaky_combine(
+def leaky_combine(
     left: tuple[Array, Array], right: tuple[Array, Array]
 ) -> tuple[Array, Array]:
-    # Compose two affine maps v -> a v + u: first `left`, then `right`.
+    """Compose two affine maps ``v -> a v + u``, first `left` then `right`:
+    the associative combine of `leaky_scan` (``jax.lax.associative_scan``).
+
+    Example: ``leaky_combine((0.5, 1.0), (0.5, 2.0))`` is ``(0.25, 2.5)``.
+    """
     a_l, u_l = left
     a_r, u_r = right
     return a_l * a_r, a_r * u_l + u_r
@@ -175,7 +180,7 @@ def leaky_scan(
                 f"leave `unroll` at 1."
             )
         a = jnp.broadcast_to(b, x.shape)
-        _, V = jax.lax.associative_scan(_leaky_combine, (a, x), axis=0)
+        _, V = jax.lax.associative_scan(leaky_combine, (a, x), axis=0)
         return V
     if method == "sequential":
         V0 = jnp.zeros(jnp.broadcast_shapes(x.shape[1:], b.shape), x.dtype)

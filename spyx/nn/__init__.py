@@ -43,6 +43,10 @@ from ._sequential import Sequential, run
 
 StatefulLayer = core.StatefulLayer
 
+# spyx 1.0 kept the combine step of PSU_LIF's associative scan here, and its
+# tests and notebooks call it: (A_i, b_i), (A_j, b_j) -> (A_j A_i, A_j b_i + b_j).
+_leaky_associative_op = core.leaky_combine
+
 __all__ = [
     "ALIF",
     "IF",
