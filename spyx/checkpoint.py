@@ -17,7 +17,8 @@ Example:
 ```python
 def build_model(seed):
     return spyx.nn.Sequential(
-        nnx.Linear(8, 16, rngs=nnx.Rngs(seed)), spyx.nn.LIF((16,), rngs=nnx.Rngs(seed))
+        nnx.Linear(8, 16, rngs=nnx.Rngs(seed)),
+        spyx.nn.LIF((16,), rngs=nnx.Rngs(seed)),
     )
 
 

@@ -249,7 +249,8 @@ class CuBaLIF(_CurrentBased):
 
     ```python
     layer = spyx.nn.CuBaLIF((8, 8, 4), alpha=0.8, beta=0.9)  # after a conv
-    out, VI = layer(jnp.ones((2, 8, 8, 4)), layer.initial_state(2))  # VI (2, 8, 8, 8)
+    VI = layer.initial_state(2)  # (2, 8, 8, 8): V and I side by side
+    out, VI = layer(jnp.ones((2, 8, 8, 4)), VI)
     ```
     """
 
