@@ -56,8 +56,8 @@ def heaviside(x: ArrayLike) -> Array:
 
     Returns:
         an array of zeros and ones (and NaNs where `x` is not
-        finite) with the shape and dtype of `x` (integer or boolean inputs give
-        float32).
+            finite) with the shape and dtype of `x` (integer or boolean inputs give
+            float32).
 
     Example: ``heaviside(jnp.array([-1.0, 0.0, 2.0, jnp.inf]))`` is
     ``[0., 0., 1., nan]``.

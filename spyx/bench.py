@@ -152,7 +152,7 @@ def benchmark(
 
     Returns:
         a `BenchResult`. The training step is
-        ``value_and_grad(sum(outputs ** 2))`` w.r.t. the parameters and input.
+            ``value_and_grad(sum(outputs ** 2))`` w.r.t. the parameters and input.
 
     Example: ``spyx.bench.benchmark(model, (700,), seq_len=100, batch=64)``.
     """

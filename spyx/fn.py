@@ -94,7 +94,7 @@ def integral_crossentropy(
 
     Returns:
         ``f(traces, targets) -> scalar`` with `targets` integer
-        labels of shape ``[B]``.
+            labels of shape ``[B]``.
 
     Example:
 

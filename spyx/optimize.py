@@ -140,9 +140,9 @@ def make_train_step(
 
     Returns:
         ``step(model, optimizer, *batch) -> loss`` for an NNX model (the
-        model and the `nnx.Optimizer` are updated in place, as in spyx
-        1.0), ``step(model, opt_state, *batch) -> (loss, model, opt_state)``
-        for an Equinox model.
+            model and the `nnx.Optimizer` are updated in place, as in spyx
+            1.0), ``step(model, opt_state, *batch) -> (loss, model, opt_state)``
+            for an Equinox model.
 
     Example: ``step = make_train_step(loss_fn)``, then
     ``loss = step(model, nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param),
@@ -248,8 +248,8 @@ def fit(
 
     Returns:
         the `History`: per epoch ``{"train_loss": ...}`` plus ``"eval_acc"``
-        and ``"eval_loss"`` when evaluating (means over the batches); the
-        trained model is ``history.model``.
+            and ``"eval_loss"`` when evaluating (means over the batches); the
+            trained model is ``history.model``.
 
     Raises:
         RuntimeError: an epoch with no batches.
@@ -364,8 +364,8 @@ def compile_fit(
 
     Returns:
         ``(trained_model, history)`` with ``history["train_loss"]`` (the mean
-        step metric per epoch, ``[epochs]``) and, with `eval_data`,
-        ``history["eval_metric"]``.
+            step metric per epoch, ``[epochs]``) and, with `eval_data`,
+            ``history["eval_metric"]``.
 
     Example: ``model, history = compile_fit(model, optax.adam(1e-3), loss_fn,
     (X, Y), epochs=20)``.

@@ -212,3 +212,66 @@ def test_math_renders_without_a_network():
     spec.loader.exec_module(hook)
     for part in hook.ES5:
         assert (hook.source() / part).exists(), part
+
+
+def _docstrings():
+    """Every documented object of both packages, parsed as the reference
+    pages parse them (Google style)."""
+    import griffe
+
+    seen = set()
+
+    def walk(obj):
+        if obj.path in seen or obj.is_alias:
+            return
+        seen.add(obj.path)
+        if obj.docstring is not None:
+            yield obj
+        for member in obj.members.values():
+            if not member.is_alias and (
+                member.is_module or member.is_class or member.is_function
+            ):
+                yield from walk(member)
+
+    for package in ("spyx", "spyx_eqx"):
+        yield from walk(
+            griffe.load(
+                package, docstring_parser="google", search_paths=[str(DOCS.parent)]
+            )
+        )
+
+
+def test_every_returns_section_is_one_row():
+    """A `Returns:` section describes one value: continuation lines are
+    indented, so the reference shows one row, not one per line."""
+    split = [
+        obj.path
+        for obj in _docstrings()
+        for section in obj.docstring.parsed
+        if section.kind.value == "returns" and len(section.value) > 1
+    ]
+    assert not split, split
+
+
+@pytest.mark.slow
+def test_reference_pages_are_readable(tmp_path):
+    """The built reference: no page over 30,000 characters of text, no
+    private module or `__all__` entry shown."""
+    import html
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--quiet", "-d", str(site)],
+        cwd=DOCS.parent,
+        check=True,
+        env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    for page in sorted((site / "reference").glob("*/index.html")):
+        raw = page.read_text()
+        shown = re.findall(r'id="[\w.]*\.(_\w+)"', raw)
+        assert not set(shown) - {"__call__"}, (page, shown)
+        text = re.sub(r"<(script|style).*?</\1>", "", raw, flags=re.S)
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
+        assert len(text) < 30_000, f"{page.parent.name}: {len(text)} characters"

@@ -57,10 +57,10 @@ def adjoint_sequence(
 
     Returns:
         ``sequence(x [T, ...], state, **step keywords, unroll=1) -> (outs
-        [T, ...], final_state)``, equal to scanning `step` (values and
-        gradients, to float rounding, whatever the step does with `x` and
-        whatever the spike function's backward pass); the threshold gets no
-        gradient.
+            [T, ...], final_state)``, equal to scanning `step` (values and
+            gradients, to float rounding, whatever the step does with `x` and
+            whatever the spike function's backward pass); the threshold gets no
+            gradient.
 
     Raises:
         ValueError: (when traced) a recurrent step that does not take its

@@ -107,8 +107,8 @@ def states_over_time(
 
     Returns:
         ``(outputs, states)``, both time-major: each leaf of
-        `states` is the state after the step, with a leading time axis, in the
-        structure of `state` (``None`` entries of stateless layers stay ``None``).
+            `states` is the state after the step, with a leading time axis, in the
+            structure of `state` (``None`` entries of stateless layers stay ``None``).
 
     Example: ``outs, states = states_over_time(model, xs, model.initial_state(B))``.
     """

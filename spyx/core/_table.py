@@ -174,8 +174,8 @@ class NeuronSpec:
 
         Returns:
             ``{name: array}``: a given decay as a scalar ``()`` or
-            per-unit array, a missing one drawn per unit (`decay_init`) or filled
-            (`decay_fill`), ``recurrent_w`` drawn with `recurrent_init`.
+                per-unit array, a missing one drawn per unit (`decay_init`) or filled
+                (`decay_fill`), ``recurrent_w`` drawn with `recurrent_init`.
         """
         if self.recurrent:
             check_recurrent_shape(layer, hidden_shape)
@@ -219,9 +219,9 @@ class NeuronSpec:
 
         Returns:
             ``(hidden_shape, settings, params)``: the normalised shape, the
-            spike settings (``{"threshold": float, "activation": fn,
-            "reset": mode}``, empty for a non-spiking neuron) and the
-            parameter arrays.
+                spike settings (``{"threshold": float, "activation": fn,
+                "reset": mode}``, empty for a non-spiking neuron) and the
+                parameter arrays.
         """
         hidden_shape = normalize_shape(layer, self.shape_arg, shape)
         settings: dict[str, Any] = {}

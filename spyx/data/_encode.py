@@ -64,7 +64,7 @@ def rate_code(
 
     Returns:
         spikes of shape ``[T, *x.shape]``, time-major (1.0's form: the
-        encoder).
+            encoder).
 
     Example: ``rate_code(images, 25, key=jax.random.key(0))`` maps
     ``[B, 64]`` values in ``[0, 1]`` to ``[25, B, 64]`` spikes.
@@ -120,7 +120,7 @@ def latency_code(
 
     Returns:
         spikes of shape ``[T, *x.shape]`` with at most one spike per
-        input (1.0's form: the encoder).
+            input (1.0's form: the encoder).
 
     Example: ``latency_code(jnp.array([1.0, 0.5]), 5)[:, 0]`` is
     ``[1, 0, 0, 0, 0]``.

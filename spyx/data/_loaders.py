@@ -138,9 +138,9 @@ class SHD_loader:
 
         Returns:
             ``(obs, labels)``: ``uint8 [n_batches, batch_size, ceil(T / 8),
-            channels]`` (time packed on axis 2) and ``[n_batches,
-            batch_size]``; the trailing partial batch is dropped. Ready for
-            `spyx.optimize.compile_fit` once unpacked.
+                channels]`` (time packed on axis 2) and ``[n_batches,
+                batch_size]``; the trailing partial batch is dropped. Ready for
+                `spyx.optimize.compile_fit` once unpacked.
         """
         if split not in self._splits:
             raise ValueError(

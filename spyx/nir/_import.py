@@ -378,10 +378,10 @@ def from_nir(
 
     Returns:
         the model; with `input_data`, ``(model, outputs)``, or
-        ``(model, (outputs, states))`` with `return_all_states`, where `states`
-        mirrors ``model.initial_state(B)`` with a leading time axis on each
-        entry. What is rescaled (with a warning) or refused is listed in the
-        module doc.
+            ``(model, (outputs, states))`` with `return_all_states`, where `states`
+            mirrors ``model.initial_state(B)`` with a leading time axis on each
+            entry. What is rescaled (with a warning) or refused is listed in the
+            module doc.
 
     Example: ``model = spyx.nir.from_nir(nir.read("model.nir"), dt=1e-3)``.
     """

@@ -73,7 +73,7 @@ class Neuron(core.NeuronBase, nnx.Module):
 
         Returns:
             ``(out, new_state)``: the spikes (the membrane for `LI`)
-            and the state after the step.
+                and the state after the step.
         """
         return core.neuron_step(self, self._params(), x, state)
 

@@ -89,7 +89,7 @@ def run(
 
     Returns:
         ``(outputs, final_state)``, outputs time-major
-        ``[Time, Batch, ...]``.
+            ``[Time, Batch, ...]``.
 
     Example:
 
