@@ -44,7 +44,9 @@ SpikeFn = Callable[[Array], Array]
 
 
 def heaviside(x: ArrayLike) -> Array:
-    """The Heaviside step ``1 if x > 0 else 0``, in ``x``'s dtype; NaN where
+    """The Heaviside step in the input's dtype, NaN where it is not finite.
+
+    The Heaviside step ``1 if x > 0 else 0``, in ``x``'s dtype; NaN where
     `x` is NaN or infinite.
 
     A membrane that became NaN or infinite (NaN or inf in the data, an
@@ -74,7 +76,9 @@ def _identity(x: Array) -> Array:
 
 @dataclass(frozen=True, repr=False)
 class SpikeFunction:
-    """A spike function: `forward` on the way forward, ``incoming *
+    """A spike function: a forward step and a surrogate derivative.
+
+    A spike function: `forward` on the way forward, ``incoming *
     surrogate(x)`` on the way back.
 
     Every factory in `spyx.axn` returns one. Because the backward pass is a

@@ -219,7 +219,9 @@ def _mib(n: int | None) -> str:
 def format_table(
     results: Sequence[BenchResult], reference: BenchResult | None = None
 ) -> str:
-    """A Markdown table of results; with `reference`, the ratios of the
+    """A Markdown table of benchmark results.
+
+    A Markdown table of results; with `reference`, the ratios of the
     training-step time to it.
 
     Example: ``print(format_table(results, reference=results[0]))``.

@@ -51,7 +51,9 @@ model's description."""
 
 
 def describe(model: nnx.Module) -> dict[str, str]:
-    """One entry per module and variable of `model`, keyed by its path:
+    """What a checkpoint records about each module and variable.
+
+    One entry per module and variable of `model`, keyed by its path:
     ``"LIF(hidden_shape=(16,), activation=superspike(k=25.0), reset='zero')"``,
     ``"Param float32[16]"``.
 

@@ -74,7 +74,9 @@ __all__ = [
 
 
 class History(list):
-    """What `fit` returns: one dict of metrics per epoch (``train_loss``, and
+    """The per-epoch metrics `fit` returns, and the trained model.
+
+    What `fit` returns: one dict of metrics per epoch (``train_loss``, and
     ``eval_acc`` / ``eval_loss`` when evaluating), as in spyx 1.0, and the
     trained model as ``history.model`` (the same object for NNX; the new one
     for Equinox, whose modules do not change in place)."""
@@ -185,7 +187,9 @@ def make_train_step(
 def make_eval_step(
     metric_fn: Callable[..., Any],
 ) -> Callable[..., Any]:
-    """A compiled evaluation step: ``step(model, *batch) -> metric_fn(model,
+    """A compiled evaluation step.
+
+    A compiled evaluation step: ``step(model, *batch) -> metric_fn(model,
     *batch)`` (e.g. ``(accuracy, loss)``), for NNX and Equinox models.
 
     Example: ``acc, loss = make_eval_step(eval_fn)(model, x, y)``.
@@ -292,7 +296,9 @@ def fit(
 
 
 def backprop(tx: optax.GradientTransformation) -> Solver:
-    """Gradient descent with `tx` as a `Solver` for `compile_fit` (what an
+    """Gradient descent as a `Solver` for `compile_fit`.
+
+    Gradient descent with `tx` as a `Solver` for `compile_fit` (what an
     Optax transformation passed to `compile_fit` becomes).
 
     Example: ``compile_fit(model, backprop(optax.adam(1e-3)), loss_fn, data,

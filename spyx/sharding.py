@@ -1,4 +1,6 @@
-"""Data parallelism on JAX's own sharding (`jax.sharding`), in one process or
+"""Data parallelism on JAX's sharding, in one process or several.
+
+Data parallelism on JAX's own sharding (`jax.sharding`), in one process or
 in many (JAX's multi-process runtime, `jax.distributed`).
 
 A training step shards the batch axis of the time-major input ``[T, B, ...]``
@@ -175,7 +177,9 @@ def is_main_process() -> bool:
 
 
 def data_mesh(devices: Sequence[Any] | None = None, axis_name: str = "batch") -> Mesh:
-    """A one-axis mesh over `devices` (default: every device of every
+    """A one-axis device mesh for data parallelism.
+
+    A one-axis mesh over `devices` (default: every device of every
     process) for data parallelism.
 
     Example: ``mesh = spyx.sharding.data_mesh()``.
@@ -244,7 +248,9 @@ def _is_array(x: Any) -> bool:
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Put a full copy of every array in `tree` on every device of `mesh`
+    """A copy of every array on every device of a mesh.
+
+    Put a full copy of every array in `tree` on every device of `mesh`
     (of every process: each process passes the same values).
 
     NNX modules are updated in place (their variables are re-placed) and
@@ -276,7 +282,9 @@ def _is_nnx(tree: Any) -> bool:
 
 
 def to_host(tree: Any) -> Any:
-    """Every array of `tree` as a NumPy array holding its global value, in
+    """Global values as NumPy arrays, in every process.
+
+    Every array of `tree` as a NumPy array holding its global value, in
     every process (sharded arrays are gathered across processes).
 
     Example: ``loss = float(spyx.sharding.to_host(loss))``.

@@ -28,7 +28,9 @@ _NUMBER = (bool, int, float, str)
 
 
 def describe(model: Any) -> dict[str, str]:
-    """One entry per module and array of `model`, keyed by its path:
+    """What a checkpoint records about each module and array.
+
+    One entry per module and array of `model`, keyed by its path:
     ``"LIF(hidden_shape=(16,), threshold=1.0, reset='zero')"`` or
     ``"float32[16]"`` (and the spike function, ``"superspike(k=25.0)"``).
 
@@ -71,7 +73,9 @@ def describe(model: Any) -> dict[str, str]:
 
 
 def save(path: str | os.PathLike, model: Any) -> Path:
-    """Serialise `model`'s leaves to the file `path`, replacing it atomically
+    """Save a model to a file, atomically.
+
+    Serialise `model`'s leaves to the file `path`, replacing it atomically
     (a temporary file is renamed once complete and flushed to disk, so an
     interrupted save leaves the previous file readable).
 

@@ -367,14 +367,18 @@ class PSU_LIF(SpikingNeuron):
         *,
         method: core.LeakyScanMethod = "auto",
     ) -> Float[AnyArray, "time *batch {self.n}"]:
-        """Spikes ``[T, *batch, *hidden_shape]`` of a whole time-major sequence,
+        """Spikes of a whole sequence at once, from a zero state.
+
+        Spikes ``[T, *batch, *hidden_shape]`` of a whole time-major sequence,
         from ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) via
         `spyx.core.leaky_scan`; `method` as in `spyx.nn.PSU_LIF.parallel`."""
         return core.neuron_parallel(self, self._params(), x, method=method)
 
 
 class AssociativeLIF(PSU_LIF):
-    r"""`PSU_LIF` under the name spyx 1.0 gave it for users of snnTorch
+    r"""PSU_LIF under spyx 1.0's name, for users of snnTorch.
+
+    `PSU_LIF` under the name spyx 1.0 gave it for users of snnTorch
     (experimental; see `spyx.experimental`).
 
     The same neuron, constructor and parallel path as `PSU_LIF`. Its

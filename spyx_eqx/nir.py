@@ -38,7 +38,9 @@ def from_nir(
     return_all_states: bool = False,
     key: Any = None,
 ) -> Any:
-    """Build a `spyx_eqx.Sequential` from a NIR graph (see `spyx.nir.from_nir`,
+    """Build a `spyx_eqx.Sequential` from a NIR graph.
+
+    Build a `spyx_eqx.Sequential` from a NIR graph (see `spyx.nir.from_nir`,
     also for `reset`). With time-major `input_data` ``[T, B, ...]``, also run
     it: ``(model, outputs)``, or ``(model, (outputs, states))`` with
     `return_all_states` (each state entry with a leading time axis). The run

@@ -275,3 +275,77 @@ def test_reference_pages_are_readable(tmp_path):
         text = re.sub(r"<(script|style).*?</\1>", "", raw, flags=re.S)
         text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
         assert len(text) < 30_000, f"{page.parent.name}: {len(text)} characters"
+
+
+REFERENCE_MODULES = (
+    "spyx.nn",
+    "spyx.axn",
+    "spyx.fn",
+    "spyx.data",
+    "spyx.nir",
+    "spyx.bench",
+    "spyx.experimental",
+    "spyx.core",
+    "spyx.checkpoint",
+    "spyx.sharding",
+    "spyx.optimize",
+    "spyx_eqx",
+    "spyx_eqx.nir",
+)
+
+
+def _public_docstrings():
+    """``(name, docstring)`` of every module, class, function, method and
+    property the reference shows."""
+    import importlib
+    import inspect
+
+    for name in REFERENCE_MODULES:
+        module = importlib.import_module(name)
+        yield name, inspect.getdoc(module)
+        for public in module.__all__:
+            obj = getattr(module, public)
+            if not (inspect.isclass(obj) or callable(obj)):
+                continue  # constants carry their type's docstring
+            yield f"{name}.{public}", inspect.getdoc(obj)
+            if inspect.isclass(obj):
+                for attr, value in vars(obj).items():
+                    if attr.startswith("_") and attr != "__call__":
+                        continue
+                    if inspect.isfunction(value) or isinstance(value, property):
+                        yield f"{name}.{public}.{attr}", value.__doc__
+
+
+def test_first_sentences_fit_one_line():
+    """The summary tables show a docstring's first line: it is a whole
+    sentence (the first paragraph is one line)."""
+    import inspect
+
+    wrapped = [
+        f"{name}: {inspect.cleandoc(doc).splitlines()[0]}"
+        for name, doc in _public_docstrings()
+        if doc and len(inspect.cleandoc(doc).split("\n\n")[0].splitlines()) > 1
+    ]
+    assert not wrapped, "\n".join(wrapped)
+
+
+def test_faq_surrogate_advice_holds():
+    """The FAQ: `boxcar()` and `triangular()` give no gradient away from the
+    threshold, the straight-through estimator and the smooth surrogates give
+    one everywhere."""
+    import jax
+    import jax.numpy as jnp
+
+    import spyx.axn as axn
+
+    x = jnp.linspace(-3.0, 3.0, 601)
+    far = jnp.abs(x) > 1.0
+
+    def support(spike):
+        return jax.vmap(jax.grad(spike))(x) != 0
+
+    assert (DOCS / "faq.md").read_text().count("custom(bwd=jnp.ones_like)") == 1
+    for sparse in (axn.boxcar(), axn.triangular()):
+        assert not bool(jnp.any(support(sparse) & far)), sparse
+    for dense in (axn.custom(bwd=jnp.ones_like), axn.superspike(), axn.arctan()):
+        assert bool(jnp.all(support(dense))), dense

@@ -42,7 +42,9 @@ def _message(layer: str, name: str, kind: str) -> str:
 
 
 def check_finite(layer: str, name: str, value: Any, kind: str = "parameter") -> None:
-    """With `debug_checks` on, fail if `value` holds NaN or inf; `kind`
+    """Fail on NaN or inf, when value checks are on.
+
+    With `debug_checks` on, fail if `value` holds NaN or inf; `kind`
     names what it is in the message (``"parameter"``, ``"input"``).
 
     Without the checks, NaN or inf in the data reaches the outputs as NaN

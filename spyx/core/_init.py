@@ -19,7 +19,9 @@ __all__ = [
 
 
 def decay_init(key: Array, shape: Shape, dtype: Any = jnp.float32) -> Array:
-    """Per-unit decay: a normal with mean 0.5 and standard deviation 0.25,
+    """A random per-unit decay in [0, 1].
+
+    Per-unit decay: a normal with mean 0.5 and standard deviation 0.25,
     truncated at two standard deviations, so every value lies in ``[0, 1]``.
 
     Example:
@@ -32,7 +34,9 @@ def decay_init(key: Array, shape: Shape, dtype: Any = jnp.float32) -> Array:
 
 
 def recurrent_init(key: Array, hidden_shape: Shape, dtype: Any = jnp.float32) -> Array:
-    """Recurrent weights ``W`` of shape ``hidden_shape + hidden_shape``: a
+    """Random recurrent weights.
+
+    Recurrent weights ``W`` of shape ``hidden_shape + hidden_shape``: a
     normal with standard deviation 0.01, truncated at two standard deviations.
 
     Example:
@@ -48,7 +52,9 @@ def recurrent_init(key: Array, hidden_shape: Shape, dtype: Any = jnp.float32) ->
 def decay_value(
     layer: str, name: str, value: Any, hidden_shape: Shape, dtype: Any = jnp.float32
 ) -> Array:
-    """A user-given decay: a number becomes a scalar ``()``, an array must be
+    """A decay given by the user, checked.
+
+    A user-given decay: a number becomes a scalar ``()``, an array must be
     ``()`` or `hidden_shape`; every value finite and in ``[0, 1]``.
 
     Example:
@@ -85,7 +91,9 @@ def decay_value(
 
 
 def beta_from_snntorch(beta_snn: Any) -> Array:
-    r"""The per-step decay that reproduces snnTorch's `StateLeaky` with its
+    r"""The decay that reproduces snnTorch's StateLeaky.
+
+    The per-step decay that reproduces snnTorch's `StateLeaky` with its
     ``beta``.
 
     `StateLeaky` reads its ``beta`` as a time constant $\tau = 1 / (1 -

@@ -95,7 +95,9 @@ def check_layer_input(
 def check_chain_inputs(
     layers: Sequence[Any], describe: Describe, prefix: str = "Sequential"
 ) -> Callable:
-    """A per-layer checker for `step_layers` / `run_layerwise`:
+    """A per-layer input checker for a chain of layers.
+
+    A per-layer checker for `step_layers` / `run_layerwise`:
     ``(index, x) -> None`` raising with `prefix`, the layer's index and type,
     e.g. ``"Sequential layer 0 (Linear): expects 700 input features ..."``."""
 
@@ -116,7 +118,9 @@ def batch_from_input(
     batch: int | None,
     sequential: bool,
 ) -> int | None:
-    """The batch size for a missing state (``None``: one example), after
+    """The batch size a missing state is built for.
+
+    The batch size for a missing state (``None``: one example), after
     checking that the batch axes of a time-major `x` (those in front of the
     first layer's `want` example shape) agree with a given `state`'s.
 

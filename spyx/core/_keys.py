@@ -22,7 +22,9 @@ __all__ = ["example_keys", "layer_keys", "row_keys", "takes_key"]
 
 
 def takes_key(layer: Any) -> bool:
-    """Whether ``layer(...)`` accepts a `key` keyword (`eqx.nn.Dropout` and
+    """Whether a layer takes a `key` keyword.
+
+    Whether ``layer(...)`` accepts a `key` keyword (`eqx.nn.Dropout` and
     every `eqx.nn` layer do; the spyx neurons do not).
 
     Example: ``takes_key(eqx.nn.Dropout(0.5))`` is ``True``.
@@ -37,7 +39,9 @@ def takes_key(layer: Any) -> bool:
 
 
 def layer_keys(key: Array | None, layers: Sequence[Any]) -> list[Array | None]:
-    """One key per layer of a chain (``split(key, len(layers))``), ``None``
+    """One key per layer of a chain.
+
+    One key per layer of a chain (``split(key, len(layers))``), ``None``
     for the layers that take none, or all ``None`` when `key` is ``None``."""
     if key is None:
         return [None] * len(layers)
@@ -48,7 +52,9 @@ def layer_keys(key: Array | None, layers: Sequence[Any]) -> list[Array | None]:
 
 
 def example_keys(key: Array, batch: tuple[int, ...]) -> Array:
-    """Keys ``batch``-shaped for a one-example layer mapped over `batch`
+    """One key per example of a batch.
+
+    Keys ``batch``-shaped for a one-example layer mapped over `batch`
     axes (`key` itself when there are none)."""
     if not batch:
         return key
@@ -59,7 +65,9 @@ def example_keys(key: Array, batch: tuple[int, ...]) -> Array:
 def row_keys(
     key: Array, layers: Sequence[Any], T: int, batch: tuple[int, ...]
 ) -> list[Array | None]:
-    """The keys of a layer-wise run: per layer, what the step-wise run would
+    """The keys of a layer-wise run.
+
+    The keys of a layer-wise run: per layer, what the step-wise run would
     give it at every step: ``[T, *batch]`` for a stateless layer (one per
     example and step), ``[T]`` for a stateful one, ``None`` if it takes no
     key. Stateless means ``is_stateful`` is false."""

@@ -122,7 +122,9 @@ def _check_values(
 
 
 def threshold_of(neuron: Any) -> float | None:
-    """A neuron's firing threshold, checked (a finite number greater than 0;
+    """A neuron's firing threshold, checked.
+
+    A neuron's firing threshold, checked (a finite number greater than 0;
     ``None`` for a neuron without one).
 
     Example: ``threshold_of(spyx.nn.LIF((4,), beta=0.5, threshold=2.0))`` is 2.0.
@@ -176,7 +178,9 @@ def neuron_sequence(
     label: str | None = None,
     **options: Any,
 ) -> tuple[Array, Array]:
-    """A neuron over a whole time-major sequence (its ``run_sequence``): its
+    """A neuron over a whole time-major sequence.
+
+    A neuron over a whole time-major sequence (its ``run_sequence``): its
     sequence kernel where the table has one, else a `time_scan` of its step.
     Both equal stepping ``__call__``.
 
@@ -217,7 +221,9 @@ def neuron_sequence(
 def neuron_parallel(
     neuron: NeuronLayer, params: Mapping[str, Any], x: Any, **options: Any
 ) -> Array:
-    """A neuron's outputs for a whole sequence from a zero state (its
+    """A neuron's outputs for a whole sequence from a zero state.
+
+    A neuron's outputs for a whole sequence from a zero state (its
     ``parallel``), errors labelled ``<class>.parallel``.
 
     Returns:

@@ -22,7 +22,9 @@ def digest(data: bytes) -> str:
 
 
 def describe_value(value: Any) -> str | None:
-    """A stable text for a hyperparameter value, or ``None`` if it has none
+    """A stable text for a hyperparameter value.
+
+    A stable text for a hyperparameter value, or ``None`` if it has none
     (objects whose text would only show a memory address)."""
     if isinstance(value, _SIMPLE):
         return repr(value)
@@ -40,7 +42,9 @@ def describe_value(value: Any) -> str | None:
 def compare_descriptions(
     where: str, saved: Mapping[str, str], model: Mapping[str, str]
 ) -> None:
-    """Raise `ValueError` naming the first entries where a checkpoint's
+    """Refuse a checkpoint whose description differs from the model's.
+
+    Raise `ValueError` naming the first entries where a checkpoint's
     description differs from the model's.
 
     Example: ``compare_descriptions("restore: ckpt", saved, current)``.

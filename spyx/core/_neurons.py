@@ -160,7 +160,9 @@ def rlif_step(
     spike: SpikeFn,
     reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
-    """Recurrent LIF: ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``
+    """Recurrent leaky integrate-and-fire: one step.
+
+    Recurrent LIF: ``s = H(V - th)``;  ``V' = b V + x + s @ W - s th``
     (other `reset` modes as in `lif_step`).
 
     Example:
@@ -185,7 +187,9 @@ def rif_step(
     spike: SpikeFn,
     reset: Reset = "subtract",
 ) -> tuple[Array, Array]:
-    """Recurrent IF: ``s = H(V - th)``;  ``V' = V + x + s @ W - s th`` (other
+    """Recurrent integrate-and-fire: one step.
+
+    Recurrent IF: ``s = H(V - th)``;  ``V' = V + x + s @ W - s th`` (other
     `reset` modes as in `if_step`).
 
     Example:

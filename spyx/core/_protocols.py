@@ -71,6 +71,8 @@ class NeuronLayer(SequenceLayer, Protocol):
 
 
 def is_stateful(layer: Any) -> bool:
-    """Whether `layer` carries a state (a `StatefulLayer`): a `Sequential`
+    """Whether a layer carries a state.
+
+    Whether `layer` carries a state (a `StatefulLayer`): a `Sequential`
     gives it an entry in its state and calls it as ``layer(x, state)``."""
     return isinstance(layer, StatefulLayer)

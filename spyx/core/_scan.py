@@ -123,7 +123,9 @@ def states_over_time(
 def leaky_combine(
     left: tuple[Array, Array], right: tuple[Array, Array]
 ) -> tuple[Array, Array]:
-    """Compose two affine maps ``v -> a v + u``, first `left` then `right`:
+    """The associative combine of the leaky scan.
+
+    Compose two affine maps ``v -> a v + u``, first `left` then `right`:
     the associative combine of `leaky_scan` (``jax.lax.associative_scan``).
 
     Example: ``leaky_combine((0.5, 1.0), (0.5, 2.0))`` is ``(0.25, 2.5)``.
@@ -381,7 +383,9 @@ def from_time_major(outputs: Any, batch_major: bool) -> Any:
 
 
 def state_dtype(data_dtype: Any) -> Any:
-    """The dtype of a neuron state built for data of `data_dtype`: float32,
+    """The dtype of a neuron state built for data of a dtype.
+
+    The dtype of a neuron state built for data of `data_dtype`: float32,
     or the data's dtype if it is wider (float64 under x64). bfloat16 and
     float16 data keep a float32 state, so that small inputs are not lost
     when added to a large membrane.
@@ -392,7 +396,9 @@ def state_dtype(data_dtype: Any) -> Any:
 
 
 def initial_state_of(layer: Any, batch_size: int | None, dtype: Any = None) -> Any:
-    """A layer's zero state inside a chain: ``None`` for a stateless layer,
+    """A layer's zero state inside a chain.
+
+    A layer's zero state inside a chain: ``None`` for a stateless layer,
     else ``layer.initial_state(batch_size)``, passing `dtype` to neurons and
     chains (an activity count keeps its own dtype, so that long counts stay
     exact).

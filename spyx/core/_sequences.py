@@ -131,7 +131,9 @@ def lif_sequence(
     reset: Reset = "subtract",
     unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
-    """`lif_step` over a whole time-major sequence, with a custom VJP (also
+    """`lif_step` over a whole sequence, with a hand-written VJP.
+
+    `lif_step` over a whole time-major sequence, with a custom VJP (also
     for the recurrent `rlif_step`, given `weights`: ``V_{t+1}`` then adds
     ``s_t W``, the backward adds ``(l_{t+1} W^T) g_t`` to ``l_t``, and
     ``dL/dW = S^T L`` is one matmul after the reverse scan).
@@ -270,7 +272,9 @@ def if_sequence(
     reset: Reset = "subtract",
     unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
-    """`if_step` (or, with `weights`, `rif_step`) over a whole sequence:
+    """`if_step` over a whole sequence, with a hand-written VJP.
+
+    `if_step` (or, with `weights`, `rif_step`) over a whole sequence:
     `lif_sequence` with ``beta = 1``.
 
     Example:
@@ -453,7 +457,9 @@ def cuba_lif_sequence(
     reset: Reset = "subtract",
     unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
-    """`cuba_lif_step` over a whole time-major sequence, with a custom VJP
+    """`cuba_lif_step` over a whole sequence, with a hand-written VJP.
+
+    `cuba_lif_step` over a whole time-major sequence, with a custom VJP
     (also for the recurrent `rcuba_lif_step`, given `weights`).
 
     Forward: ``s_t = H(V_t - th)``, ``I_{t+1} = a I_t + x_t + s_t W``,

@@ -104,7 +104,9 @@ def threshold_value(layer: str, threshold: Any) -> float:
 
 
 def shape_argument(layer: str, layer_shape: Any, hidden_shape: Any) -> Any:
-    """The shape given as `layer_shape` (the documented name for `LI`) or as
+    """The shape argument of a neuron's constructor.
+
+    The shape given as `layer_shape` (the documented name for `LI`) or as
     `hidden_shape` (every other neuron's name): exactly one of them.
 
     Example: ``shape_argument("LI", None, (20,))`` is ``(20,)``.
@@ -140,7 +142,9 @@ def batch_shape(layer: str, batch_size: Any) -> tuple[int, ...]:
 
 
 def check_sequential_state(layers: Any, state: Any) -> None:
-    """A `Sequential`'s state: a list with one entry per layer, ``None``
+    """Check a Sequential's state against its layers.
+
+    A `Sequential`'s state: a list with one entry per layer, ``None``
     exactly for the stateless layers (those that are no `StatefulLayer`).
 
     Example:
@@ -178,7 +182,9 @@ def check_sequential_state(layers: Any, state: Any) -> None:
 
 
 def sequential_batch_ndim(layers: Any, state: Any) -> int:
-    """Batch axes of a `Sequential`'s state, read off its first layer that
+    """The number of batch axes of a Sequential's state.
+
+    Batch axes of a `Sequential`'s state, read off its first layer that
     states its per-example `state_shape` (a nested `Sequential` is searched).
 
     Example:

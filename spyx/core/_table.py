@@ -137,7 +137,9 @@ class NeuronSpec:
 
     @property
     def params(self) -> tuple[str, ...]:
-        """Names of the array parameters: the decays, then ``recurrent_w`` if
+        """Names of the array parameters.
+
+        Names of the array parameters: the decays, then ``recurrent_w`` if
         recurrent."""
         return self.decays + ((RECURRENT_W,) if self.recurrent else ())
 
@@ -146,7 +148,9 @@ class NeuronSpec:
         return state_shape(hidden_shape, len(self.state_parts))
 
     def random_params(self, values: Mapping[str, Any]) -> list[str]:
-        """The parameters drawn at random for these constructor `values`:
+        """The parameters drawn at random for these arguments.
+
+        The parameters drawn at random for these constructor `values`:
         ``recurrent_w`` first, then each decay left as ``None`` (without a
         fill)."""
         names = [RECURRENT_W] if self.recurrent else []

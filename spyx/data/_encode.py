@@ -145,7 +145,9 @@ def _latency(x: ArrayLike, num_steps: int, threshold: float, dtype: Any) -> Arra
 
 
 def shift_augment(max_shift: int = 10, axes: tuple[int, ...] = (-1,)) -> Any:
-    """A jitted ``f(data, key)`` that rolls `data` by one random whole number
+    """A jitted random roll of data along some axes.
+
+    A jitted ``f(data, key)`` that rolls `data` by one random whole number
     of positions in ``[-max_shift, max_shift)`` along each axis in `axes`
     (the same shift for the whole array, e.g. a batch of spike trains
     shifted across channels).
@@ -174,7 +176,9 @@ def shift_augment(max_shift: int = 10, axes: tuple[int, ...] = (-1,)) -> Any:
 
 
 def shuffler(dataset: tuple[Any, Any], batch_size: int) -> Any:
-    """A jitted ``f(dataset, key)`` that shuffles ``(x, y)`` together and
+    """A jitted shuffle of a data set into batches.
+
+    A jitted ``f(dataset, key)`` that shuffles ``(x, y)`` together and
     reshapes them into ``[num_batches, batch_size, ...]``, dropping the
     ``len(y) % batch_size`` examples left over (different ones each call).
 
@@ -216,7 +220,9 @@ def shuffler(dataset: tuple[Any, Any], batch_size: int) -> Any:
 
 
 def angle_code(neuron_count: int, min_val: float, max_val: float) -> Any:
-    """A jitted one-hot encoder of values over ``neuron_count`` bins whose
+    """A jitted one-hot encoder over evenly spaced bins.
+
+    A jitted one-hot encoder of values over ``neuron_count`` bins whose
     edges are ``linspace(min_val, max_val, neuron_count)``.
 
     A value ``v`` lights neuron ``i`` with ``edges[i] <= v < edges[i + 1]``,

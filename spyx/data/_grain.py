@@ -29,7 +29,9 @@ __all__ = [
 
 
 class State(NamedTuple):
-    """One batch: ``obs`` (bit-packed spikes) and ``labels``, spyx 1.0's
+    """One batch of a loader: bit-packed spikes and labels.
+
+    One batch: ``obs`` (bit-packed spikes) and ``labels``, spyx 1.0's
     batch type (a tuple, so ``x, y = batch`` works)."""
 
     obs: Any
@@ -37,7 +39,9 @@ class State(NamedTuple):
 
 
 class RateCode(grain.MapTransform):
-    """Rate coding of values in ``[0, 1]``: each of `sample_T` steps fires
+    """Rate coding of values in [0, 1] (a Grain transform).
+
+    Rate coding of values in ``[0, 1]``: each of `sample_T` steps fires
     with probability ``value * max_r``; the spikes are packed along time.
 
     Example:
@@ -69,7 +73,9 @@ class RateCode(grain.MapTransform):
 
 
 class LatencyCode(grain.MapTransform):
-    """Latency coding: a value ``v`` in ``[0, 1]`` fires once, at step
+    """Latency coding of values in [0, 1] (a Grain transform).
+
+    Latency coding: a value ``v`` in ``[0, 1]`` fires once, at step
     ``round((1 - v) (sample_T - 1))``; values at or below `threshold` never
     fire. Packed along time, like `RateCode`.
 
@@ -98,7 +104,9 @@ class LatencyCode(grain.MapTransform):
 
 
 class AngleCode(grain.MapTransform):
-    """One-hot coding of a value over `neuron_count` bins with edges
+    """One-hot coding of a value over evenly spaced bins (a Grain transform).
+
+    One-hot coding of a value over `neuron_count` bins with edges
     ``linspace(min_val, max_val, neuron_count)``, as `spyx.data.angle_code`
     (every value lights exactly one neuron); ``uint8``.
 
@@ -127,7 +135,9 @@ class AngleCode(grain.MapTransform):
 
 
 class ShiftAugment(grain.MapTransform):
-    """Roll ``record[input_key]`` by a random whole number of positions in
+    """A random roll along some axes (a Grain transform).
+
+    Roll ``record[input_key]`` by a random whole number of positions in
     ``[-max_shift, max_shift)`` along each axis in `axes`.
 
     Example: ``ShiftAugment(2, axes=(0, 1)).map({"obs": np.eye(4)})``.
@@ -151,7 +161,9 @@ class ShiftAugment(grain.MapTransform):
 
 
 class TonicSource:
-    """A Tonic data set as records ``{"obs": packed spikes, "labels": int}``:
+    """A Tonic data set as records of bit-packed spikes and labels.
+
+    A Tonic data set as records ``{"obs": packed spikes, "labels": int}``:
     each sample's frames (size-1 axes squeezed; a count above 0 is a spike)
     packed along time."""
 
@@ -191,7 +203,9 @@ def _default_workers() -> int:
 
 
 class GrainLoader:
-    """Batches of a data set through Grain's `DataLoader`, one epoch per
+    """Batches of a data set through Grain, one epoch per iteration.
+
+    Batches of a data set through Grain's `DataLoader`, one epoch per
     iteration, as `State(obs, labels)`; a trailing partial batch is dropped.
 
     Args:

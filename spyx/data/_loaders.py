@@ -163,7 +163,9 @@ class SHD_loader:
 
 
 class NMNIST_loader:
-    """Neuromorphic MNIST, as spyx 1.0 loads it: each recording's events on a
+    """Neuromorphic MNIST, loaded as spyx 1.0 loads it.
+
+    Neuromorphic MNIST, as spyx 1.0 loads it: each recording's events on a
     34 x 34 sensor with two polarities, binned into `sample_T` frames of
     event counts (`tonic.transforms.ToFrame`); 10 classes. Tonic finds the
     files in ``download_dir/NMNIST`` or downloads them.

@@ -189,8 +189,10 @@ class LI(Neuron):
 
 
 class ALIF(Neuron):
-    r"""Adaptive LIF (Bellec et al., "Long short-term memory and
-    learning-to-learn in networks of spiking neurons", NeurIPS 2018).
+    r"""Adaptive leaky integrate-and-fire neuron (Bellec et al., 2018).
+
+    From "Long short-term memory and learning-to-learn in networks of
+    spiking neurons" (NeurIPS 2018).
 
     $\vartheta_t = \vartheta + T$;  $s = H(V - \vartheta_t)$;
     $V' = b V + x - s\,\vartheta_t$;  $T' = g T + (1 - g)\, s$;  out $s$.
@@ -364,7 +366,9 @@ class PSU_LIF(_Leaky):
 
 
 class AssociativeLIF(PSU_LIF):
-    r"""`PSU_LIF` under the name spyx 1.0 gave it for users of snnTorch
+    r"""PSU_LIF under spyx 1.0's name, for users of snnTorch.
+
+    `PSU_LIF` under the name spyx 1.0 gave it for users of snnTorch
     (experimental; see `spyx.experimental`).
 
     The same neuron, constructor and parallel path as `PSU_LIF`. Its
