@@ -136,6 +136,40 @@ def resets(out: Path) -> None:
     fig.savefig(out / "explanation" / "resets.svg")
 
 
+def primer(out: Path) -> None:
+    """One LIF neuron over 60 steps: its input, its membrane crossing the
+    threshold and the spikes, and the surrogate derivative a gradient would
+    flow through at each step."""
+    import jax
+    import jax.numpy as jnp
+
+    import spyx.axn as axn
+    import spyx.nn as snn
+
+    T = 60
+    x = 0.25 + 0.2 * jax.random.normal(jax.random.key(0), (T, 1, 1))
+    layer = snn.LIF((1,), beta=0.9)
+    V, trace, spikes = layer.initial_state(1), [], []
+    for x_t in x:
+        trace.append(float(V[0, 0]))  # the membrane the spike is read from
+        s, V = layer(x_t, V)
+        spikes.append(float(s[0, 0]))
+    g = jax.vmap(jax.grad(axn.superspike()))(jnp.asarray(trace) - 1.0)
+    fig, axes = plt.subplots(3, 1, figsize=(7, 5.4), sharex=True)
+    axes[0].step(range(T), x[:, 0, 0], where="mid", color="tab:blue")
+    axes[0].set(ylabel="input x")
+    axes[1].plot(range(T), trace, color="k", label="membrane V")
+    axes[1].axhline(1.0, color="grey", linestyle="--", linewidth=0.8, label="threshold")
+    fired = [t for t, s in enumerate(spikes) if s > 0]
+    axes[1].vlines(fired, 1.05, 1.35, color="tab:red", label="spike")
+    axes[1].set(ylabel="V", ylim=(-0.7, 1.45))
+    axes[1].legend(loc="lower center", ncol=3, fontsize="small")
+    axes[2].plot(range(T), g, color="tab:green")
+    axes[2].set(ylabel="surrogate g(V - 1)", xlabel="time step")
+    fig.tight_layout()
+    fig.savefig(out / "explanation" / "primer.svg")
+
+
 def performance_table(page: Path) -> list[dict[str, str]]:
     """The rows of the first ``x floor`` table on the performance page, with
     the ratios as ``"fwd+bwd x floor"`` and ``"fwd x floor"``."""
@@ -208,6 +242,7 @@ def digits(out: Path) -> None:
 FIGURES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "surrogates": (surrogates, ("explanation/surrogates.svg",)),
     "resets": (resets, ("explanation/resets.svg",)),
+    "primer": (primer, ("explanation/primer.svg",)),
     "performance": (performance, ("explanation/performance.svg",)),
     "tutorial-nnx": _tutorial("first-snn-nnx"),
     "tutorial-eqx": _tutorial("first-snn-eqx"),

@@ -84,7 +84,7 @@ def test_every_image_on_the_site_is_drawn_by_the_figure_script():
 def test_quick_figures_draw(tmp_path):
     """The figures that take seconds (the tutorials' are drawn by their
     test above, the digits example's by the slow test below)."""
-    for name in ("surrogates", "resets", "performance"):
+    for name in ("surrogates", "resets", "performance", "primer"):
         figures.main([name, "--out", str(tmp_path)])
         for file in figures.FIGURES[name][1]:
             assert (tmp_path / file).stat().st_size > 1000
