@@ -1,7 +1,7 @@
 """Stateless layers, the activity counter, `Sequential` and `run` on Equinox."""
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -12,6 +12,7 @@ from jaxtyping import Float
 from spyx import core
 
 from ._custom_types import AnyArray, input_checked, typechecked
+from ._state import stateful_call
 
 __all__ = [
     "ActivityRegularization",
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-class ActivityRegularization(eqx.Module):
+class ActivityRegularization(eqx.nn.StatefulLayer):
     """Counts spikes per neuron, threaded through `run` as a state.
 
     A step returns ``(spikes, count + spikes)``; the final count is this
@@ -46,6 +47,8 @@ class ActivityRegularization(eqx.Module):
     hidden_shape: tuple[int, ...] = eqx.field(static=True)
     batch_size: int | None = eqx.field(static=True)
     dtype: Any = eqx.field(static=True)
+    state_index: eqx.nn.StateIndex
+    _takes_key: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -58,6 +61,7 @@ class ActivityRegularization(eqx.Module):
         core.batch_shape(layer, batch_size)
         self.batch_size = batch_size
         self.dtype = dtype
+        self.state_index = eqx.nn.StateIndex(self.initial_state())
 
     @property
     def n(self) -> int:
@@ -72,8 +76,25 @@ class ActivityRegularization(eqx.Module):
         batch = core.batch_shape("ActivityRegularization", batch_size)
         return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
 
-    @input_checked()
     def __call__(
+        self,
+        spikes: Float[AnyArray, "*batch {self.n}"],
+        state: Float[AnyArray, "*batch {self.n}"] | eqx.nn.State,
+        *,
+        key: Array | None = None,
+    ) -> tuple[
+        Float[AnyArray, "*batch {self.n}"],
+        Float[AnyArray, "*batch {self.n}"] | eqx.nn.State,
+    ]:
+        """Pass `spikes` through and add them to the count `state`.
+
+        `state` is an array, or an `eqx.nn.State` holding this layer's
+        count; `key` is accepted for `eqx.nn.Sequential` and unused.
+        """
+        return stateful_call(self, self._step, spikes, state)
+
+    @input_checked()
+    def _step(
         self,
         spikes: Float[AnyArray, "*batch {self.n}"],
         spike_count: Float[AnyArray, "*batch {self.n}"],
@@ -254,7 +275,7 @@ def _vmap_n(fn: Callable, n: int) -> Callable:
     return fn
 
 
-class Sequential(eqx.Module):
+class Sequential(eqx.nn.StatefulLayer):
     """A chain of layers that threads each stateful layer's state.
 
     Stateful layers (with `initial_state`) are called as
@@ -267,6 +288,12 @@ class Sequential(eqx.Module):
     Built like `eqx.nn.Sequential`: ``Sequential([a, b])`` or
     ``Sequential(a, b)``; ``model[i]``, ``len(model)``, iteration, and
     slices (``model[1:]`` is a `Sequential`).
+
+    **Equinox's state.** Called with an `eqx.nn.State` (from
+    `eqx.nn.make_with_state`) instead of the list, it threads that through
+    its layers as `eqx.nn.Sequential` does (every `eqx.nn.StatefulLayer`,
+    `eqx.nn.BatchNorm` included, reads and writes its own entry), on one
+    example; batch with `jax.vmap`.
 
     **Keys.** ``model(x, state, key=key)`` splits `key` over the layers
     (``jax.random.split(key, len(model))``) and gives its key to each layer
@@ -320,10 +347,16 @@ class Sequential(eqx.Module):
             core.initial_state_of(layer, batch_size, dtype) for layer in self.layers
         ]
 
+    def is_stateful(self) -> bool:
+        """Whether any layer carries a state (`eqx.nn.StatefulLayer`)."""
+        return any(_is_eqx_stateful(layer) for layer in self.layers)
+
     def __call__(
-        self, x: Array, state: Sequence[Any], *, key: Array | None = None
-    ) -> tuple[Array, list]:
+        self, x: Array, state: Sequence[Any] | eqx.nn.State, *, key: Array | None = None
+    ) -> tuple[Array, list | eqx.nn.State]:
         """Apply every layer in order; returns ``(out, new_state)``."""
+        if isinstance(state, eqx.nn.State):
+            return self._call_with_state(x, state, key)
         core.check_sequential_state(self.layers, state)
         batch_ndim = core.sequential_batch_ndim(self.layers, state)
         batch = tuple(x.shape[:batch_ndim])
@@ -342,6 +375,24 @@ class Sequential(eqx.Module):
             keys=core.layer_keys(key, self.layers),
             check=core.check_chain_inputs(self.layers, describe),
         )
+
+    def _call_with_state(
+        self, x: Array, state: eqx.nn.State, key: Array | None
+    ) -> tuple[Array, eqx.nn.State]:
+        check = core.check_chain_inputs(self.layers, describe)
+        keys = core.layer_keys(key, self.layers)
+        for i, (layer, k) in enumerate(zip(self.layers, keys, strict=True)):
+            check(i, x)
+            extra = {} if k is None else {"key": k}
+            if _is_eqx_stateful(layer):
+                x, state = layer(x, state, **extra)
+            else:
+                x = layer(x, **extra)
+        return x, state
+
+
+def _is_eqx_stateful(layer: Any) -> bool:
+    return isinstance(layer, eqx.nn.StatefulLayer) and layer.is_stateful()
 
 
 def describe(layer: Any) -> core.ExampleShape | None:
@@ -382,7 +433,9 @@ def run(
         model: a callable ``(x_t, state) -> (out_t, state)``, such as a
             neuron or a `Sequential`.
         x: ``[T, ...]`` for one example, or ``[T, B, ...]`` for a batch.
-        state: the state before the first step. ``None`` builds the zero
+        state: the state before the first step: an array state, or an
+            `eqx.nn.State` (from `eqx.nn.make_with_state`; then the model is
+            stepped through time, one example per call). ``None`` builds the zero
             state: one example's, or, when `x` has one more axis than the model's
             first layer takes (``[T, B, ...]``), ``model.initial_state(B)``. (When
             the first layer does not say what it takes, `x` is one example.)
@@ -420,12 +473,74 @@ def run(
     batched, _ = spyx_eqx.run(model, jnp.ones((100, 4, 8)))  # [T, B, 8]
     ```
     """
+    return _compiled_run(
+        model,
+        x,
+        state,
+        key,
+        batch_major,
+        layerwise,
+        unroll,
+        checkpoint,
+        core.debug_checks_enabled(),
+    )
+
+
+@eqx.filter_jit
+def _compiled_run(
+    model: Any,
+    x: Array,
+    state: Any,
+    key: Array | None,
+    batch_major: bool,
+    layerwise: bool | None,
+    unroll: int | bool,
+    checkpoint: int | None,
+    debug: bool,
+) -> tuple[Array, Any]:
+    """`run`, compiled once per model structure, input shape and options and
+    reused, so that eager calls (a notebook, no `eqx.filter_jit`) cost about
+    what a jitted one does; inside the user's own `jit` it is traced inline.
+    `debug` (whether `spyx.core.debug_checks` is on) is part of the cache key,
+    so turning the checks on compiles them in."""
+    with core.debug_checks(debug):
+        return _run(model, x, state, key, batch_major, layerwise, unroll, checkpoint)
+
+
+def _run(
+    model: Any,
+    x: Array,
+    state: Any,
+    key: Array | None,
+    batch_major: bool,
+    layerwise: bool | None,
+    unroll: int | bool,
+    checkpoint: int | None,
+) -> tuple[Array, Any]:
     layer = f"run({type(model).__name__})"
     core.check_floating(layer, "x", x)
     batch = x.shape[0] if batch_major and x.ndim >= 2 else None
     x = core.to_time_major(layer, x, batch_major)
     if x.ndim < 1:
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
+    if isinstance(state, eqx.nn.State):  # Equinox's own state: step by step
+        if layerwise:
+            raise ValueError(
+                f"{layer}: with an eqx.nn.State the model runs step by step; pass "
+                f"the array state (model.initial_state()) to run it layer-wise."
+            )
+        outs, final = core.run_model(
+            model,
+            x,
+            state,
+            layer=layer,
+            batch_size=None,
+            layerwise=False,
+            unroll=unroll,
+            checkpoint=checkpoint,
+            key=key,
+        )
+        return core.from_time_major(outs, batch_major), final
     if state is not None and x.ndim >= 2:
         core.check_time_major(layer, x, state)
     sequential = isinstance(model, Sequential)

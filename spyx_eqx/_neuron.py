@@ -18,6 +18,7 @@ from jaxtyping import Float
 from spyx import core
 
 from ._custom_types import AnyArray, input_checked
+from ._state import stateful_call
 
 __all__ = ["Neuron", "SpikingNeuron", "eqx_class"]
 
@@ -32,16 +33,26 @@ def eqx_class(spec: core.NeuronSpec) -> type:
     return Neuron.class_for(spec)
 
 
-class Neuron(core.NeuronBase, eqx.Module):
+class Neuron(core.NeuronBase, eqx.nn.StatefulLayer):
     """Shared behaviour of the `spyx_eqx` neurons, driven by the class's `spec`.
 
     A subclass declares one `Array` field per name in ``spec.params``
     (``beta: Array``, ``recurrent_w: Array``, ...). Modules act on one example and
     accept leading batch axes: `x` is ``(*batch, *hidden_shape)``.
+
+    Every neuron is also an `eqx.nn.StatefulLayer`: called with an
+    `eqx.nn.State` it keeps its state there, behind its `state_index` (see
+    `spyx_eqx.run` and `eqx.nn.make_with_state`).
     """
 
     hidden_shape: tuple[int, ...] = eqx.field(static=True)
+    state_index: eqx.nn.StateIndex
     _classes: ClassVar[dict] = {}
+    _takes_key: ClassVar[bool] = False  # `key=` is accepted (for eqx.nn.Sequential)
+
+    def _setup(self, *args: Any, **kwargs: Any) -> None:
+        super()._setup(*args, **kwargs)
+        self.state_index = eqx.nn.StateIndex(self.initial_state())
 
     def _draw(self, layer: str, key: Array | None, names: list[str]) -> list:
         if key is None:
@@ -92,15 +103,31 @@ class Neuron(core.NeuronBase, eqx.Module):
         """The parameter arrays by name, as `spyx.core` takes them."""
         return {name: getattr(self, name) for name in self.spec.params}
 
-    @input_checked()
     def __call__(
+        self,
+        x: Float[AnyArray, "*batch {self.n}"],
+        state: Float[AnyArray, "*batch {self.state_n}"] | eqx.nn.State,
+        *,
+        key: Array | None = None,
+    ) -> tuple[
+        Float[AnyArray, "*batch {self.n}"],
+        Float[AnyArray, "*batch {self.state_n}"] | eqx.nn.State,
+    ]:
+        """One step on ``(*batch, *hidden_shape)``; returns ``(out, new_state)``.
+
+        `state` is an array, or an `eqx.nn.State` holding this neuron's
+        state; `key` is accepted for `eqx.nn.Sequential` and unused.
+        """
+        return stateful_call(self, self._step, x, state)
+
+    @input_checked()
+    def _step(
         self,
         x: Float[AnyArray, "*batch {self.n}"],
         state: Float[AnyArray, "*batch {self.state_n}"],
     ) -> tuple[
         Float[AnyArray, "*batch {self.n}"], Float[AnyArray, "*batch {self.state_n}"]
     ]:
-        """One step on ``(*batch, *hidden_shape)``; returns ``(out, new_state)``."""
         return core.neuron_step(self, self._params(), x, state)
 
     @input_checked(sequence=True)

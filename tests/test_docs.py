@@ -114,7 +114,8 @@ def _neurons():
 def _reference_modules() -> list[str]:
     """The modules the API reference shows (its ``::: module`` lines)."""
     pages = sorted((DOCS / "reference").glob("*.md"))
-    return [m for p in pages for m in re.findall(r"^::: (\S+)", p.read_text(), re.M)]
+    found = [m for p in pages for m in re.findall(r"^::: (\S+)", p.read_text(), re.M)]
+    return list(dict.fromkeys(found))  # spyx.core spans several pages
 
 
 def _docstring_examples():

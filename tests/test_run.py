@@ -11,6 +11,7 @@ from flax import nnx
 import spyx.axn as axn
 import spyx.experimental
 import spyx.nn as snn
+import spyx_eqx
 
 from .helpers import NEURON_IDS, NEURONS, spiking_input
 
@@ -199,3 +200,31 @@ def test_run_accepts_unroll():
     layer = snn.LIF((H,), beta=0.7)
     xs = spiking_input(5, (T, B, H))
     _close(snn.run(layer, xs, unroll=4), snn.run(layer, xs))
+
+
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_eager_run_compiles_once_and_reuses_it(api, monkeypatch):
+    """`run` called eagerly traces its body once per model structure and
+    input shape, then reuses the compiled function (no retracing on the
+    second call), and turning `debug_checks` on compiles the checks in."""
+    import importlib
+
+    from spyx import core
+
+    module = importlib.import_module(
+        "spyx.nn._sequential" if api == "nnx" else "spyx_eqx._layers"
+    )
+    traced = []
+    body = module._run
+    monkeypatch.setattr(module, "_run", lambda *a: traced.append(1) or body(*a))
+    layer = snn.LIF((7,), beta=0.5)  # a shape no other test uses
+    model = layer if api == "nnx" else spyx_eqx.from_nnx(layer)
+    run = snn.run if api == "nnx" else spyx_eqx.run
+    x = jnp.full((11, 3, 7), 0.4)
+    first = run(model, x)
+    second = run(model, x + 0.1)
+    assert len(traced) == 1
+    assert not np.array_equal(first[1], second[1])  # new data, same program
+    with core.debug_checks():
+        run(model, x)
+    assert len(traced) == 2

@@ -11,7 +11,7 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 """
 
 from ._adjoint import adjoint_sequence
-from ._checks import check_finite, debug_checks
+from ._checks import check_finite, debug_checks, debug_checks_enabled
 from ._init import (
     beta_from_snntorch,
     decay_init,
@@ -165,6 +165,7 @@ __all__ = [
     "clip01",
     "cuba_lif_step",
     "debug_checks",
+    "debug_checks_enabled",
     "decay_init",
     "decay_value",
     "from_time_major",

@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["check_finite", "debug_checks"]
+__all__ = ["check_finite", "debug_checks", "debug_checks_enabled"]
 
 _ENABLED = [False]
 
@@ -32,6 +32,11 @@ def debug_checks(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _ENABLED[0] = previous
+
+
+def debug_checks_enabled() -> bool:
+    """Whether the value checks of `debug_checks` are on."""
+    return _ENABLED[0]
 
 
 def _message(layer: str, name: str, kind: str) -> str:

@@ -29,6 +29,9 @@ def takes_key(layer: Any) -> bool:
 
     Example: ``takes_key(eqx.nn.Dropout(0.5))`` is ``True``.
     """
+    declared = getattr(layer, "_takes_key", None)  # accepts one, uses none
+    if declared is not None:
+        return declared
     try:
         params = inspect.signature(layer).parameters
     except (TypeError, ValueError):

@@ -1,8 +1,10 @@
 """`Sequential`, the stateful chain of layers, and the time-major `run`."""
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
 from flax import nnx
 from jax import Array
 
@@ -102,6 +104,53 @@ def run(
     outs, final = spyx.nn.run(model, x, checkpoint=25)  # bounded memory
     ```
     """
+    options = (batch_major, layerwise, unroll, checkpoint)
+    if not isinstance(model, nnx.Module):  # a plain callable: nothing to cache
+        return _run(model, x, state, *options)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    debug = core.debug_checks_enabled()
+    outs, final, rest_after = _compiled_run(
+        graphdef, params, rest, x, state, *options, debug
+    )
+    if jax.tree.leaves(rest):  # e.g. the RNG counters of a dropout layer
+        nnx.update(model, rest_after)
+    return outs, final
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7, 8, 9))
+def _compiled_run(
+    graphdef: Any,
+    params: Any,
+    rest: Any,
+    x: Array,
+    state: Any,
+    batch_major: bool,
+    layerwise: bool | None,
+    unroll: int | bool,
+    checkpoint: int | None,
+    debug: bool,
+) -> tuple[Array, Any, Any]:
+    """`run`, compiled once per model structure (`graphdef`), input shape and
+    options and reused, so that eager calls cost about what a jitted one
+    does; inside the user's own `jit`, `vmap` or `grad` it is traced inline.
+    `debug` (whether `spyx.core.debug_checks` is on) is part of the cache
+    key. Variables other than parameters (RNG counters, ...) that the run
+    changes come back, to be written into the model."""
+    model = nnx.merge(graphdef, params, rest)
+    with core.debug_checks(debug):
+        outs, final = _run(model, x, state, batch_major, layerwise, unroll, checkpoint)
+    return outs, final, nnx.state(model, nnx.Not(nnx.Param))
+
+
+def _run(
+    model: Any,
+    x: Array,
+    state: Any,
+    batch_major: bool,
+    layerwise: bool | None,
+    unroll: int | bool,
+    checkpoint: int | None,
+) -> tuple[Array, Any]:
     layer = f"run({type(model).__name__})"
     x = core.to_time_major(layer, x, batch_major)
     core.check_time_major(layer, x, state)
