@@ -473,17 +473,10 @@ def run(
     batched, _ = spyx_eqx.run(model, jnp.ones((100, 4, 8)))  # [T, B, 8]
     ```
     """
-    return _compiled_run(
-        model,
-        x,
-        state,
-        key,
-        batch_major,
-        layerwise,
-        unroll,
-        checkpoint,
-        core.debug_checks_enabled(),
-    )
+    options = (batch_major, layerwise, unroll, checkpoint)
+    if core.under_transformation((model, x, state, key)):
+        return _run(model, x, state, key, *options)  # traced inline by the caller
+    return _compiled_run(model, x, state, key, *options, core.debug_checks_enabled())
 
 
 @eqx.filter_jit
@@ -500,7 +493,8 @@ def _compiled_run(
 ) -> tuple[Array, Any]:
     """`run`, compiled once per model structure, input shape and options and
     reused, so that eager calls (a notebook, no `eqx.filter_jit`) cost about
-    what a jitted one does; inside the user's own `jit` it is traced inline.
+    what a jitted one does (under the user's own `jit`, `vmap` or `grad`,
+    `run` is traced inline instead).
     `debug` (whether `spyx.core.debug_checks` is on) is part of the cache key,
     so turning the checks on compiles them in."""
     with core.debug_checks(debug):

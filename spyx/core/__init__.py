@@ -11,7 +11,12 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 """
 
 from ._adjoint import adjoint_sequence
-from ._checks import check_finite, debug_checks, debug_checks_enabled
+from ._checks import (
+    check_finite,
+    debug_checks,
+    debug_checks_enabled,
+    under_transformation,
+)
 from ._init import (
     beta_from_snntorch,
     decay_init,
@@ -207,6 +212,7 @@ __all__ = [
     "threshold_value",
     "time_scan",
     "to_time_major",
+    "under_transformation",
     "example_keys",
     "layer_keys",
     "row_keys",

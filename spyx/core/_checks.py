@@ -14,7 +14,12 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["check_finite", "debug_checks", "debug_checks_enabled"]
+__all__ = [
+    "check_finite",
+    "debug_checks",
+    "debug_checks_enabled",
+    "under_transformation",
+]
 
 _ENABLED = [False]
 
@@ -32,6 +37,12 @@ def debug_checks(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _ENABLED[0] = previous
+
+
+def under_transformation(tree: Any) -> bool:
+    """Whether any array in `tree` is being traced (inside a `jit`, `vmap`,
+    `grad`, ...), as opposed to an eager call on concrete arrays."""
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
 
 def debug_checks_enabled() -> bool:

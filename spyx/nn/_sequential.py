@@ -108,6 +108,8 @@ def run(
     if not isinstance(model, nnx.Module):  # a plain callable: nothing to cache
         return _run(model, x, state, *options)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    if core.under_transformation((params, rest, x, state)) or not _hashable(graphdef):
+        return _run(model, x, state, *options)  # traced inline by the caller
     debug = core.debug_checks_enabled()
     outs, final, rest_after = _compiled_run(
         graphdef, params, rest, x, state, *options, debug
@@ -115,6 +117,16 @@ def run(
     if jax.tree.leaves(rest):  # e.g. the RNG counters of a dropout layer
         nnx.update(model, rest_after)
     return outs, final
+
+
+def _hashable(graphdef: Any) -> bool:
+    """Whether a model's structure can key the compile cache (a layer holding
+    a list, say, cannot)."""
+    try:
+        hash(graphdef)
+    except TypeError:
+        return False
+    return True
 
 
 @functools.partial(jax.jit, static_argnums=(0, 5, 6, 7, 8, 9))
@@ -132,7 +144,8 @@ def _compiled_run(
 ) -> tuple[Array, Any, Any]:
     """`run`, compiled once per model structure (`graphdef`), input shape and
     options and reused, so that eager calls cost about what a jitted one
-    does; inside the user's own `jit`, `vmap` or `grad` it is traced inline.
+    does (under the user's own `jit`, `vmap` or `grad`, `run` is traced
+    inline instead).
     `debug` (whether `spyx.core.debug_checks` is on) is part of the cache
     key. Variables other than parameters (RNG counters, ...) that the run
     changes come back, to be written into the model."""
