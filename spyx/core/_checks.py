@@ -40,8 +40,11 @@ def debug_checks(enabled: bool = True) -> Iterator[None]:
 
 
 def under_transformation(tree: Any) -> bool:
-    """Whether any array in `tree` is being traced (inside a `jit`, `vmap`,
-    `grad`, ...), as opposed to an eager call on concrete arrays."""
+    """Whether any array in `tree` is being traced.
+
+    True inside a `jit`, `vmap`, `grad`, ...; false for an eager call on
+    concrete arrays.
+    """
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
 
