@@ -18,6 +18,7 @@ from jax.typing import ArrayLike
 __all__ = [
     "angle_code",
     "check_steps",
+    "latency",
     "latency_code",
     "rate_code",
     "shift_augment",
@@ -131,13 +132,16 @@ def latency_code(
             threshold = num_steps
         threshold = 0.01 if threshold is None else float(threshold)
         out = jnp.uint8 if dtype is None else dtype
-        return jax.jit(lambda data: _latency(data, steps, threshold, out))
+        return jax.jit(lambda data: latency(data, steps, threshold, out))
     num_steps = check_steps("latency_code", num_steps)
     threshold = 0.0 if threshold is None else float(threshold)
-    return _latency(x, num_steps, threshold, jnp.float32 if dtype is None else dtype)
+    return latency(x, num_steps, threshold, jnp.float32 if dtype is None else dtype)
 
 
-def _latency(x: ArrayLike, num_steps: int, threshold: float, dtype: Any) -> Array:
+def latency(x: ArrayLike, num_steps: int, threshold: float, dtype: Any) -> Array:
+    """The latency code of `x`: ``[num_steps, *x.shape]``, one spike at step
+    ``round((1 - v) (T - 1))`` for each value ``v > threshold`` (clipped to
+    ``[0, 1]``); shared by `latency_code` and `LatencyCode`."""
     v = jnp.clip(jnp.asarray(x, jnp.float32), 0.0, 1.0)
     t_spike = jnp.round((1.0 - v) * (num_steps - 1)).astype(jnp.int32)
     steps = jnp.arange(num_steps).reshape((num_steps,) + (1,) * v.ndim)

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import grain.python as grain
 import numpy as np
 
+from ._encode import angle_code, latency
+
 __all__ = [
     "AngleCode",
     "GrainLoader",
@@ -95,11 +97,9 @@ class LatencyCode(grain.MapTransform):
 
     def map(self, record: dict) -> dict:
         """Encode ``record[input_key]`` into ``record[output_key]``."""
-        v = np.clip(np.asarray(record[self.input_key], np.float32), 0.0, 1.0)
-        fire_at = np.round((1.0 - v) * (self.sample_T - 1)).astype(np.int64)
-        steps = np.arange(self.sample_T).reshape((-1,) + (1,) * v.ndim)
-        spikes = (steps == fire_at) & (v > self.threshold)
-        record[self.output_key] = np.packbits(spikes.astype(np.uint8), axis=0)
+        data = np.asarray(record[self.input_key], np.float32)
+        spikes = latency(data, self.sample_T, self.threshold, np.uint8)
+        record[self.output_key] = np.packbits(np.asarray(spikes), axis=0)
         return record
 
 
@@ -124,13 +124,12 @@ class AngleCode(grain.MapTransform):
         self.neuron_count = int(neuron_count)
         self.min_val, self.max_val = float(min_val), float(max_val)
         self.input_key, self.output_key = input_key, output_key
-        self.neurons = np.linspace(min_val, max_val, self.neuron_count)
+        self._encode = angle_code(self.neuron_count, self.min_val, self.max_val)
 
     def map(self, record: dict) -> dict:
         """Encode ``record[input_key]`` into ``record[output_key]``."""
-        bins = np.digitize(record[self.input_key], self.neurons) - 1
-        index = np.clip(bins, 0, self.neuron_count - 1)
-        record[self.output_key] = np.eye(self.neuron_count, dtype=np.uint8)[index]
+        one_hot = self._encode(np.asarray(record[self.input_key]))
+        record[self.output_key] = np.asarray(one_hot, np.uint8)
         return record
 
 

@@ -66,7 +66,35 @@ class _SHDRaster:
         return frames
 
 
-class SHD_loader:
+class _TonicLoader:
+    """What both loaders share: a Grain loader per split of Tonic data sets
+    (the training one shuffled with `key`), and one epoch per call."""
+
+    def _make_loaders(
+        self, splits: dict, batch_size: int, key: int, worker_count: int | None
+    ) -> None:
+        self._splits = splits
+        self._loaders = {
+            split: GrainLoader(
+                SpyxMapDataset(TonicSource(ds)),
+                batch_size,
+                shuffle=split == "train",
+                seed=key,
+                worker_count=worker_count,
+            )
+            for split, ds in splits.items()
+        }
+
+    def train_epoch(self) -> Any:
+        """An iterator over one epoch of shuffled training batches."""
+        return iter(self._loaders["train"])
+
+    def test_epoch(self) -> Any:
+        """An iterator over the test batches, in order."""
+        return iter(self._loaders["test"])
+
+
+class SHD_loader(_TonicLoader):
     """The Spiking Heidelberg Digits, as spyx 1.0 loads them.
 
     Each recording (700 cochlea channels, about a second) is binned into
@@ -110,28 +138,11 @@ class SHD_loader:
         self.obs_shape = (int(channels),)
         self.act_shape = (20,)
         raster = _SHDRaster(self.sample_T, int(channels))
-        self._splits = {
+        splits = {
             split: SHD(download_dir, train=split == "train", transform=raster)
             for split in ("train", "test")
         }
-        self._train_dl, self._test_dl = (
-            GrainLoader(
-                SpyxMapDataset(TonicSource(self._splits[split])),
-                batch_size,
-                shuffle=split == "train",
-                seed=key,
-                worker_count=worker_count,
-            )
-            for split in ("train", "test")
-        )
-
-    def train_epoch(self) -> Any:
-        """An iterator over one epoch of shuffled training batches."""
-        return iter(self._train_dl)
-
-    def test_epoch(self) -> Any:
-        """An iterator over the test batches, in order."""
-        return iter(self._test_dl)
+        self._make_loaders(splits, batch_size, key, worker_count)
 
     def prestage(self, split: str = "train") -> tuple[Any, Any]:
         """A whole split as two device arrays, read in this process.
@@ -162,7 +173,7 @@ class SHD_loader:
         )
 
 
-class NMNIST_loader:
+class NMNIST_loader(_TonicLoader):
     """Neuromorphic MNIST, loaded as spyx 1.0 loads it.
 
     Neuromorphic MNIST, as spyx 1.0 loads it: each recording's events on a
@@ -203,25 +214,10 @@ class NMNIST_loader:
         to_frames = transforms.ToFrame(
             sensor_size=datasets.NMNIST.sensor_size, n_time_bins=self.sample_T
         )
-        self._train_dl, self._test_dl = (
-            GrainLoader(
-                SpyxMapDataset(
-                    TonicSource(
-                        datasets.NMNIST(download_dir, train=train, transform=to_frames)
-                    )
-                ),
-                batch_size,
-                shuffle=train,
-                seed=key,
-                worker_count=worker_count,
+        splits = {
+            split: datasets.NMNIST(
+                download_dir, train=split == "train", transform=to_frames
             )
-            for train in (True, False)
-        )
-
-    def train_epoch(self) -> Any:
-        """An iterator over one epoch of shuffled training batches."""
-        return iter(self._train_dl)
-
-    def test_epoch(self) -> Any:
-        """An iterator over the test batches, in order."""
-        return iter(self._test_dl)
+            for split in ("train", "test")
+        }
+        self._make_loaders(splits, batch_size, key, worker_count)
