@@ -41,7 +41,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
-from . import core
+from .core import _frontend as frontend
 
 __all__ = ["MANIFEST", "describe", "restore", "save"]
 
@@ -54,7 +54,7 @@ def describe(model: nnx.Module) -> dict[str, str]:
     """What a checkpoint records about each module and variable.
 
     One entry per module and variable of `model`, keyed by its path:
-    ``"LIF(hidden_shape=(16,), activation=superspike(k=25.0), reset='zero')"``,
+    ``"LIF(hidden_shape=(16,), spike=superspike(k=25.0), reset='zero')"``,
     ``"Param float32[16]"``.
 
     This is what a checkpoint records and `restore` compares.
@@ -70,8 +70,8 @@ def describe(model: nnx.Module) -> dict[str, str]:
             # of the callables, only a neuron's spike function is part of the
             # model (e.g. "superspike(k=25.0)"); others are initialisers
             text = (
-                core.describe_value(value)
-                if not callable(value) or name == "activation"
+                frontend.describe_value(value)
+                if not callable(value) or name == "spike"
                 else None
             )
             if text is not None:
@@ -88,7 +88,7 @@ def describe(model: nnx.Module) -> dict[str, str]:
 
 def _digests(folder: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(folder)): core.digest(p.read_bytes())
+        str(p.relative_to(folder)): frontend.digest(p.read_bytes())
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name != MANIFEST
     }
@@ -181,7 +181,7 @@ def restore(path: str | os.PathLike, model: nnx.Module) -> nnx.Module:
         raise FileNotFoundError(f"restore: no checkpoint at {path}.")
     manifest = _check_files(path)
     if manifest is not None:
-        core.compare_descriptions(
+        frontend.compare_descriptions(
             f"restore: the checkpoint at {path}", manifest["model"], describe(model)
         )
     try:

@@ -19,7 +19,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from spyx import core
+from spyx.core import _frontend as frontend
 
 __all__ = ["describe", "restore", "save"]
 
@@ -46,10 +46,12 @@ def describe(model: Any) -> dict[str, str]:
             settings, children = [], []
             for f in fields:
                 value = getattr(obj, f.name, None)
+                if value is None and f.default is None:
+                    continue  # left at its default (PSU_LIF's `reset`)
                 # hyperparameters: static fields, and plain numbers such as
                 # a threshold (a float leaf, like eqx.nn.Dropout's `p`)
                 if f.metadata.get("static", False) or isinstance(value, _NUMBER):
-                    text = core.describe_value(value)
+                    text = frontend.describe_value(value)
                     if text is not None:
                         settings.append(f"{f.name}={text}")
                 else:
@@ -65,7 +67,7 @@ def describe(model: Any) -> dict[str, str]:
                 walk(obj[k], f"{path}[{k!r}]")
         elif eqx.is_array(obj):
             out[path] = f"{np.dtype(obj.dtype).name}{list(np.shape(obj))}"
-        elif callable(obj) and (text := core.describe_value(obj)) is not None:
+        elif callable(obj) and (text := frontend.describe_value(obj)) is not None:
             out[path] = text  # e.g. the spike function
 
     walk(model, "")
@@ -86,7 +88,7 @@ def save(path: str | os.PathLike, model: Any) -> Path:
     eqx.tree_serialise_leaves(buffer, model)
     body = buffer.getvalue()
     header = json.dumps(
-        {"sha256": core.digest(body), "model": describe(model)}, sort_keys=True
+        {"sha256": frontend.digest(body), "model": describe(model)}, sort_keys=True
     ).encode()
     tmp = path.with_name(path.name + ".saving")
     with open(tmp, "wb") as f:
@@ -110,7 +112,7 @@ def _read(path: Path) -> tuple[dict | None, bytes]:
     except ValueError:
         header = None
     body = data[start + size :]
-    if header is None or core.digest(body) != header.get("sha256"):
+    if header is None or frontend.digest(body) != header.get("sha256"):
         raise ValueError(
             f"restore: the file at {path} is truncated or corrupted (its contents "
             f"do not match the checksum written with it); nothing was restored."
@@ -134,7 +136,7 @@ def restore(path: str | os.PathLike, like: Any) -> Any:
         raise FileNotFoundError(f"restore: no checkpoint at {path}.")
     header, body = _read(path)
     if header is not None:
-        core.compare_descriptions(
+        frontend.compare_descriptions(
             f"restore: the file at {path}", header["model"], describe(like)
         )
     try:

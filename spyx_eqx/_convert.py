@@ -66,7 +66,7 @@ def _neuron_twin(cls: type, module: Any, read: Any, **randomness: Any) -> tuple:
         # which has no gradient; its twin is a gradient tree too
         th = module.threshold
         kwargs["threshold"] = core.THRESHOLD if th is None else th
-        kwargs["activation"] = module.activation
+        kwargs["activation"] = module.spike
     if spec.resets:
         kwargs["reset"] = module.reset
     return cls(module.hidden_shape, **kwargs, **randomness), arrays

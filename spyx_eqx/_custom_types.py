@@ -14,7 +14,7 @@ import numpy as np
 from beartype import beartype
 from jaxtyping import TypeCheckError, jaxtyped
 
-from spyx import core
+from spyx.core import _frontend as frontend
 
 AnyArray = jax.Array | np.ndarray
 """What a `spyx_eqx` layer accepts: a JAX or a NumPy array."""
@@ -34,26 +34,39 @@ def _short(x: Any) -> str:
     return f"{name}[{','.join(map(str, np.shape(x)))}]"
 
 
-def input_checked(*, sequence: bool = False, label: str = "") -> Callable:
-    """`typechecked`, after checking `x` (the first argument) against the
-    module's whole ``hidden_shape`` (``[T, *batch, *hidden_shape]`` when
-    `sequence`), so a wrong input is a `TypeCheckError` about parameter
-    ``'x'`` with both shapes, even where the annotations only see the last
-    axis. `label` follows the class name in messages (``".parallel"``)."""
-    check = core.check_sequence if sequence else core.check_input
+def input_checked(
+    *,
+    sequence: bool = False,
+    label: str = "",
+    check: Callable[..., None] = frontend.check_neuron_inputs,
+) -> Callable:
+    """`typechecked`, after spyx's one check of the inputs.
+
+    ``check(module, x, state, sequence=, label=)`` (by default
+    `spyx.frontend.check_neuron_inputs`) checks `x` (the first argument; with
+    `sequence`, ``[T, *batch, *hidden_shape]``) against the module's whole
+    ``hidden_shape``, and the state (the second argument, if any), so a wrong
+    input is a `TypeCheckError` about parameter ``'x'`` or ``'state'`` with
+    both shapes, even where the annotations only see the last axis. The
+    wrapped method then skips the core's own check (``checked=True``).
+    `label` follows the class name in messages (``".parallel"``)."""
 
     def decorate(fn: Callable) -> Callable:
         typed = typechecked(fn)
 
         @functools.wraps(fn)
         def wrapper(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
+            state = args[0] if args else None
             try:
-                check(type(self).__name__ + label, x, self.hidden_shape)
+                check(self, x, state, sequence=sequence, label=label)
             except (TypeError, ValueError) as err:
+                which = "state" if "`state`" in str(err) else "x"
+                value = state if which == "state" else x
                 raise TypeCheckError(
                     f"Type-check error whilst checking the parameters of "
                     f"{type(self).__name__}.{fn.__name__}.\nThe problem arose whilst "
-                    f"typechecking parameter 'x'.\nActual value: {_short(x)}\n{err}"
+                    f"typechecking parameter '{which}'.\nActual value: "
+                    f"{_short(value)}\n{err}"
                 ) from None
             return typed(self, x, *args, **kwargs)
 

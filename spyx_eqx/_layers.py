@@ -10,6 +10,7 @@ from jax import Array
 from jaxtyping import Float
 
 from spyx import core
+from spyx.core import _frontend as frontend
 
 from ._custom_types import AnyArray, input_checked, typechecked
 from ._state import stateful_call
@@ -24,6 +25,14 @@ __all__ = [
     "run",
     "sum_pool",
 ]
+
+
+def _check_count(
+    layer: Any, spikes: Any, count: Any, *, sequence: bool, label: str
+) -> None:
+    name = type(layer).__name__ + label
+    batch = core.check_input(name, spikes, layer.hidden_shape)
+    core.check_state(name, count, batch, layer.hidden_shape)
 
 
 class ActivityRegularization(eqx.nn.StatefulLayer):
@@ -57,8 +66,10 @@ class ActivityRegularization(eqx.nn.StatefulLayer):
         dtype: Any = jnp.float32,
     ):
         layer = "ActivityRegularization"
-        self.hidden_shape = core.normalize_shape(layer, "hidden_shape", hidden_shape)
-        core.batch_shape(layer, batch_size)
+        self.hidden_shape = frontend.normalize_shape(
+            layer, "hidden_shape", hidden_shape
+        )
+        frontend.batch_shape(layer, batch_size)
         self.batch_size = batch_size
         self.dtype = dtype
         self.state_index = eqx.nn.StateIndex(self.initial_state())
@@ -73,7 +84,7 @@ class ActivityRegularization(eqx.nn.StatefulLayer):
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> Array:
         """Zero count: ``hidden_shape``, or ``(batch_size, *hidden_shape)``."""
-        batch = core.batch_shape("ActivityRegularization", batch_size)
+        batch = frontend.batch_shape("ActivityRegularization", batch_size)
         return jnp.zeros((*batch, *self.hidden_shape), dtype or self.dtype)
 
     def __call__(
@@ -93,15 +104,12 @@ class ActivityRegularization(eqx.nn.StatefulLayer):
         """
         return stateful_call(self, self._step, spikes, state)
 
-    @input_checked()
+    @input_checked(check=_check_count)
     def _step(
         self,
         spikes: Float[AnyArray, "*batch {self.n}"],
         spike_count: Float[AnyArray, "*batch {self.n}"],
     ) -> tuple[Float[AnyArray, "*batch {self.n}"], Float[AnyArray, "*batch {self.n}"]]:
-        layer = "ActivityRegularization"
-        batch = core.check_input(layer, spikes, self.hidden_shape)
-        core.check_state(layer, spike_count, batch, self.hidden_shape)
         return spikes, spike_count + spikes.astype(spike_count.dtype)
 
 
@@ -189,7 +197,7 @@ class SumPool(eqx.Module):
             )
         start = x.ndim - example + (self.channel_axis == 0)
         spatial = list(range(start, start + n_spatial))
-        return core.sum_pool_axes(
+        return frontend.sum_pool_axes(
             x, self.window_shape, self.strides, self.padding, spatial, "SumPool"
         )
 
@@ -220,13 +228,13 @@ class PopulationCode(eqx.Module):
     num_classes: int = eqx.field(static=True)
 
     def __init__(self, num_classes: int):
-        (self.num_classes,) = core.normalize_shape(
+        (self.num_classes,) = frontend.normalize_shape(
             "PopulationCode", "num_classes", num_classes
         )
 
     @typechecked
     def __call__(self, x: Float[AnyArray, "..."]) -> Float[AnyArray, "..."]:
-        return core.population_code(x, self.num_classes)
+        return frontend.population_code(x, self.num_classes)
 
 
 class ChannelsLast(eqx.Module):
@@ -344,7 +352,7 @@ class Sequential(eqx.nn.StatefulLayer):
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:
         """One entry per layer: its `initial_state`, or ``None``."""
         return [
-            core.initial_state_of(layer, batch_size, dtype) for layer in self.layers
+            frontend.initial_state_of(layer, batch_size, dtype) for layer in self.layers
         ]
 
     def is_stateful(self) -> bool:
@@ -357,30 +365,30 @@ class Sequential(eqx.nn.StatefulLayer):
         """Apply every layer in order; returns ``(out, new_state)``."""
         if isinstance(state, eqx.nn.State):
             return self._call_with_state(x, state, key)
-        core.check_sequential_state(self.layers, state)
-        batch_ndim = core.sequential_batch_ndim(self.layers, state)
+        frontend.check_sequential_state(self.layers, state)
+        batch_ndim = frontend.sequential_batch_ndim(self.layers, state)
         batch = tuple(x.shape[:batch_ndim])
 
         def apply_stateless(layer: Any, key: Array | None = None) -> Callable:
             if key is None:
                 return _vmap_n(layer, batch_ndim)
             keyed = _vmap_n(lambda x, k: layer(x, key=k), batch_ndim)
-            return lambda x: keyed(x, core.example_keys(key, batch))
+            return lambda x: keyed(x, frontend.example_keys(key, batch))
 
-        return core.step_layers(
+        return frontend.step_layers(
             self.layers,
             x,
             state,
             apply_stateless=apply_stateless,
-            keys=core.layer_keys(key, self.layers),
-            check=core.check_chain_inputs(self.layers, describe),
+            keys=frontend.layer_keys(key, self.layers),
+            check=frontend.check_chain_inputs(self.layers, describe),
         )
 
     def _call_with_state(
         self, x: Array, state: eqx.nn.State, key: Array | None
     ) -> tuple[Array, eqx.nn.State]:
-        check = core.check_chain_inputs(self.layers, describe)
-        keys = core.layer_keys(key, self.layers)
+        check = frontend.check_chain_inputs(self.layers, describe)
+        keys = frontend.layer_keys(key, self.layers)
         for i, (layer, k) in enumerate(zip(self.layers, keys, strict=True)):
             check(i, x)
             extra = {} if k is None else {"key": k}
@@ -395,7 +403,7 @@ def _is_eqx_stateful(layer: Any) -> bool:
     return isinstance(layer, eqx.nn.StatefulLayer) and layer.is_stateful()
 
 
-def describe(layer: Any) -> core.ExampleShape | None:
+def describe(layer: Any) -> frontend.ExampleShape | None:
     """One example's input shape for an Equinox layer: ``(in_features,)``
     for `eqx.nn.Linear`, ``(in_channels, *, ...)`` (channels first) for
     `eqx.nn.Conv`, moved to the last axis under `ChannelsLast`; ``None``
@@ -423,7 +431,7 @@ def run(
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer (`spyx.core.run_layerwise`): each
+    A `Sequential` runs layer by layer (`spyx.frontend.run_layerwise`): each
     stateless layer is mapped over all ``T * batch`` rows at once, each
     stateful layer is scanned over time on its own, and `PSU_LIF` runs its
     parallel path. Any other model, or ``layerwise=False``, is stepped through
@@ -474,7 +482,7 @@ def run(
     ```
     """
     options = (batch_major, layerwise, unroll, checkpoint)
-    if core.under_transformation((model, x, state, key)):
+    if frontend.under_transformation((model, x, state, key)):
         return _run(model, x, state, key, *options)  # traced inline by the caller
     return _compiled_run(model, x, state, key, *options, core.debug_checks_enabled())
 
@@ -512,9 +520,9 @@ def _run(
     checkpoint: int | None,
 ) -> tuple[Array, Any]:
     layer = f"run({type(model).__name__})"
-    core.check_floating(layer, "x", x)
+    frontend.check_floating(layer, "x", x)
     batch = x.shape[0] if batch_major and x.ndim >= 2 else None
-    x = core.to_time_major(layer, x, batch_major)
+    x = frontend.to_time_major(layer, x, batch_major)
     if x.ndim < 1:
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
     if isinstance(state, eqx.nn.State):  # Equinox's own state: step by step
@@ -523,7 +531,7 @@ def _run(
                 f"{layer}: with an eqx.nn.State the model runs step by step; pass "
                 f"the array state (model.initial_state()) to run it layer-wise."
             )
-        outs, final = core.run_model(
+        outs, final = frontend.run_model(
             model,
             x,
             state,
@@ -534,20 +542,22 @@ def _run(
             checkpoint=checkpoint,
             key=key,
         )
-        return core.from_time_major(outs, batch_major), final
+        return frontend.from_time_major(outs, batch_major), final
     if state is not None and x.ndim >= 2:
         core.check_time_major(layer, x, state)
     sequential = isinstance(model, Sequential)
-    want = core.expected_input(model, describe)
+    want = frontend.expected_input(model, describe)
     if want is not None:
         if not sequential:
-            core.check_layer_input(layer, x, want, lead="[Time, (Batch,) ...]")
+            frontend.check_layer_input(layer, x, want, lead="[Time, (Batch,) ...]")
         else:
-            core.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
-        batch = core.batch_from_input(layer, model, x, state, want, batch, sequential)
+            frontend.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
+        batch = frontend.batch_from_input(
+            layer, model, x, state, want, batch, sequential
+        )
     batch_axes = x.ndim - 1 - len(want) if want is not None else int(batch is not None)
-    core.check_not_empty(layer, x, batch_axes)
-    outs, final = core.run_model(
+    frontend.check_not_empty(layer, x, batch_axes)
+    outs, final = frontend.run_model(
         model,
         x,
         state,
@@ -559,8 +569,8 @@ def _run(
         unroll=unroll,
         checkpoint=checkpoint,
         key=key,
-        check=core.check_chain_inputs(model.layers, describe, f"{layer}:")
+        check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
         if sequential
         else None,
     )
-    return core.from_time_major(outs, batch_major), final
+    return frontend.from_time_major(outs, batch_major), final

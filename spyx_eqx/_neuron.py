@@ -16,6 +16,7 @@ from jax import Array
 from jaxtyping import Float
 
 from spyx import core
+from spyx.core import _frontend as frontend
 
 from ._custom_types import AnyArray, input_checked
 from ._state import stateful_call
@@ -33,7 +34,7 @@ def eqx_class(spec: core.NeuronSpec) -> type:
     return Neuron.class_for(spec)
 
 
-class Neuron(core.NeuronBase, eqx.nn.StatefulLayer):
+class Neuron(frontend.NeuronBase, eqx.nn.StatefulLayer):
     """Shared behaviour of the `spyx_eqx` neurons, driven by the class's `spec`.
 
     A subclass declares one `Array` field per name in ``spec.params``
@@ -50,15 +51,20 @@ class Neuron(core.NeuronBase, eqx.nn.StatefulLayer):
     _classes: ClassVar[dict] = {}
     _takes_key: ClassVar[bool] = False  # `key=` is accepted (for eqx.nn.Sequential)
 
-    def _setup(self, *args: Any, **kwargs: Any) -> None:
-        super()._setup(*args, **kwargs)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            _check_declaration(cls)
+
+    def _setup(self, **kwargs: Any) -> None:
+        super()._setup(**kwargs)
         self.state_index = eqx.nn.StateIndex(self.initial_state())
 
     def _draw(self, layer: str, key: Array | None, names: list[str]) -> list:
         if key is None:
             raise TypeError(
                 f"{layer}: `key` is required to initialise "
-                f"{core.random_description(names)} randomly; pass "
+                f"{frontend.random_description(names)} randomly; pass "
                 f"key=jax.random.key(0)."
             )
         return list(jax.random.split(key, len(names)))
@@ -66,9 +72,9 @@ class Neuron(core.NeuronBase, eqx.nn.StatefulLayer):
     def __check_init__(self) -> None:
         layer, spec = type(self).__name__, self.spec
         if spec.recurrent:
-            core.check_recurrent_shape(layer, self.hidden_shape)
+            frontend.check_recurrent_shape(layer, self.hidden_shape)
         if spec.spiking:
-            core.threshold_value(layer, self.threshold)
+            frontend.threshold_value(layer, self.threshold)
         for name in spec.params:
             shape = jnp.shape(getattr(self, name))
             allowed = (
@@ -96,7 +102,7 @@ class Neuron(core.NeuronBase, eqx.nn.StatefulLayer):
         self, batch_size: int | None = None, dtype: Any = jnp.float32
     ) -> Array:
         """Zero state: ``state_shape``, or ``(batch_size, *state_shape)``."""
-        batch = core.batch_shape(type(self).__name__, batch_size)
+        batch = frontend.batch_shape(type(self).__name__, batch_size)
         return jnp.zeros((*batch, *self.state_shape), dtype)
 
     def _params(self) -> dict[str, Array]:
@@ -128,7 +134,7 @@ class Neuron(core.NeuronBase, eqx.nn.StatefulLayer):
     ) -> tuple[
         Float[AnyArray, "*batch {self.n}"], Float[AnyArray, "*batch {self.state_n}"]
     ]:
-        return core.neuron_step(self, self._params(), x, state)
+        return frontend.neuron_step(self, self._params(), x, state, checked=True)
 
     @input_checked(sequence=True)
     def run_sequence(
@@ -148,13 +154,16 @@ class Neuron(core.NeuronBase, eqx.nn.StatefulLayer):
         it has one (`method` for PSU_LIF), else `unroll`s a scan of the step.
         Layer-wise `run` calls it.
         """
-        return core.neuron_sequence(
-            self, self._params(), x, state, unroll=unroll, **options
+        return frontend.neuron_sequence(
+            self, self._params(), x, state, unroll=unroll, checked=True, **options
         )
 
 
 class SpikingNeuron(Neuron):
-    """A `Neuron` with a firing `threshold` and an `activation`.
+    """A `Neuron` with a firing `threshold`, a `spike` function and a `reset`.
+
+    `spike` is the constructor's `activation`; `reset` is the reset mode
+    where the spec resets (``None`` otherwise).
 
     The threshold is a plain float hyperparameter, as Equinox keeps
     `eqx.nn.Dropout.p`: not an array, so `eqx.filter(model,
@@ -164,9 +173,37 @@ class SpikingNeuron(Neuron):
     """
 
     threshold: float
-    activation: SpikeFn
+    spike: SpikeFn
+    reset: str | None = eqx.field(static=True, default=None)
 
-    @property
-    def spike(self) -> SpikeFn:
-        """The spike function (spyx 1.0's attribute): `activation`."""
-        return self.activation
+
+def _fields(cls: type) -> set[str]:
+    return {n for c in cls.__mro__ for n in getattr(c, "__annotations__", {})}
+
+
+def _check_declaration(cls: type) -> None:
+    """What a class naming a `spec` must declare, checked when it is created:
+    the right base (spiking or not) and one field per parameter."""
+    spec, name = cls.spec, cls.__name__
+    if not isinstance(spec, core.NeuronSpec):
+        raise TypeError(
+            f"{name}: `spec` must be a spyx.core.NeuronSpec, got {type(spec).__name__}."
+        )
+    spiking = issubclass(cls, SpikingNeuron)
+    if spec.spiking and not spiking:
+        raise TypeError(
+            f"{name}: its spec {spec.name!r} spikes; subclass spyx_eqx.SpikingNeuron "
+            f"(which holds `threshold`, `spike` and `reset`)."
+        )
+    if spiking and not spec.spiking:
+        raise TypeError(
+            f"{name}: its spec {spec.name!r} does not spike; subclass "
+            f"spyx_eqx.Neuron, not SpikingNeuron."
+        )
+    missing = [p for p in spec.params if p not in _fields(cls)]
+    if missing:
+        fields = "; ".join(f"{p}: Array" for p in missing)
+        raise TypeError(
+            f"{name}: its spec {spec.name!r} has the parameter(s) {missing}; declare "
+            f"them as fields on the class ({fields})."
+        )

@@ -12,11 +12,11 @@ from ``initial_state(batch_size)``.
 
 from typing import Any, ClassVar
 
-import equinox as eqx
 from jax import Array
 from jaxtyping import Float
 
 from spyx import core
+from spyx.core import _frontend as frontend
 
 from ._custom_types import AnyArray, input_checked
 from ._neuron import Neuron, SpikeFn, SpikingNeuron
@@ -37,11 +37,7 @@ __all__ = [
 ShapeLike = int | tuple[int, ...]
 
 
-class _Resetting(SpikingNeuron):
-    reset: str = eqx.field(static=True)
-
-
-class _Integrating(_Resetting):
+class _Integrating(SpikingNeuron):
     def __init__(
         self,
         hidden_shape: ShapeLike,
@@ -64,10 +60,17 @@ class _Integrating(_Resetting):
             key: a `jax.random` key for the recurrent weights ``recurrent_w``
                 (IF ignores it).
         """
-        self._setup(hidden_shape, {}, threshold, activation, key, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays={},
+            randomness=key,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
-class _Leaky(_Resetting):
+class _Leaky(SpikingNeuron):
     beta: Array
 
     def __init__(
@@ -95,10 +98,17 @@ class _Leaky(_Resetting):
             key: a `jax.random` key, needed when `beta` is ``None`` or the
                 neuron is recurrent (``recurrent_w``).
         """
-        self._setup(hidden_shape, {"beta": beta}, threshold, activation, key, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays={"beta": beta},
+            randomness=key,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
-class _CurrentBased(_Resetting):
+class _CurrentBased(SpikingNeuron):
     alpha: Array
     beta: Array
 
@@ -128,7 +138,14 @@ class _CurrentBased(_Resetting):
                 neuron is recurrent (``recurrent_w``).
         """
         decays = {"alpha": alpha, "beta": beta}
-        self._setup(hidden_shape, decays, threshold, activation, key, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays=decays,
+            randomness=key,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
 class IF(_Integrating):
@@ -199,11 +216,11 @@ class LI(Neuron):
             beta: decay; ``None`` gives a per-unit array filled with 0.8.
             key: accepted for uniformity; the default is not random.
         """
-        shape = core.shape_argument("LI", layer_shape, hidden_shape)
-        self._setup(shape, {"beta": beta}, randomness=key)
+        shape = frontend.shape_argument("LI", layer_shape, hidden_shape)
+        self._setup(shape=shape, decays={"beta": beta}, randomness=key)
 
 
-class ALIF(_Resetting):
+class ALIF(SpikingNeuron):
     r"""Adaptive LIF (Bellec et al., NeurIPS 2018).
 
     $\vartheta_t = \vartheta + T$;  $s = H(V - \vartheta_t)$;
@@ -250,7 +267,14 @@ class ALIF(_Resetting):
             key: a `jax.random` key.
         """
         decays = {"beta": beta, "gamma": gamma}
-        self._setup(hidden_shape, decays, threshold, activation, key, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays=decays,
+            randomness=key,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
 class CuBaLIF(_CurrentBased):
@@ -358,7 +382,13 @@ class PSU_LIF(SpikingNeuron):
         key: Array | None = None,
     ):
         """Create the layer; the arguments are `LIF`'s, without `reset`."""
-        self._setup(hidden_shape, {"beta": beta}, threshold, activation, key)
+        self._setup(
+            shape=hidden_shape,
+            decays={"beta": beta},
+            randomness=key,
+            threshold=threshold,
+            activation=activation,
+        )
 
     @input_checked(sequence=True, label=".parallel")
     def parallel(
@@ -372,7 +402,9 @@ class PSU_LIF(SpikingNeuron):
         Spikes ``[T, *batch, *hidden_shape]`` of a whole time-major sequence,
         from ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) via
         `spyx.core.leaky_scan`; `method` as in `spyx.nn.PSU_LIF.parallel`."""
-        return core.neuron_parallel(self, self._params(), x, method=method)
+        return frontend.neuron_parallel(
+            self, self._params(), x, method=method, checked=True
+        )
 
 
 class AssociativeLIF(PSU_LIF):

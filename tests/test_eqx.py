@@ -73,7 +73,7 @@ def test_type_checks_cost_nothing_inside_jit():
                 s,
                 beta=layer.beta,
                 threshold=jnp.float32(layer.threshold),
-                spike=layer.activation,
+                spike=layer.spike,
             )
         )(jnp.ones(H), jnp.zeros(H))
     )

@@ -150,9 +150,9 @@ def test_array_state_call_is_unchanged_and_keys_are_not_taken():
     layer = se.LIF((H,), beta=0.9)
     out, V = layer(jnp.ones(H), layer.initial_state())
     assert V.shape == (H,)
-    from spyx import core
+    from spyx.core import _frontend
 
-    assert not core.takes_key(layer)  # accepted for eqx.nn.Sequential, unused
+    assert not _frontend.takes_key(layer)  # accepted for eqx.nn.Sequential, unused
     with pytest.raises(ValueError, match=r"with an eqx.nn.State the model runs step"):
         model, state = eqx.nn.make_with_state(lambda: se.Sequential([layer]))()
         se.run(model, jnp.ones((T, H)), state, layerwise=True)

@@ -96,7 +96,7 @@ def test_default_parameters_follow_the_spec():
     W = np.asarray(snn.RLIF((300,), rngs=nnx.Rngs(0)).recurrent_w[...])
     assert W.shape == (300, 300) and abs(W.std() - 0.0088) < 0.002
     assert snn.LIF((4,), beta=0.9).threshold == 1.0
-    assert snn.IF((4,)).activation.__name__ == "superspike"
+    assert snn.IF((4,)).spike.__name__ == "superspike"
 
 
 @pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)

@@ -2,7 +2,8 @@
 two short class declarations, all in this file, are enough for both APIs,
 the conversions, the equivalence matrix and a clear NIR refusal.
 
-(The recipe is "How to add a neuron" in docs/explanation/design.md.)
+`Toy` does not reset; `Spiky` resets and follows "How to add a neuron" in
+docs/explanation/design.md word for word, in every reset mode.
 """
 
 from typing import ClassVar
@@ -51,7 +52,13 @@ class Toy(snn.Neuron):
         *,
         rngs: nnx.Rngs | None = None,
     ):
-        self._setup(hidden_shape, {"rho": rho}, threshold, activation, rngs)
+        self._setup(
+            shape=hidden_shape,
+            decays={"rho": rho},
+            randomness=rngs,
+            threshold=threshold,
+            activation=activation,
+        )
 
 
 class EqxToy(spyx_eqx.SpikingNeuron):
@@ -69,7 +76,13 @@ class EqxToy(spyx_eqx.SpikingNeuron):
         *,
         key: Array | None = None,
     ):
-        self._setup(hidden_shape, {"rho": rho}, threshold, activation, key)
+        self._setup(
+            shape=hidden_shape,
+            decays={"rho": rho},
+            randomness=key,
+            threshold=threshold,
+            activation=activation,
+        )
 
 
 def toy_ref(x, V, p):
@@ -158,7 +171,7 @@ def test_adjoint_sequence_gives_it_a_kernel(step):
     import jax
 
     kernel = core.adjoint_sequence(step, ("rho",), recurrent=False)
-    spike = Toy((5,), rho=0.5).activation
+    spike = Toy((5,), rho=0.5).spike
     xs = spiking_input(4, (12, 3, 5))
     V0 = jnp.full((3, 5), 0.3)
     rho = jnp.linspace(0.2, 0.9, 5)
@@ -218,7 +231,7 @@ def test_adjoint_sequence_refuses_feedback_that_is_not_an_input():
         return s, core.clip01(rho) * V + x + feedback - s * threshold
 
     kernel = core.adjoint_sequence(scaled_feedback_step, ("rho",), recurrent=True)
-    spike = Toy((4,), rho=0.5).activation
+    spike = Toy((4,), rho=0.5).spike
     with pytest.raises(ValueError, match=r"does not take its feedback where it takes"):
         jax.jit(
             lambda x: kernel(
@@ -230,3 +243,197 @@ def test_adjoint_sequence_refuses_feedback_that_is_not_an_input():
                 weights=jnp.eye(4),
             )
         )(jnp.ones((3, 2, 4)))
+
+
+# The design page's recipe, for a neuron that resets (every built-in mode).
+def spiky_step(x, V, *, rho, threshold, spike, reset="subtract"):
+    r = core.reset_mode("spiky_step", reset)  # a name, or a ResetMode
+    s = spike(V - threshold)
+    V_new = r(core.clip01(rho), V, s, threshold) + 2.0 * x
+    return s, V_new.astype(V.dtype)
+
+
+SPIKY = core.NeuronSpec(
+    "Spiky",
+    spiky_step,
+    "s = H(V - th); V' = r V + 2 x - s th",
+    decays=("rho",),
+    resets=True,
+)
+
+
+class Spiky(snn.Neuron):
+    """A LIF whose input counts twice, in any reset mode (test only)."""
+
+    spec = SPIKY
+
+    def __init__(
+        self,
+        hidden_shape,
+        rho=None,
+        threshold=core.THRESHOLD,
+        activation=None,
+        *,
+        reset="subtract",
+        rngs=None,
+    ):
+        self._setup(
+            shape=hidden_shape,
+            decays={"rho": rho},
+            randomness=rngs,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
+
+
+class EqxSpiky(spyx_eqx.SpikingNeuron):
+    """The Equinox twin of `Spiky` (test only)."""
+
+    spec: ClassVar = SPIKY
+    rho: Array
+
+    def __init__(
+        self,
+        hidden_shape,
+        rho=None,
+        threshold=core.THRESHOLD,
+        activation=None,
+        *,
+        reset="subtract",
+        key=None,
+    ):
+        self._setup(
+            shape=hidden_shape,
+            decays={"rho": rho},
+            randomness=key,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
+
+
+def spiky_ref(x, V, p):
+    s = ref.H(V - p["threshold"])
+    return s, ref.leak(ref.c(p["rho"]), V, s, p["threshold"], p) + 2.0 * x
+
+
+SPIKY_MODES = [Neuron(SPIKY, spiky_ref, mode) for mode in core.RESETS]
+
+
+@pytest.mark.parametrize("entry", SPIKY_MODES, ids=[n.name for n in SPIKY_MODES])
+def test_resetting_neuron_runs_every_mode_in_both_apis(entry):
+    """Run, reference, conversions both ways, and the mode kept throughout."""
+    p = ENTRY.random_params((4,), seed=1) | {"reset": entry.reset}
+    layer = entry.nnx_from((4,), p)
+    assert layer.reset == entry.reset
+    xs = spiking_input(2, (12, 3, 4), scale=2.0)
+    outs, final = snn.run(layer, xs)
+    ref_state, fired = np.zeros((3, 4)), 0.0
+    for x, out in zip(xs, outs, strict=True):
+        ref_out, ref_state = spiky_ref(np.asarray(x, np.float64), ref_state, p)
+        np.testing.assert_allclose(out, ref_out, rtol=1e-6)
+        fired += float(ref_out.sum())
+    np.testing.assert_allclose(final, ref_state, rtol=1e-5, atol=1e-5)
+    assert fired > 0
+    twin = spyx_eqx.from_nnx(layer)
+    assert isinstance(twin, EqxSpiky) and twin.reset == entry.reset
+    e_outs, e_final = spyx_eqx.run(twin, xs, twin.initial_state(3))
+    np.testing.assert_array_equal(e_outs, outs)
+    back = spyx_eqx.to_nnx(twin)
+    assert isinstance(back, Spiky) and back.reset == entry.reset
+
+
+@pytest.mark.parametrize(
+    ("neuron", "model", "mode", "transform", "twin"),
+    list(cases(SPIKY_MODES, models=("dense",))),
+)
+def test_resetting_neuron_passes_the_equivalence_matrix(
+    neuron, model, mode, transform, twin
+):
+    check_agreement(neuron, model, mode, transform, twin)
+
+
+def test_a_reset_mode_of_ones_own_reaches_steps_and_kernels():
+    """A new `ResetMode` is one object: the steps take it, and the kernels
+    differentiate its rule, with gradients equal to autodiff of the step."""
+    import jax
+
+    half = core.ResetMode(
+        "half",
+        lambda b, V, s, th, leaky: (
+            b * (V - 0.5 * s * th) if leaky else b * V - 0.5 * s * th
+        ),
+        nir_name="half",
+        description="subtracts half the threshold",
+    )
+    spike = Toy((4,), rho=0.5).spike
+    xs = spiking_input(5, (15, 2, 4), scale=2.0)
+    for step, kernel, parts, decays in (
+        (core.lif_step, core.lif_sequence, 1, {"beta": jnp.linspace(0.3, 0.9, 4)}),
+        (core.alif_step, core.alif_sequence, 2, {"beta": 0.8, "gamma": 0.7}),
+        (core.cuba_lif_step, core.cuba_lif_sequence, 2, {"alpha": 0.6, "beta": 0.8}),
+    ):
+        V0 = jnp.full((2, 4 * parts), 0.2)
+
+        def loss(xs, V0, decays, run):
+            out, final = run(xs, V0, decays)
+            return jnp.sum(out * jnp.arange(4.0)) + jnp.sum(final**2)
+
+        def by_steps(xs, V0, decays, step=step):
+            one = lambda x, v: step(  # noqa: E731
+                x, v, **decays, threshold=1.0, spike=spike, reset=half
+            )
+            return core.time_scan(one, xs, V0)
+
+        def by_kernel(xs, V0, decays, kernel=kernel):
+            return kernel(xs, V0, **decays, threshold=1.0, spike=spike, reset=half)
+
+        want = jax.value_and_grad(loss, argnums=(0, 1, 2))(xs, V0, decays, by_steps)
+        got = jax.value_and_grad(loss, argnums=(0, 1, 2))(xs, V0, decays, by_kernel)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+        # and it differs from the built-in "subtract": the rule is used
+        sub = kernel(xs, V0, **decays, threshold=1.0, spike=spike)[1]
+        assert not np.allclose(by_kernel(xs, V0, decays)[1], sub)
+
+
+def test_declarations_that_do_not_fit_the_spec_are_refused_in_plain_words():
+    with pytest.raises(TypeError, match=r"EqxNoField: .*parameter\(s\) \['rho'\]"):
+
+        class EqxNoField(spyx_eqx.SpikingNeuron):
+            spec: ClassVar = SPIKY
+
+    with pytest.raises(TypeError, match=r"subclass spyx_eqx.SpikingNeuron"):
+
+        class EqxNotSpiking(spyx_eqx.Neuron):
+            spec: ClassVar = SPIKY
+            rho: Array
+
+    class ForgetsReset(snn.Neuron):
+        spec = SPIKY
+
+        def __init__(self, hidden_shape, rho=0.5, *, reset="zero", rngs=None):
+            self._setup(
+                shape=hidden_shape, decays={"rho": rho}, threshold=1.0, randomness=rngs
+            )
+
+    with pytest.raises(TypeError, match=r"ForgetsReset.__init__ .* no `reset`"):
+        ForgetsReset((3,))
+
+    class WrongDecay(snn.Neuron):
+        spec = SPIKY
+
+        def __init__(self, hidden_shape, beta=0.5):
+            self._setup(
+                shape=hidden_shape, decays={"beta": beta}, threshold=1.0, reset="zero"
+            )
+
+    with pytest.raises(TypeError, match=r"decays \['beta'\].*has \['rho'\]"):
+        WrongDecay((3,))
+    with pytest.raises(TypeError, match=r"Toy.__init__ passes to _setup a `reset`"):
+        Toy((3,), rho=0.5)._setup(
+            shape=(3,), decays={"rho": 0.5}, threshold=1.0, reset="zero"
+        )
+    with pytest.raises(ValueError, match=r"Spiky: `reset` must be one of"):
+        Spiky((3,), rho=0.5, reset="subtractive")

@@ -1,4 +1,4 @@
-"""The framework-free core: the neuron table, equations, time scans and checks.
+"""The framework-free core: neuron table, equations, kernels, scans, checks.
 
 Plain functions on JAX arrays. Nothing here imports Flax or Equinox; both
 front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
@@ -6,17 +6,18 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
 - The neuron table (`NEURONS`, one `NeuronSpec` per neuron) describes each
   neuron once: its step and sequence kernel, parameters and defaults, state
   layout and NIR mapping.
-- The steps (`lif_step`, ...) are the single home of the equations.
-- The scans (`time_scan`, `leaky_scan`, `run_layerwise`) run them over time.
+- The reset modes (`RESET_MODES`, one `ResetMode` each) hold each mode's
+  rule once; steps, kernels and NIR read it.
+- The steps (`lif_step`, ...) are the single home of the equations; the
+  sequence kernels (`lif_sequence`, ..., `adjoint_sequence` for a step of
+  one's own) run them over a whole sequence with a hand-written backward
+  pass.
+- The scans (`time_scan`, `leaky_scan`) and the checks (`check_input`, ...)
+  are what a neuron or layer of one's own needs besides.
 """
 
 from ._adjoint import adjoint_sequence
-from ._checks import (
-    check_finite,
-    debug_checks,
-    debug_checks_enabled,
-    under_transformation,
-)
+from ._checks import check_finite, debug_checks, debug_checks_enabled
 from ._init import (
     beta_from_snntorch,
     decay_init,
@@ -24,28 +25,7 @@ from ._init import (
     recurrent_init,
     snntorch_beta_from_beta,
 )
-from ._inputs import (
-    ExampleShape,
-    batch_from_input,
-    check_chain_inputs,
-    check_layer_input,
-    check_not_empty,
-    expected_input,
-    show_shape,
-)
-from ._keys import example_keys, layer_keys, row_keys, takes_key
-from ._layer import (
-    NeuronBase,
-    neuron_parallel,
-    neuron_sequence,
-    neuron_step,
-    random_description,
-    threshold_of,
-)
-from ._manifest import compare_descriptions, describe_value, digest
 from ._neurons import (
-    RESETS,
-    Reset,
     alif_step,
     clip01,
     cuba_lif_step,
@@ -54,51 +34,30 @@ from ._neurons import (
     lif_step,
     psu_lif_step,
     rcuba_lif_step,
-    reset_leak,
     rif_step,
     rlif_step,
 )
-from ._pool import population_code, sum_pool_axes
-from ._protocols import (
-    Container,
-    NeuronLayer,
-    SequenceLayer,
-    StatefulLayer,
-    is_stateful,
-)
+from ._protocols import NeuronLayer, SequenceLayer, StatefulLayer, is_stateful
+from ._resets import RESET_MODES, RESETS, Reset, ResetMode, reset_mode
 from ._scan import (
     LeakyScanMethod,
-    from_time_major,
-    initial_state_of,
     leaky_combine,
     leaky_scan,
     psu_lif_sequence,
-    run_layerwise,
-    run_model,
     state_dtype,
     states_over_time,
-    step_layers,
     time_scan,
-    to_time_major,
 )
 from ._sequences import alif_sequence, cuba_lif_sequence, if_sequence, lif_sequence
 from ._shapes import (
     Shape,
-    batch_shape,
-    check_floating,
     check_input,
-    check_recurrent_shape,
     check_sequence,
-    check_sequential_state,
     check_state,
     check_time_major,
     join_halves,
-    normalize_shape,
-    sequential_batch_ndim,
-    shape_argument,
     split_halves,
     state_shape,
-    threshold_value,
 )
 from ._table import (
     ALIF,
@@ -115,23 +74,10 @@ from ._table import (
     THRESHOLD,
     NeuronSpec,
     NirMap,
-    check_reset,
 )
 
 __all__ = [
-    "alif_sequence",
-    "cuba_lif_sequence",
-    "adjoint_sequence",
-    "compare_descriptions",
-    "describe_value",
-    "digest",
-    "ExampleShape",
-    "batch_from_input",
-    "check_not_empty",
-    "check_chain_inputs",
-    "check_layer_input",
-    "expected_input",
-    "show_shape",
+    # the neuron table
     "ALIF",
     "CUBA_LIF",
     "IF",
@@ -141,80 +87,60 @@ __all__ = [
     "PSU_LIF",
     "RCUBA_LIF",
     "RECURRENT_W",
-    "RESETS",
     "RIF",
     "RLIF",
     "THRESHOLD",
-    "Container",
-    "LeakyScanMethod",
-    "NeuronBase",
-    "NeuronLayer",
     "NeuronSpec",
     "NirMap",
+    # reset modes
+    "RESETS",
+    "RESET_MODES",
     "Reset",
+    "ResetMode",
+    "reset_mode",
+    # steps and parameters
+    "alif_step",
+    "clip01",
+    "cuba_lif_step",
+    "if_step",
+    "li_step",
+    "lif_step",
+    "psu_lif_step",
+    "rcuba_lif_step",
+    "rif_step",
+    "rlif_step",
+    "beta_from_snntorch",
+    "decay_init",
+    "decay_value",
+    "recurrent_init",
+    "snntorch_beta_from_beta",
+    # sequence kernels and scans
+    "adjoint_sequence",
+    "alif_sequence",
+    "cuba_lif_sequence",
+    "if_sequence",
+    "lif_sequence",
+    "psu_lif_sequence",
+    "LeakyScanMethod",
+    "leaky_combine",
+    "leaky_scan",
+    "state_dtype",
+    "states_over_time",
+    "time_scan",
+    # checks, shapes and layer protocols
+    "NeuronLayer",
     "SequenceLayer",
     "Shape",
     "StatefulLayer",
-    "alif_step",
-    "beta_from_snntorch",
-    "batch_shape",
     "check_finite",
-    "check_floating",
     "check_input",
-    "check_recurrent_shape",
-    "check_reset",
     "check_sequence",
-    "check_sequential_state",
     "check_state",
     "check_time_major",
-    "clip01",
-    "cuba_lif_step",
     "debug_checks",
     "debug_checks_enabled",
-    "decay_init",
-    "decay_value",
-    "from_time_major",
-    "if_sequence",
-    "if_step",
-    "initial_state_of",
     "is_stateful",
     "join_halves",
-    "leaky_combine",
-    "leaky_scan",
-    "li_step",
-    "lif_sequence",
-    "lif_step",
-    "neuron_parallel",
-    "neuron_sequence",
-    "neuron_step",
-    "normalize_shape",
-    "population_code",
-    "psu_lif_sequence",
-    "psu_lif_step",
-    "random_description",
-    "threshold_of",
-    "rcuba_lif_step",
-    "recurrent_init",
-    "reset_leak",
-    "rif_step",
-    "rlif_step",
-    "run_layerwise",
-    "run_model",
-    "sequential_batch_ndim",
-    "shape_argument",
-    "snntorch_beta_from_beta",
     "split_halves",
     "state_shape",
-    "state_dtype",
-    "states_over_time",
-    "step_layers",
-    "sum_pool_axes",
-    "threshold_value",
-    "time_scan",
-    "to_time_major",
-    "under_transformation",
-    "example_keys",
-    "layer_keys",
-    "row_keys",
-    "takes_key",
 ]

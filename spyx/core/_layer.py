@@ -20,6 +20,7 @@ from ._table import RECURRENT_W, NeuronSpec
 
 __all__ = [
     "NeuronBase",
+    "check_neuron_inputs",
     "neuron_parallel",
     "neuron_sequence",
     "neuron_step",
@@ -67,34 +68,40 @@ class NeuronBase:
 
     def _setup(
         self,
+        *,
         shape: Any,
         decays: Mapping[str, Any],
+        randomness: Any = None,
         threshold: Any = None,
         activation: Callable[[Array], Array] | None = None,
-        randomness: Any = None,
-        reset: str = "subtract",
+        reset: Any = None,
     ) -> None:
         """Store the shape, the spike settings and the table's parameters.
 
-        A neuron's constructor calls this with its shape argument, its decay
-        arguments by name, `threshold` and `activation` (spiking neurons), and
-        the front end's randomness (`rngs` or `key`), and `reset` (neurons
-        that reset).
+        A neuron's constructor calls this, by keyword, with its shape
+        argument (`shape`), its decay arguments by name (`decays`, one per
+        name in ``spec.decays``), the front end's randomness (`randomness`:
+        `rngs` or `key`), and, as its spec requires, `threshold` and
+        `activation` (spiking neurons) and `reset` (neurons that reset). What
+        the spec requires and the call lacks is a `TypeError` naming it.
+
+        The spike function is stored as `spike` (spyx 1.0's attribute).
         """
         layer = type(self).__name__
         self.hidden_shape, settings, params = self.spec.build(
             layer,
-            shape,
-            decays,
-            threshold,
-            activation,
-            lambda names: self._draw(layer, randomness, names),
-            reset,
+            shape=shape,
+            decays=decays,
+            keys=lambda names: self._draw(layer, randomness, names),
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
         )
-        for name, value in settings.items():
-            setattr(self, name, value)
-        for name, value in params.items():
-            setattr(self, name, self._wrap(value))
+        for name, value in {**settings, **params}.items():
+            self._store(name, value)
+
+    def _store(self, name: str, value: Any) -> None:
+        setattr(self, name, self._wrap(value) if name in self.spec.params else value)
 
     @property
     def state_shape(self) -> Shape:
@@ -135,15 +142,33 @@ def threshold_of(neuron: Any) -> float | None:
 
 def _spike_settings(neuron: NeuronLayer, dtype: Any) -> tuple[Any, Any, Any]:
     """The threshold (a constant of the state's dtype), the spike function
-    and the reset mode."""
-    th = threshold_of(neuron)
-    if th is not None:
-        th = jnp.asarray(th, dtype)
-    return th, getattr(neuron, "activation", None), getattr(neuron, "reset", "subtract")
+    and the reset mode, each ``None`` where the neuron's spec has none."""
+    spec = neuron.spec
+    if not spec.spiking:
+        return None, None, None
+    th = jnp.asarray(threshold_of(neuron), dtype)
+    return th, neuron.spike, neuron.reset if spec.resets else None
+
+
+def check_neuron_inputs(
+    neuron: NeuronLayer, x: Any, state: Any, *, sequence: bool = False, label: str = ""
+) -> None:
+    """Check a neuron's `x` (``(*batch, *hidden_shape)``, with a leading time
+    axis when `sequence`) and `state` (``(*batch, *state_shape)``), naming
+    the class (and `label` after it)."""
+    layer, shape = type(neuron).__name__ + label, neuron.hidden_shape
+    batch = (check_sequence if sequence else check_input)(layer, x, shape)
+    if state is not None:
+        check_state(layer, state, batch, neuron.spec.state_shape(shape))
 
 
 def neuron_step(
-    neuron: NeuronLayer, params: Mapping[str, Any], x: Any, state: Any
+    neuron: NeuronLayer,
+    params: Mapping[str, Any],
+    x: Any,
+    state: Any,
+    *,
+    checked: bool = False,
 ) -> tuple[Array, Array]:
     """One checked step of a neuron (its ``__call__``).
 
@@ -156,13 +181,14 @@ def neuron_step(
         params: its parameter arrays by name (``spec.params``).
         x: the input at this step.
         state: the state before the step.
+        checked: the caller has already run `check_neuron_inputs`.
 
     Returns:
         ``(out, new_state)``.
     """
-    spec, layer, shape = neuron.spec, type(neuron).__name__, neuron.hidden_shape
-    batch = check_input(layer, x, shape)
-    check_state(layer, state, batch, spec.state_shape(shape))
+    spec, layer = neuron.spec, type(neuron).__name__
+    if not checked:
+        check_neuron_inputs(neuron, x, state)
     _check_values(layer, spec, params, x)
     kwargs = spec.step_kwargs(params, *_spike_settings(neuron, jnp.result_type(state)))
     return spec.step(x, state, **kwargs)
@@ -175,7 +201,8 @@ def neuron_sequence(
     state: Any,
     *,
     unroll: int | bool = 1,
-    label: str | None = None,
+    label: str = "",
+    checked: bool = False,
     **options: Any,
 ) -> tuple[Array, Array]:
     """A neuron over a whole time-major sequence.
@@ -190,17 +217,17 @@ def neuron_sequence(
         x: the input sequence ``[T, *batch, *hidden_shape]``.
         state: the state before the first step.
         unroll: time steps per loop iteration of the scan.
-        label: the name in error messages (default: the class name).
+        label: follows the class name in error messages (``".parallel"``).
+        checked: the caller has already run `check_neuron_inputs`.
         **options: for the kernel (``spec.sequence_options``, e.g. `method`
             for `PSU_LIF`).
 
     Returns:
         ``(outs [T, *batch, ...], final_state)``.
     """
-    spec, shape = neuron.spec, neuron.hidden_shape
-    layer = label or type(neuron).__name__
-    batch = check_sequence(layer, x, shape)
-    check_state(layer, state, batch, spec.state_shape(shape))
+    spec, layer = neuron.spec, type(neuron).__name__ + label
+    if not checked:
+        check_neuron_inputs(neuron, x, state, sequence=True, label=label)
     _check_values(layer, spec, params, x)
     unknown = sorted(set(options) - set(spec.sequence_options))
     if unknown:
@@ -219,7 +246,12 @@ def neuron_sequence(
 
 
 def neuron_parallel(
-    neuron: NeuronLayer, params: Mapping[str, Any], x: Any, **options: Any
+    neuron: NeuronLayer,
+    params: Mapping[str, Any],
+    x: Any,
+    *,
+    checked: bool = False,
+    **options: Any,
 ) -> Array:
     """A neuron's outputs for a whole sequence from a zero state.
 
@@ -229,8 +261,12 @@ def neuron_parallel(
     Returns:
         ``outs [T, *batch, ...]``.
     """
-    layer = f"{type(neuron).__name__}.parallel"
-    batch = check_sequence(layer, x, neuron.hidden_shape)
+    label = ".parallel"
+    if not checked:
+        check_neuron_inputs(neuron, x, None, sequence=True, label=label)
+    batch = x.shape[1 : x.ndim - len(neuron.hidden_shape)]
     shape = (*batch, *neuron.spec.state_shape(neuron.hidden_shape))
     state = jnp.zeros(shape, state_dtype(x.dtype))
-    return neuron_sequence(neuron, params, x, state, label=layer, **options)[0]
+    return neuron_sequence(
+        neuron, params, x, state, label=label, checked=True, **options
+    )[0]

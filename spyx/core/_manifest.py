@@ -39,6 +39,19 @@ def describe_value(value: Any) -> str | None:
     return text
 
 
+def _upgraded(saved: Mapping[str, str]) -> dict[str, str]:
+    """A description written before neurons stored their spike function as
+    `spike` (it was `activation`), in today's words."""
+    out = {}
+    for key, text in saved.items():
+        if key.endswith(".activation"):
+            key = key[: -len("activation")] + "spike"
+        out[key] = text.replace(", activation=", ", spike=").replace(
+            "(activation=", "(spike="
+        )
+    return out
+
+
 def compare_descriptions(
     where: str, saved: Mapping[str, str], model: Mapping[str, str]
 ) -> None:
@@ -49,6 +62,7 @@ def compare_descriptions(
 
     Example: ``compare_descriptions("restore: ckpt", saved, current)``.
     """
+    saved = _upgraded(saved)
     problems = []
     for key in sorted(set(saved) | set(model)):
         if key not in model:

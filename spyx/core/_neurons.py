@@ -18,21 +18,19 @@ The spike is taken from the membrane *before* the update (except
 `psu_lif_step`). Every spiking step but `psu_lif_step` takes ``reset``:
 ``"subtract"`` (default) removes ``s th`` from the membrane, ``"zero"``
 clears a membrane that fired before it leaks, ``"none"`` has no reset term
-(see `reset_leak`).
+(see `ResetMode`; a `ResetMode` object is accepted too).
 """
 
 from collections.abc import Callable
-from typing import Literal
 
 import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from ._resets import Reset, ResetMode, reset_mode
 from ._shapes import join_halves, split_halves
 
 __all__ = [
-    "RESETS",
-    "Reset",
     "alif_step",
     "clip01",
     "cuba_lif_step",
@@ -41,14 +39,11 @@ __all__ = [
     "lif_step",
     "psu_lif_step",
     "rcuba_lif_step",
-    "reset_leak",
     "rif_step",
     "rlif_step",
 ]
 
 SpikeFn = Callable[[Array], Array]
-Reset = Literal["subtract", "zero", "none"]
-RESETS: tuple[str, ...] = ("subtract", "zero", "none")
 
 
 def clip01(p: ArrayLike) -> Array:
@@ -67,39 +62,6 @@ def _feedback(s: Array, weights: Array | None) -> Array | float:
     return 0.0 if weights is None else s @ weights
 
 
-def reset_leak(
-    b: ArrayLike,
-    V: Array,
-    s: Array,
-    threshold: ArrayLike,
-    reset: Reset,
-    *,
-    leak_the_reset: bool = False,
-) -> tuple[Array, Array | float]:
-    """The leaked membrane and the reset to subtract from it, per mode.
-
-    The new membrane is ``leaked + inputs - subtracted`` with
-    ``(leaked, subtracted)``:
-
-    - ``"subtract"``: ``(b V, s th)``, or ``(b (V - s th), 0)`` with
-      `leak_the_reset` (CuBaLIF, whose reset decays with the membrane);
-    - ``"zero"``: ``(b (1 - s) V, 0)``: a membrane that fired is cleared,
-      then leaks;
-    - ``"none"``: ``(b V, 0)``.
-
-    Example: ``leaked, subtracted = reset_leak(0.5, V, s, 1.0, "zero")``.
-    """
-    if reset == "subtract":
-        if leak_the_reset:
-            return b * (V - s * threshold), 0.0
-        return b * V, s * threshold
-    if reset == "zero":
-        return b * (1.0 - s) * V, 0.0
-    if reset == "none":
-        return b * V, 0.0
-    raise ValueError(f"reset_leak: `reset` must be one of {RESETS}, got {reset!r}.")
-
-
 def lif_step(
     x: Array,
     V: Array,
@@ -108,7 +70,7 @@ def lif_step(
     threshold: ArrayLike,
     spike: SpikeFn,
     weights: Array | None = None,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
 ) -> tuple[Array, Array]:
     """Leaky integrate-and-fire, optionally with recurrent weights.
 
@@ -121,9 +83,9 @@ def lif_step(
 
     Example: ``s, V = lif_step(x, V, beta=0.9, threshold=1.0, spike=superspike())``.
     """
+    r = reset_mode("lif_step", reset)
     s = spike(V - threshold)
-    leaked, subtracted = reset_leak(clip01(beta), V, s, threshold, reset)
-    V_new = leaked + x + _feedback(s, weights) - subtracted
+    V_new = r(clip01(beta), V, s, threshold) + x + _feedback(s, weights)
     return s.astype(x.dtype), V_new.astype(V.dtype)
 
 
@@ -133,7 +95,7 @@ def if_step(
     *,
     threshold: ArrayLike,
     spike: SpikeFn,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
 ) -> tuple[Array, Array]:
     """Integrate-and-fire: `lif_step` without leak.
 
@@ -158,7 +120,7 @@ def rlif_step(
     weights: Array,
     threshold: ArrayLike,
     spike: SpikeFn,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
 ) -> tuple[Array, Array]:
     """Recurrent leaky integrate-and-fire: one step.
 
@@ -185,7 +147,7 @@ def rif_step(
     weights: Array,
     threshold: ArrayLike,
     spike: SpikeFn,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
 ) -> tuple[Array, Array]:
     """Recurrent integrate-and-fire: one step.
 
@@ -227,7 +189,7 @@ def alif_step(
     gamma: ArrayLike,
     threshold: ArrayLike,
     spike: SpikeFn,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
 ) -> tuple[Array, Array]:
     """Adaptive LIF (Bellec et al., 2018). State ``[V, T]`` on the last axis.
 
@@ -243,12 +205,12 @@ def alif_step(
     s, VT = alif_step(x, VT, beta=0.9, gamma=0.9, threshold=1.0, spike=spike)
     ```
     """
+    r = reset_mode("alif_step", reset)
     V, T = split_halves(VT)
     g = clip01(gamma)
     th_t = threshold + T
     s = spike(V - th_t)
-    leaked, subtracted = reset_leak(clip01(beta), V, s, th_t, reset)
-    V_new = leaked + x - subtracted
+    V_new = r(clip01(beta), V, s, th_t) + x
     T_new = g * T + (1.0 - g) * s
     return s.astype(x.dtype), join_halves(V_new, T_new).astype(VT.dtype)
 
@@ -262,7 +224,7 @@ def cuba_lif_step(
     threshold: ArrayLike,
     spike: SpikeFn,
     weights: Array | None = None,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
 ) -> tuple[Array, Array]:
     """Current-based LIF, optionally recurrent. State ``[V, I]`` on the last axis.
 
@@ -278,13 +240,11 @@ def cuba_lif_step(
     s, VI = cuba_lif_step(x, VI, alpha=0.8, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
+    r = reset_mode("cuba_lif_step", reset)
     V, I = split_halves(VI)
     s = spike(V - threshold)
     I_new = clip01(alpha) * I + x + _feedback(s, weights)
-    leaked, subtracted = reset_leak(
-        clip01(beta), V, s, threshold, reset, leak_the_reset=True
-    )
-    V_new = leaked + I_new - subtracted
+    V_new = r(clip01(beta), V, s, threshold, leak_the_reset=True) + I_new
     return s.astype(x.dtype), join_halves(V_new, I_new).astype(VI.dtype)
 
 
@@ -297,7 +257,7 @@ def rcuba_lif_step(
     weights: Array,
     threshold: ArrayLike,
     spike: SpikeFn,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
 ) -> tuple[Array, Array]:
     """Recurrent current-based LIF: `cuba_lif_step` with ``s @ W`` into ``I``.
 

@@ -62,7 +62,7 @@ class NeuronLayer(SequenceLayer, Protocol):
 
     `spec` is its row of the neuron table (a `NeuronSpec`) and
     `hidden_shape` its checked shape; a spiking neuron also has `threshold`
-    and `activation`, and one that resets its `reset` mode. Its parameters
+    and `spike`, and one that resets its `reset` mode. Its parameters
     are passed separately, as arrays.
     """
 

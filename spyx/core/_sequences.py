@@ -15,7 +15,7 @@ at once; without differentiation it emits the spikes. Either way the loop
 writes one array per step, which on a CPU costs more than the arithmetic.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -23,101 +23,21 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from ..axn import SpikeFunction
-from ._neurons import RESETS, Reset, alif_step, clip01, cuba_lif_step, lif_step
-from ._scan import time_scan
+from ._kernel_parts import (
+    accumulation_dtype,
+    has_surrogate,
+    kernel_inputs,
+    scan_states,
+    scanned_step,
+    sum_to,
+    surrogate,
+    weight_gradient,
+)
+from ._neurons import alif_step, clip01, cuba_lif_step, lif_step
+from ._resets import Reset, ResetMode, reset_mode
 from ._shapes import join_halves, split_halves
 
 __all__ = ["alif_sequence", "cuba_lif_sequence", "if_sequence", "lif_sequence"]
-
-
-def has_surrogate(spike: Callable[[Array], Array]) -> bool:
-    """Whether the kernels may use `spike`'s surrogate derivative directly:
-    a `spyx.axn.SpikeFunction`, whose backward pass is ``incoming * g(x)``
-    (linear in the incoming gradient, elementwise). Any other callable makes
-    the kernels scan the step and differentiate it with autodiff."""
-    return isinstance(spike, SpikeFunction)
-
-
-def surrogate(spike: SpikeFunction, u: Array) -> Array:
-    """The surrogate derivative ``H'(u)`` of `spike`, elementwise."""
-    return spike.derivative(u)
-
-
-def accumulation_dtype(dtype: Any) -> Any:
-    """The dtype reductions run in: float32, or wider if `dtype` is."""
-    return jnp.promote_types(dtype, jnp.float32)
-
-
-def sum_to(g: Array, p: Array) -> Array:
-    """Sum the leading (time and batch) axes of a per-element gradient `g`
-    down to the shape of the parameter `p` (every axis for a scalar), in
-    float32 or wider whatever `g`'s dtype."""
-    g = g.astype(accumulation_dtype(g.dtype))
-    if not p.ndim:
-        return g.sum()
-    return g.sum(axis=tuple(range(g.ndim - p.ndim)))
-
-
-def weight_gradient(spikes: Array, d_u: Array, W: Array) -> Array:
-    """``dL/dW = S^T dU`` for a feedback ``s_t W``: one matmul over all
-    ``T * batch`` rows of the spikes and of the gradient w.r.t. what the
-    feedback is added to, accumulated in float32 or wider."""
-    acc = accumulation_dtype(jnp.result_type(spikes, d_u))
-    rows = spikes.reshape(-1, spikes.shape[-1]).astype(acc)
-    return (rows.T @ d_u.reshape(-1, d_u.shape[-1]).astype(acc)).astype(W.dtype)
-
-
-def check_reset(name: str, reset: Any) -> None:
-    """A built-in kernel's reset mode must be one of `RESETS`."""
-    if reset not in RESETS:
-        raise ValueError(f"{name}: `reset` must be one of {RESETS}, got {reset!r}.")
-
-
-def kernel_inputs(
-    decays: Mapping[str, ArrayLike], threshold: ArrayLike, dtype: Any
-) -> tuple[dict[str, Array], Array]:
-    """What every kernel does with its arguments before the scan: the decays
-    as float arrays, and the threshold as a constant of the state's dtype
-    (it is not trained, so no gradient reaches it)."""
-    arrays = {d: jnp.asarray(v, jnp.result_type(float)) for d, v in decays.items()}
-    return arrays, jax.lax.stop_gradient(jnp.asarray(threshold, dtype))
-
-
-def scanned_step(
-    step: Callable[..., tuple[Array, Array]],
-    x: Array,
-    state: Array,
-    unroll: int | bool,
-    **kwargs: Any,
-) -> tuple[Array, Array]:
-    """`step` scanned over `x` and differentiated by autodiff: what a kernel
-    does for a spike function without a known surrogate (`has_surrogate`)."""
-    return time_scan(lambda x_t, st: step(x_t, st, **kwargs), x, state, unroll=unroll)
-
-
-def scan_states(
-    step: Callable[[Array, Array], tuple[Array, Array]],
-    state0: Array,
-    x: Array,
-    keep_trace: bool,
-    spikes_of: Callable[[Array], Array],
-    unroll: int | bool = 1,
-) -> tuple[Array, Array, Array | None]:
-    """Scan ``step(x_t, state) -> (s_t, state')`` over `x`; returns
-    ``(spikes, final_state, trace)``. The loop writes one array per step:
-    the spikes, or, with `keep_trace` (for the backward pass), the state
-    entering each step, from which `spikes_of` reads the spikes for all
-    steps at once after the loop (``trace`` is ``None`` otherwise)."""
-
-    def body(state: Array, x_t: Array) -> tuple[Array, Array]:
-        s, new = step(x_t, state)
-        return new, state if keep_trace else s
-
-    final, out = jax.lax.scan(body, state0, x, unroll=unroll)
-    if not keep_trace:
-        return out, final, None
-    return spikes_of(out).astype(x.dtype), final, out
 
 
 def lif_sequence(
@@ -128,7 +48,7 @@ def lif_sequence(
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
     weights: Array | None = None,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
     unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`lif_step` over a whole sequence, with a hand-written VJP.
@@ -138,17 +58,15 @@ def lif_sequence(
     ``s_t W``, the backward adds ``(l_{t+1} W^T) g_t`` to ``l_t``, and
     ``dL/dW = S^T L`` is one matmul after the reverse scan).
 
-    Forward: ``s_t = H(V_t - th)``, ``V_{t+1} = r(V_t) + x_t`` with the reset
-    ``r(V) = b V - s th`` (``"subtract"``), ``b (1 - s) V`` (``"zero"``) or
-    ``b V`` (``"none"``). Backward, with ``g_t = H'(V_t - th)`` the surrogate
-    and ``l_t`` the gradient w.r.t. ``V_t``:
+    Forward: ``s_t = H(V_t - th)``, ``V_{t+1} = r(b, V_t, s_t, th) + x_t``
+    with ``r`` the reset mode's rule (`ResetMode`: ``b V - s th`` for
+    ``"subtract"``, ``b (1 - s) V`` for ``"zero"``, ``b V`` for ``"none"``).
+    Backward, with ``g_t = H'(V_t - th)`` the surrogate, ``l_t`` the
+    gradient w.r.t. ``V_t`` and ``dr/d.`` the rule's partial derivatives
+    (`ResetMode.partials`):
 
-        l_t = dL/ds_t g_t + l_{t+1} r'(V_t),     dL/dx_t = l_{t+1},
-        dL/db = sum_t l_{t+1} dr/db,             dL/dV_0 = l_0,
-
-    where ``r' = b - th g`` and ``dr/db = V`` (subtract), ``r' = b (1 - s) -
-    b V g`` and ``dr/db = (1 - s) V`` (zero), ``r' = b`` and ``dr/db = V``
-    (none).
+        l_t = (dL/ds_t + l_{t+1} dr/ds) g_t + l_{t+1} dr/dV,
+        dL/dx_t = l_{t+1},   dL/db = sum_t l_{t+1} dr/db,   dL/dV_0 = l_0.
 
     Args:
         x: input current ``[T, *batch, *hidden]``.
@@ -157,7 +75,7 @@ def lif_sequence(
         threshold: a number or scalar array (no gradient flows to it).
         spike: a spike function; its backward pass must be linear in the
             incoming gradient, as every `spyx.axn` function's is.
-        reset: ``"subtract"``, ``"zero"`` or ``"none"``.
+        reset: ``"subtract"``, ``"zero"``, ``"none"`` or a `ResetMode`.
         weights: recurrent weights ``(H, H)`` (RIF, RLIF) or ``None``.
 
     Returns:
@@ -171,7 +89,7 @@ def lif_sequence(
     spikes, V_T = lif_sequence(x, V0, beta=0.9, threshold=1.0, spike=spike)
     ```
     """
-    check_reset("lif_sequence", reset)
+    mode = reset_mode("lif_sequence", reset)
     if not has_surrogate(spike):
         return scanned_step(
             lif_step,
@@ -227,15 +145,10 @@ def lif_sequence(
             V, d_s = inputs
             u = V - threshold
             g = surrogate(spike, u)
-            if reset == "subtract":
-                dr_dV = b - threshold * g
-            elif reset == "zero":
-                dr_dV = b * (1.0 - spike(u)) - b * V * g
-            else:
-                dr_dV = b
+            dr = mode.partials(b, V, spike(u), threshold)
             if W is not None:  # the feedback s W carries l_{t+1} back to s_t
                 d_s = d_s + (lam @ W.T).astype(d_s.dtype)
-            lam_prev = (d_s * g + lam * dr_dV).astype(V.dtype)
+            lam_prev = ((d_s + lam * dr.s) * g + lam * dr.V).astype(V.dtype)
             return lam_prev, lam
 
         lam0, d_x = jax.lax.scan(
@@ -243,7 +156,7 @@ def lif_sequence(
         )
         # dL/db = sum_t l_{t+1} dr/db, reduced once over all T * batch rows
         # after the scan (a tree reduction, not a running sum in the carry).
-        dr_db = (1.0 - spike(trace - threshold)) * trace if reset == "zero" else trace
+        dr_db = mode.partials(b, trace, spike(trace - threshold), threshold).b
         d_b = d_x.astype(accumulation_dtype(d_x.dtype)) * dr_db
         (d_beta,) = clip_vjp(sum_to(d_b, b).astype(b.dtype))
         d_W = None
@@ -269,7 +182,7 @@ def if_sequence(
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
     weights: Array | None = None,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
     unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`if_step` over a whole sequence, with a hand-written VJP.
@@ -305,27 +218,24 @@ def alif_sequence(
     gamma: ArrayLike,
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
     unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`alif_step` over a whole time-major sequence, with a custom VJP.
 
     Forward: ``th_t = th + T_t``, ``s_t = H(V_t - th_t)``, ``V_{t+1} =
-    r(V_t) + x_t`` with ``r(V) = b V - s th_t`` (``"subtract"``), ``b (1 -
-    s) V`` (``"zero"``) or ``b V`` (``"none"``), and ``T_{t+1} = g T_t + (1
-    - g) s_t``. Backward, with ``h_t = H'(V_t - th_t)`` the surrogate and
-    ``l_t``, ``m_t`` the gradients w.r.t. ``V_t`` and ``T_t``:
+    r(b, V_t, s_t, th_t) + x_t`` with ``r`` the reset mode's rule (as in
+    `lif_sequence`), and ``T_{t+1} = g T_t + (1 - g) s_t``. Backward, with
+    ``h_t = H'(V_t - th_t)`` the surrogate and ``l_t``, ``m_t`` the
+    gradients w.r.t. ``V_t`` and ``T_t``:
 
         e_t = dL/ds_t + m_{t+1} (1 - g) + l_{t+1} dr/ds,     q_t = e_t h_t,
-        l_t = l_{t+1} dr/dV + q_t,    m_t = m_{t+1} g - q_t + l_{t+1} dr/dT,
+        l_t = l_{t+1} dr/dV + q_t,    m_t = m_{t+1} g - q_t + l_{t+1} dr/dth,
         dL/dx_t = l_{t+1},   dL/db = sum_t l_{t+1} dr/db,
-        dL/dg = sum_t m_{t+1} (T_t - s_t),
+        dL/dg = sum_t m_{t+1} (T_t - s_t).
 
-    where ``dr/ds = -th_t``, ``dr/dV = b``, ``dr/dT = -s`` (subtract);
-    ``dr/ds = -b V``, ``dr/dV = b (1 - s)``, ``dr/dT = 0`` (zero); ``dr/ds =
-    dr/dT = 0``, ``dr/dV = b`` (none); ``dr/db`` is ``r`` without the
-    reset term divided by ``b``. Only the state trace is kept; the decay
-    gradients are reduced once, after the reverse scan.
+    Only the state trace is kept; the decay gradients are reduced once,
+    after the reverse scan.
 
     Args:
         x: input current ``[T, *batch, *hidden]``.
@@ -348,7 +258,7 @@ def alif_sequence(
     )
     ```
     """
-    check_reset("alif_sequence", reset)
+    mode = reset_mode("alif_sequence", reset)
     if not has_surrogate(spike):
         return scanned_step(
             alif_step,
@@ -405,19 +315,10 @@ def alif_sequence(
             th_t = th + T
             u = V - th_t
             h = surrogate(spike, u)
-            e = d_s + mu * (1.0 - g)
-            if reset == "subtract":
-                e = e - lam * th_t
-                lam_prev = lam * b
-                mu_prev = mu * g - lam * spike(u)
-            elif reset == "zero":
-                s = spike(u)
-                e = e - lam * b * V
-                lam_prev = lam * b * (1.0 - s)
-                mu_prev = mu * g
-            else:
-                lam_prev = lam * b
-                mu_prev = mu * g
+            dr = mode.partials(b, V, spike(u), th_t)
+            e = d_s + mu * (1.0 - g) + lam * dr.s
+            lam_prev = lam * dr.V
+            mu_prev = mu * g + lam * dr.th
             q = e * h
             lam_prev = (lam_prev + q).astype(V.dtype)
             mu_prev = (mu_prev - q).astype(T.dtype)
@@ -427,9 +328,9 @@ def alif_sequence(
         (lam0, mu0), (d_x, d_T) = jax.lax.scan(
             body, (lam_T, mu_T), (Vs, Ts, d_spikes), reverse=True, unroll=unroll
         )
-        S = spike(Vs - (th + Ts))
-        dr_db = (1.0 - S) * Vs if reset == "zero" else Vs
-        d_b = d_x * dr_db
+        th_ts = th + Ts
+        S = spike(Vs - th_ts)
+        d_b = d_x * mode.partials(b, Vs, S, th_ts).b
         d_g = d_T * (Ts - S)
         (d_beta,) = b_vjp(sum_to(d_b, b).astype(b.dtype))
         (d_gamma,) = g_vjp(sum_to(d_g, g).astype(g.dtype))
@@ -454,7 +355,7 @@ def cuba_lif_sequence(
     threshold: ArrayLike,
     spike: Callable[[Array], Array],
     weights: Array | None = None,
-    reset: Reset = "subtract",
+    reset: Reset | ResetMode = "subtract",
     unroll: int | bool = 1,
 ) -> tuple[Array, Array]:
     """`cuba_lif_step` over a whole sequence, with a hand-written VJP.
@@ -463,19 +364,17 @@ def cuba_lif_sequence(
     (also for the recurrent `rcuba_lif_step`, given `weights`).
 
     Forward: ``s_t = H(V_t - th)``, ``I_{t+1} = a I_t + x_t + s_t W``,
-    ``V_{t+1} = r(V_t) + I_{t+1}`` with ``r(V) = b (V - s th)``
-    (``"subtract"``), ``b (1 - s) V`` (``"zero"``) or ``b V`` (``"none"``).
-    Backward, with ``h_t = H'(V_t - th)``, ``l_t`` and ``m_t`` the gradients
-    w.r.t. ``V_t`` and ``I_t``, and ``n_t = l_{t+1} + m_{t+1}`` the gradient
-    w.r.t. ``I_{t+1}``:
+    ``V_{t+1} = r(b, V_t, s_t, th) + I_{t+1}`` with ``r`` the reset mode's
+    rule with the reset before the leak (``b (V - s th)`` for
+    ``"subtract"``). Backward, with ``h_t = H'(V_t - th)``, ``l_t`` and
+    ``m_t`` the gradients w.r.t. ``V_t`` and ``I_t``, and ``n_t = l_{t+1} +
+    m_{t+1}`` the gradient w.r.t. ``I_{t+1}``:
 
         e_t = dL/ds_t + l_{t+1} dr/ds + n_t W^T,      q_t = e_t h_t,
         l_t = l_{t+1} dr/dV + q_t,    m_t = a n_t,    dL/dx_t = n_t,
-        dL/da = sum_t n_t I_t,   dL/db = sum_t l_{t+1} dr/db,   dL/dW = S^T N,
+        dL/da = sum_t n_t I_t,   dL/db = sum_t l_{t+1} dr/db,   dL/dW = S^T N.
 
-    with ``dr/ds = -b th``, ``dr/dV = b`` (subtract), ``dr/ds = -b V``,
-    ``dr/dV = b (1 - s)`` (zero), ``dr/ds = 0``, ``dr/dV = b`` (none). Only
-    ``n_t W^T`` stays in the loop; the decay and weight gradients are
+    Only ``n_t W^T`` stays in the loop; the decay and weight gradients are
     reduced once, after the reverse scan.
 
     Args:
@@ -500,7 +399,7 @@ def cuba_lif_sequence(
     )
     ```
     """
-    check_reset("cuba_lif_sequence", reset)
+    mode = reset_mode("cuba_lif_sequence", reset)
     if not has_surrogate(spike):
         return scanned_step(
             cuba_lif_step,
@@ -572,15 +471,9 @@ def cuba_lif_sequence(
             h = surrogate(spike, u)
             n = lam + mu
             e = d_s if W is None else d_s + (n @ W.T).astype(d_s.dtype)
-            if reset == "subtract":
-                e = e - lam * b * th
-                dr_dV = b
-            elif reset == "zero":
-                e = e - lam * b * V
-                dr_dV = b * (1.0 - spike(u))
-            else:
-                dr_dV = b
-            lam_prev = (lam * dr_dV + e * h).astype(V.dtype)
+            dr = mode.partials(b, V, spike(u), th, leak_the_reset=True)
+            e = e + lam * dr.s
+            lam_prev = (lam * dr.V + e * h).astype(V.dtype)
             mu_prev = (a * n).astype(mu.dtype)
             return (lam_prev, mu_prev), (n, lam)
 
@@ -589,12 +482,7 @@ def cuba_lif_sequence(
             body, (lam_T, mu_T), (Vs, d_spikes), reverse=True, unroll=unroll
         )
         S = spike(Vs - th)
-        if reset == "subtract":
-            dr_db = Vs - S * th
-        elif reset == "zero":
-            dr_db = (1.0 - S) * Vs
-        else:
-            dr_db = Vs
+        dr_db = mode.partials(b, Vs, S, th, leak_the_reset=True).b
         (d_alpha,) = a_vjp(sum_to(d_x * Is, a).astype(a.dtype))
         (d_beta,) = b_vjp(sum_to(lams * dr_db, b).astype(b.dtype))
         d_W = None if W is None else weight_gradient(S, d_x, W)

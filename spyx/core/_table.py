@@ -16,7 +16,6 @@ from jax import Array
 from ..axn import superspike
 from ._init import decay_init, decay_value, recurrent_init
 from ._neurons import (
-    RESETS,
     alif_step,
     cuba_lif_step,
     if_step,
@@ -27,6 +26,7 @@ from ._neurons import (
     rif_step,
     rlif_step,
 )
+from ._resets import RESET_MODES, reset_mode
 from ._scan import psu_lif_sequence
 from ._sequences import alif_sequence, cuba_lif_sequence, if_sequence, lif_sequence
 from ._shapes import (
@@ -52,7 +52,6 @@ __all__ = [
     "NeuronSpec",
     "NirMap",
     "RECURRENT_W",
-    "check_reset",
 ]
 
 THRESHOLD = 1.0
@@ -102,9 +101,10 @@ class NeuronSpec:
             this number instead of a random draw (`LI`: 0.8).
         recurrent: has recurrent weights ``recurrent_w`` (``W`` in the
             equations) of shape ``(H, H)``; the hidden shape must then be 1-D.
-        spiking: has a `threshold` and an `activation`.
-        resets: a spiking neuron whose step takes ``reset`` (one of
-            `RESETS`); every built-in spiking neuron but `PSU_LIF`.
+        spiking: has a `threshold` and a spike function (the constructor's
+            `activation`, stored as `spike`).
+        resets: a spiking neuron whose step takes ``reset`` (a name in
+            `RESET_MODES`); every built-in spiking neuron but `PSU_LIF`.
         state_parts: the names of the state's parts, side by side on the last
             axis (``("V",)``, ``("V", "T")``, ``("V", "I")``).
         sequence: a whole-sequence kernel with the step's keywords,
@@ -201,48 +201,85 @@ class NeuronSpec:
     def build(
         self,
         layer: str,
+        *,
         shape: Any,
         decays: Mapping[str, Any],
-        threshold: Any,
-        activation: Any,
         keys: Callable[[list[str]], Sequence[Array]],
-        reset: Any = "subtract",
+        threshold: Any = None,
+        activation: Any = None,
+        reset: Any = None,
     ) -> tuple[Shape, dict[str, Any], dict[str, Array]]:
         """Everything a front end's constructor stores, checked.
 
         Args:
             layer: the class name for messages.
             shape: the shape argument.
-            decays: the decay arguments by name.
-            threshold: the firing threshold (ignored for a non-spiking
-                neuron).
-            activation: the spike function; ``None`` picks the default
-                (ignored for a non-spiking neuron).
+            decays: the decay arguments by name, one per name in `decays`.
             keys: as in `init_params`.
-            reset: the reset mode (for neurons that reset).
+            threshold: the firing threshold (spiking neurons only).
+            activation: the spike function; ``None`` picks the default
+                (spiking neurons only).
+            reset: the reset mode, a name in `RESET_MODES` or a
+                `ResetMode` (required for neurons that `resets`, refused for
+                others).
 
         Returns:
             ``(hidden_shape, settings, params)``: the normalised shape, the
-                spike settings (``{"threshold": float, "activation": fn,
-                "reset": mode}``, empty for a non-spiking neuron) and the
-                parameter arrays.
+                spike settings (``{"threshold": float, "spike": fn}`` and
+                ``"reset"`` for a neuron that resets; empty for a non-spiking
+                one) and the parameter arrays.
         """
+        self.check_arguments(layer, decays, threshold, reset)
         hidden_shape = normalize_shape(layer, self.shape_arg, shape)
         settings: dict[str, Any] = {}
         if self.spiking:
             settings["threshold"] = threshold_value(layer, threshold)
-            settings["activation"] = activation or self.default_activation()
+            settings["spike"] = activation or self.default_activation()
         if self.resets:
-            settings["reset"] = check_reset(layer, reset)
+            mode = reset_mode(layer, reset)
+            # a built-in mode is stored by name (what checkpoints and NIR record)
+            settings["reset"] = (
+                mode.name if RESET_MODES.get(mode.name) is mode else mode
+            )
         params = self.init_params(layer, hidden_shape, decays, keys)
         return hidden_shape, settings, params
+
+    def check_arguments(
+        self, layer: str, decays: Mapping[str, Any], threshold: Any, reset: Any
+    ) -> None:
+        """Check what a neuron class's constructor passes to ``_setup``.
+
+        It must fit this row; where it does not, a `TypeError` in plain
+        words (a bug in the class, not in the user's call)."""
+        where = f"{layer}.__init__ passes to _setup"
+        if set(decays) != set(self.decays):
+            raise TypeError(
+                f"{where} the decays {sorted(decays)}, but its spec {self.name!r} "
+                f"has {sorted(self.decays)}: pass decays={{name: value}} for each."
+            )
+        if self.spiking and threshold is None:
+            raise TypeError(
+                f"{where} no `threshold`; {self.name!r} spikes: pass threshold=..."
+            )
+        if not self.spiking and threshold is not None:
+            raise TypeError(f"{where} a `threshold`, but {self.name!r} does not spike.")
+        if self.resets and reset is None:
+            raise TypeError(
+                f"{where} no `reset`; {self.name!r} resets: take `reset` as a "
+                f"constructor argument and pass reset=reset."
+            )
+        if not self.resets and reset is not None:
+            raise TypeError(
+                f"{where} a `reset`, but {self.name!r} does not reset (its spec has "
+                f"resets=False)."
+            )
 
     def step_kwargs(
         self,
         params: Mapping[str, Any],
-        threshold: Any,
-        spike: Any,
-        reset: Any = "subtract",
+        threshold: Any = None,
+        spike: Any = None,
+        reset: Any = None,
     ) -> dict[str, Any]:
         """The keywords of `step` and `sequence` for these parameters."""
         kwargs = {d: params[d] for d in self.decays}
@@ -366,16 +403,3 @@ NEURONS: tuple[NeuronSpec, ...] = (
     PSU_LIF,
 )
 """Every built-in neuron, in documentation order."""
-
-
-def check_reset(layer: str, reset: Any) -> str:
-    """A reset mode, checked: one of `RESETS`.
-
-    Example: ``check_reset("LIF", "zero")`` is ``"zero"``.
-    """
-    if not isinstance(reset, str) or reset not in RESETS:
-        raise ValueError(
-            f"{layer}: `reset` must be one of {', '.join(map(repr, RESETS))}, got "
-            f"{reset!r}."
-        )
-    return reset

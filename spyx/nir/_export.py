@@ -9,10 +9,10 @@ from flax import nnx
 
 from .. import core
 from .. import nn as snn
+from ..core import _frontend as frontend
 from ..nn._sequential import describe
 from ._mapping import (
     LEAKY_NODES,
-    RESET_NAMES,
     SPIKING_NODES,
     SPYX,
     check_dt,
@@ -27,21 +27,21 @@ from ._mapping import (
 __all__ = ["to_nir"]
 
 
-def _meta(cls: str, reset: str | None) -> dict:
+def _meta(cls: str, reset: core.ResetMode | None) -> dict:
     meta: dict[str, Any] = {"class": cls}
     if reset is not None:
-        meta["reset"] = RESET_NAMES[reset]
+        meta["reset"] = reset.nir_name
     return {SPYX: meta}
 
 
-def _warn_reset(cls: str, node: str, reset: str) -> None:
+def _warn_reset(cls: str, node: str, reset: core.ResetMode) -> None:
     """NIR's spiking nodes reset *to* `v_reset` (written as 0): faithful for
-    ``reset="zero"`` only."""
-    if reset == "zero":
+    a `nir_native` mode (``"zero"``) only."""
+    if reset.nir_native:
         return
-    what = "subtracts the threshold" if reset == "subtract" else "does not reset"
     warnings.warn(
-        f"to_nir: {cls} {what} after a spike (reset={reset!r}), but NIR's "
+        f"to_nir: {cls} {reset.description} after a spike (reset="
+        f"{reset.name!r}), but NIR's "
         f"{node} node resets to v_reset = 0. spyx records the mode in the node's "
         f"metadata and reads it back; other tools will simulate a reset to 0. "
         f"Train with reset='zero' for a graph that means the same everywhere.",
@@ -60,7 +60,7 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
             f"({spec.equation})."
         )
     zeros = per_unit(0.0, shape)
-    reset = getattr(layer, "reset", None) if spec.resets else None
+    reset = core.reset_mode(cls, layer.reset) if spec.resets else None
     if reset is not None:
         _warn_reset(cls, m.node, reset)
     fields: dict[str, Any] = {}
@@ -74,12 +74,12 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
     if m.node in LEAKY_NODES:
         fields["v_leak"] = zeros
     if m.node in SPIKING_NODES:
-        fields["v_threshold"] = per_unit(core.threshold_of(layer), shape)
+        fields["v_threshold"] = per_unit(frontend.threshold_of(layer), shape)
         fields["v_reset"] = zeros
     nodes = {"": getattr(nir, m.node)(**fields, metadata=_meta(cls, reset))}
     if m.threshold_node:
         nodes["threshold"] = nir.Threshold(
-            threshold=per_unit(core.threshold_of(layer), shape),
+            threshold=per_unit(frontend.threshold_of(layer), shape),
             metadata=_meta(cls, None),
         )
     if spec.recurrent:
@@ -149,7 +149,7 @@ def _check_input_shape(
 ) -> None:
     """Refuse an `input_shape` the model's first layer cannot take, showing
     the shape it expects in NIR's layout."""
-    want = core.expected_input(model, describe)
+    want = frontend.expected_input(model, describe)
     if want is None:
         return
     fits = len(want) == len(shape) and all(
@@ -159,8 +159,8 @@ def _check_input_shape(
         nir_want = (want[-1], *want[:-1]) if len(want) >= 2 else want
         raise ValueError(
             f"to_nir: `input_shape` is one example's shape in NIR's channels-first "
-            f"layout; this model takes {core.show_shape(nir_want)} ("
-            f"{core.show_shape(want)} in spyx's channels-last layout), got "
+            f"layout; this model takes {frontend.show_shape(nir_want)} ("
+            f"{frontend.show_shape(want)} in spyx's channels-last layout), got "
             f"{input_shape}."
         )
 

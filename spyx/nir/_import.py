@@ -12,7 +12,8 @@ from .. import core
 from .. import nn as snn
 from ._mapping import (
     LEAKY_NODES,
-    RESET_MODES,
+    MODE_OF_NIR_NAME,
+    NIR_RESET,
     SPIKING_NODES,
     SPYX,
     check_dt,
@@ -212,7 +213,7 @@ def _reset_mode(node_obj: Any, node: str, reset: str | None) -> str | None:
             f"from_nir: node {node!r} resets to v_reset != 0; spyx neurons reset "
             f"to 0 (reset='zero'), subtract the threshold or do not reset."
         )
-    written = RESET_MODES.get(node_obj.metadata.get(SPYX, {}).get("reset"))
+    written = MODE_OF_NIR_NAME.get(node_obj.metadata.get(SPYX, {}).get("reset"))
     if reset is None:
         return written
     if written is not None and reset != written:
@@ -277,7 +278,7 @@ def _neuron(
         mode = _reset_mode(n, node, reset)
         if mode is None:
             b.foreign_resets.append(node)
-            mode = "zero"
+            mode = NIR_RESET
     # I is scaled by c = dt r / tau_mem inside CubaLIF's membrane update;
     # carrying c * I instead moves it to the input, next to dt w_in / tau_syn.
     # NIR applies the gain to the sum of a node's inputs: the feedback too.
@@ -399,7 +400,7 @@ def from_nir(
 def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
     check_dt("from_nir", dt)
     if reset is not None:
-        core.check_reset("from_nir", reset)
+        reset = core.reset_mode("from_nir", reset).name
     nodes, edges = _inline_subgraphs(graph)
     chain = _chain(nodes, edges)
     input_node = next(v for v in nodes.values() if isinstance(v, nir.Input))

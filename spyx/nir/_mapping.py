@@ -12,8 +12,8 @@ from .. import core
 
 __all__ = [
     "LEAKY_NODES",
-    "RESET_MODES",
-    "RESET_NAMES",
+    "MODE_OF_NIR_NAME",
+    "NIR_RESET",
     "SPIKING_NODES",
     "SPYX",
     "check_dt",
@@ -31,10 +31,12 @@ __all__ = [
 
 SPYX = "spyx"  # metadata key marking nodes written by spyx
 
-# How spyx records a neuron's reset mode in a node's metadata (files written
-# before reset modes existed say "subtractive").
-RESET_NAMES = {"subtract": "subtractive", "zero": "zero", "none": "none"}
-RESET_MODES = {name: mode for mode, name in RESET_NAMES.items()}
+# The reset mode of each name spyx writes in a node's metadata
+# (`ResetMode.nir_name`; files written before reset modes existed say
+# "subtractive").
+MODE_OF_NIR_NAME = {m.nir_name: name for name, m in core.RESET_MODES.items()}
+# The mode NIR's own spiking nodes mean (a reset to v_reset = 0).
+NIR_RESET = next(name for name, m in core.RESET_MODES.items() if m.nir_native)
 
 SPIKING_NODES = ("IF", "LIF", "CubaLIF")  # NIR nodes with a threshold and reset
 LEAKY_NODES = ("LIF", "LI", "CubaLIF")  # NIR nodes with a v_leak

@@ -8,6 +8,7 @@ from flax import nnx
 from jax import Array
 
 from .. import core
+from ..core import _frontend as frontend
 
 __all__ = ["ActivityRegularization", "Flatten", "PopulationCode", "SumPool", "sum_pool"]
 
@@ -33,16 +34,16 @@ class ActivityRegularization(nnx.Module):
     def __init__(
         self, hidden_shape: ShapeLike, batch_size: int = 1, dtype: Any = jnp.float32
     ):
-        self.hidden_shape = core.normalize_shape(
+        self.hidden_shape = frontend.normalize_shape(
             "ActivityRegularization", "hidden_shape", hidden_shape
         )
-        core.batch_shape("ActivityRegularization", batch_size)
+        frontend.batch_shape("ActivityRegularization", batch_size)
         self.batch_size = batch_size
         self.dtype = dtype
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> Array:
         """Zero count of shape ``(batch_size, *hidden_shape)``."""
-        batch = core.batch_shape(
+        batch = frontend.batch_shape(
             "ActivityRegularization",
             self.batch_size if batch_size is None else batch_size,
         )
@@ -70,7 +71,7 @@ class Flatten(nnx.Module):
     """
 
     def __call__(self, x: Array) -> Array:
-        core.check_floating("Flatten", "x", x)
+        frontend.check_floating("Flatten", "x", x)
         if x.ndim < 1:
             raise ValueError("Flatten: `x` needs a batch axis, got a scalar.")
         return x.reshape(x.shape[0], -1)
@@ -107,9 +108,9 @@ def sum_pool(
     Example: ``sum_pool(x, 2, 2, "VALID")`` maps ``(B, 28, 28, C)`` to
     ``(B, 14, 14, C)``.
     """
-    core.check_floating("sum_pool", "value", value)
+    frontend.check_floating("sum_pool", "value", value)
     spatial = _spatial_axes("sum_pool", value.ndim, channel_axis)
-    return core.sum_pool_axes(value, window_shape, strides, padding, spatial)
+    return frontend.sum_pool_axes(value, window_shape, strides, padding, spatial)
 
 
 class SumPool(nnx.Module):
@@ -160,10 +161,10 @@ class PopulationCode(nnx.Module):
     """
 
     def __init__(self, num_classes: int):
-        (self.num_classes,) = core.normalize_shape(
+        (self.num_classes,) = frontend.normalize_shape(
             "PopulationCode", "num_classes", num_classes
         )
 
     def __call__(self, x: Array) -> Array:
-        core.check_floating("PopulationCode", "x", x)
-        return core.population_code(x, self.num_classes)
+        frontend.check_floating("PopulationCode", "x", x)
+        return frontend.population_code(x, self.num_classes)

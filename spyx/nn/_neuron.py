@@ -13,6 +13,7 @@ from flax import nnx
 from jax import Array
 
 from .. import core
+from ..core import _frontend as frontend
 
 __all__ = ["Neuron", "nnx_class"]
 
@@ -25,14 +26,15 @@ def nnx_class(spec: core.NeuronSpec) -> type:
     return Neuron.class_for(spec)
 
 
-class Neuron(core.NeuronBase, nnx.Module):
+class Neuron(frontend.NeuronBase, nnx.Module):
     """Shared behaviour of the `spyx.nn` neurons, driven by the class's `spec`.
 
     Parameters in ``spec.params`` are `nnx.Param` attributes (``beta``,
     ``recurrent_w``, ...); spiking neurons also hold `threshold`, a plain
     float hyperparameter as in spyx 1.0 (not a variable: optimisers never see
-    it, and ``nnx.split(model, nnx.Param)`` covers a whole model), and
-    `activation`.
+    it, and ``nnx.split(model, nnx.Param)`` covers a whole model), `spike`,
+    the spike function (the constructor's `activation`), and, where the
+    neuron resets, `reset`.
     """
 
     hidden_shape: core.Shape
@@ -45,7 +47,7 @@ class Neuron(core.NeuronBase, nnx.Module):
         if rngs is None:
             raise TypeError(
                 f"{layer}: `rngs` is required to initialise "
-                f"{core.random_description(names)} randomly; pass rngs=nnx.Rngs(0)."
+                f"{frontend.random_description(names)} randomly; pass rngs=nnx.Rngs(0)."
             )
         return [rngs.params() for _ in names]
 
@@ -54,15 +56,8 @@ class Neuron(core.NeuronBase, nnx.Module):
 
         `batch_size=None` gives one example's state (for use under `jax.vmap`).
         """
-        batch = core.batch_shape(type(self).__name__, batch_size)
+        batch = frontend.batch_shape(type(self).__name__, batch_size)
         return jnp.zeros((*batch, *self.state_shape), dtype)
-
-    @property
-    def spike(self) -> Any:
-        """The spike function (spyx 1.0's attribute): `activation`."""
-        if not self.spec.spiking:
-            raise AttributeError(f"{type(self).__name__} does not spike.")
-        return self.activation
 
     def _params(self) -> dict[str, Array]:
         """The parameter arrays by name, as `spyx.core` takes them."""
@@ -75,7 +70,7 @@ class Neuron(core.NeuronBase, nnx.Module):
             ``(out, new_state)``: the spikes (the membrane for `LI`)
                 and the state after the step.
         """
-        return core.neuron_step(self, self._params(), x, state)
+        return frontend.neuron_step(self, self._params(), x, state)
 
     def run_sequence(
         self, x: Array, state: Array, *, unroll: int | bool = 1, **options: Any
@@ -91,6 +86,6 @@ class Neuron(core.NeuronBase, nnx.Module):
         Returns:
             ``(outs [T, B, ...], final_state)``.
         """
-        return core.neuron_sequence(
+        return frontend.neuron_sequence(
             self, self._params(), x, state, unroll=unroll, **options
         )

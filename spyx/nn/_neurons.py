@@ -17,6 +17,7 @@ from flax import nnx
 
 from .. import core
 from ..axn import SpikeFn
+from ..core import _frontend as frontend
 from ._neuron import Neuron
 
 __all__ = [
@@ -57,7 +58,14 @@ class _Integrating(Neuron):
             rngs: `nnx.Rngs` for the recurrent weights ``recurrent_w`` (IF has
                 no parameters and ignores it).
         """
-        self._setup(hidden_shape, {}, threshold, activation, rngs, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays={},
+            randomness=rngs,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
 class _Leaky(Neuron):
@@ -85,7 +93,14 @@ class _Leaky(Neuron):
             rngs: `nnx.Rngs`, needed when `beta` is ``None`` or the neuron
                 is recurrent (``recurrent_w``).
         """
-        self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays={"beta": beta},
+            randomness=rngs,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
 class _CurrentBased(Neuron):
@@ -114,7 +129,14 @@ class _CurrentBased(Neuron):
                 is recurrent (``recurrent_w``).
         """
         decays = {"alpha": alpha, "beta": beta}
-        self._setup(hidden_shape, decays, threshold, activation, rngs, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays=decays,
+            randomness=rngs,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
 class IF(_Integrating):
@@ -184,8 +206,8 @@ class LI(Neuron):
                 with 0.8.
             rngs: accepted for uniformity; the default `beta` is not random.
         """
-        shape = core.shape_argument("LI", layer_shape, hidden_shape)
-        self._setup(shape, {"beta": beta}, randomness=rngs)
+        shape = frontend.shape_argument("LI", layer_shape, hidden_shape)
+        self._setup(shape=shape, decays={"beta": beta}, randomness=rngs)
 
 
 class ALIF(Neuron):
@@ -235,7 +257,14 @@ class ALIF(Neuron):
             rngs: `nnx.Rngs`, needed when `beta` or `gamma` is ``None``.
         """
         decays = {"beta": beta, "gamma": gamma}
-        self._setup(hidden_shape, decays, threshold, activation, rngs, reset)
+        self._setup(
+            shape=hidden_shape,
+            decays=decays,
+            randomness=rngs,
+            threshold=threshold,
+            activation=activation,
+            reset=reset,
+        )
 
 
 class CuBaLIF(_CurrentBased):
@@ -345,7 +374,13 @@ class PSU_LIF(_Leaky):
         rngs: nnx.Rngs | None = None,
     ):
         """Create the layer; the arguments are `LIF`'s, without `reset`."""
-        self._setup(hidden_shape, {"beta": beta}, threshold, activation, rngs)
+        self._setup(
+            shape=hidden_shape,
+            decays={"beta": beta},
+            randomness=rngs,
+            threshold=threshold,
+            activation=activation,
+        )
 
     def parallel(self, x: Any, *, method: core.LeakyScanMethod = "auto") -> Any:
         """Spikes for a whole time-major sequence at once, from a zero state.
@@ -362,7 +397,7 @@ class PSU_LIF(_Leaky):
         Returns:
             spikes of shape ``[T, B, *hidden_shape]``.
         """
-        return core.neuron_parallel(self, self._params(), x, method=method)
+        return frontend.neuron_parallel(self, self._params(), x, method=method)
 
 
 class AssociativeLIF(PSU_LIF):

@@ -9,6 +9,7 @@ from flax import nnx
 from jax import Array
 
 from .. import core
+from ..core import _frontend as frontend
 
 __all__ = ["Sequential", "run"]
 
@@ -37,18 +38,18 @@ class Sequential(nnx.Sequential):
     def initial_state(self, batch_size: int | None, dtype: Any = None) -> list[Any]:
         """One entry per layer: its `initial_state`, or ``None``."""
         return [
-            core.initial_state_of(layer, batch_size, dtype) for layer in self.layers
+            frontend.initial_state_of(layer, batch_size, dtype) for layer in self.layers
         ]
 
     def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list[Any]]:  # type: ignore[override]
         """Apply every layer in order; returns ``(out, new_state)``."""
-        core.check_sequential_state(self.layers, state)
-        return core.step_layers(
+        frontend.check_sequential_state(self.layers, state)
+        return frontend.step_layers(
             self.layers,
             x,
             state,
             apply_stateless=_as_is,
-            check=core.check_chain_inputs(self.layers, describe),
+            check=frontend.check_chain_inputs(self.layers, describe),
         )
 
 
@@ -64,7 +65,7 @@ def run(
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer (`spyx.core.run_layerwise`):
+    A `Sequential` runs layer by layer (`spyx.frontend.run_layerwise`):
     stateless layers (`nnx.Linear`, `nnx.Conv`, `Flatten`, ...) see all
     ``T * B`` rows at once, each stateful layer is scanned over time on its
     own, and `PSU_LIF` runs its parallel path. Any other model, or
@@ -108,7 +109,9 @@ def run(
     if not isinstance(model, nnx.Module):  # a plain callable: nothing to cache
         return _run(model, x, state, *options)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    if core.under_transformation((params, rest, x, state)) or not _hashable(graphdef):
+    if frontend.under_transformation((params, rest, x, state)) or not _hashable(
+        graphdef
+    ):
         return _run(model, x, state, *options)  # traced inline by the caller
     debug = core.debug_checks_enabled()
     outs, final, rest_after = _compiled_run(
@@ -165,24 +168,24 @@ def _run(
     checkpoint: int | None,
 ) -> tuple[Array, Any]:
     layer = f"run({type(model).__name__})"
-    x = core.to_time_major(layer, x, batch_major)
+    x = frontend.to_time_major(layer, x, batch_major)
     core.check_time_major(layer, x, state)
-    core.check_not_empty(layer, x, 1)
-    want = core.expected_input(model, describe)
+    frontend.check_not_empty(layer, x, 1)
+    want = frontend.expected_input(model, describe)
     if state is None and want is not None and x.ndim < 2 + len(want):
         raise ValueError(
             f"{layer}: `x` must be time-major [Time, Batch, ...] with examples of "
-            f"shape {core.show_shape(want)}, got {tuple(x.shape)}: there is no "
+            f"shape {frontend.show_shape(want)}, got {tuple(x.shape)}: there is no "
             f"batch axis. For one example pass x[:, None]."
         )
     sequential = isinstance(model, Sequential)
     if not sequential:
-        core.check_layer_input(layer, x, want, lead="[Time, Batch, ...]")
+        frontend.check_layer_input(layer, x, want, lead="[Time, Batch, ...]")
     elif model.layers:
-        core.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
+        frontend.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
     if want is not None and state is not None:
-        core.batch_from_input(layer, model, x, state, want, None, sequential)
-    outs, final = core.run_model(
+        frontend.batch_from_input(layer, model, x, state, want, None, sequential)
+    outs, final = frontend.run_model(
         model,
         x,
         state,
@@ -193,14 +196,14 @@ def _run(
         layerwise=layerwise,
         unroll=unroll,
         checkpoint=checkpoint,
-        check=core.check_chain_inputs(model.layers, describe, f"{layer}:")
+        check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
         if sequential
         else None,
     )
-    return core.from_time_major(outs, batch_major), final
+    return frontend.from_time_major(outs, batch_major), final
 
 
-def describe(layer: Any) -> core.ExampleShape | None:
+def describe(layer: Any) -> frontend.ExampleShape | None:
     """The per-example input shape of a Flax layer: ``(in_features,)`` for
     `nnx.Linear`, ``(*, ..., in_features)`` (channels last) for `nnx.Conv`;
     ``None`` for any other layer (not checked)."""

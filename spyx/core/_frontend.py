@@ -1,0 +1,92 @@
+"""The plumbing both front ends share, kept out of `spyx.core`'s public
+surface: a user writing a neuron needs the table, the steps, the kernels,
+the scans and the checks (`spyx.core`); `spyx.nn` and `spyx_eqx` also need
+these to build layers, chains and checkpoints the same way.
+
+``from spyx.core import _frontend as frontend`` in a front end; nothing
+here is a stable API.
+"""
+
+from ._checks import under_transformation
+from ._inputs import (
+    ExampleShape,
+    batch_from_input,
+    check_chain_inputs,
+    check_layer_input,
+    check_not_empty,
+    expected_input,
+    show_shape,
+)
+from ._keys import example_keys, layer_keys, row_keys, takes_key
+from ._layer import (
+    NeuronBase,
+    check_neuron_inputs,
+    neuron_parallel,
+    neuron_sequence,
+    neuron_step,
+    random_description,
+    threshold_of,
+)
+from ._manifest import compare_descriptions, describe_value, digest
+from ._pool import population_code, sum_pool_axes
+from ._protocols import Container
+from ._scan import (
+    from_time_major,
+    initial_state_of,
+    run_layerwise,
+    run_model,
+    step_layers,
+    to_time_major,
+)
+from ._shapes import (
+    batch_shape,
+    check_floating,
+    check_recurrent_shape,
+    check_sequential_state,
+    normalize_shape,
+    sequential_batch_ndim,
+    shape_argument,
+    threshold_value,
+)
+
+__all__ = [
+    "Container",
+    "ExampleShape",
+    "NeuronBase",
+    "batch_from_input",
+    "batch_shape",
+    "check_chain_inputs",
+    "check_floating",
+    "check_layer_input",
+    "check_neuron_inputs",
+    "check_not_empty",
+    "check_recurrent_shape",
+    "check_sequential_state",
+    "compare_descriptions",
+    "describe_value",
+    "digest",
+    "example_keys",
+    "expected_input",
+    "from_time_major",
+    "initial_state_of",
+    "layer_keys",
+    "neuron_parallel",
+    "neuron_sequence",
+    "neuron_step",
+    "normalize_shape",
+    "population_code",
+    "random_description",
+    "row_keys",
+    "run_layerwise",
+    "run_model",
+    "sequential_batch_ndim",
+    "shape_argument",
+    "show_shape",
+    "step_layers",
+    "sum_pool_axes",
+    "takes_key",
+    "threshold_of",
+    "threshold_value",
+    "to_time_major",
+    "under_transformation",
+]
