@@ -14,9 +14,7 @@ from ._layers import (
     ChannelsLast,
     Flatten,
     PopulationCode,
-    Sequential,
     SumPool,
-    run,
     sum_pool,
 )
 from ._neuron import Neuron, SpikingNeuron, eqx_class
@@ -32,6 +30,7 @@ from ._neurons import (
     CuBaLIF,
     RCuBaLIF,
 )
+from ._sequential import Sequential, run
 
 StatefulLayer = core.StatefulLayer
 

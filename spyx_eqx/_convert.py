@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from spyx import core
 
-from . import _layers, _neurons
+from . import _layers, _neurons, _sequential
 from ._neuron import Neuron, eqx_class
 
 __all__ = ["from_nnx", "to_nnx"]
@@ -91,7 +91,7 @@ def from_nnx(module: Any) -> Any:
     import spyx.nn as snn
 
     if isinstance(module, snn.Sequential):
-        return _layers.Sequential(*(from_nnx(layer) for layer in module.layers))
+        return _sequential.Sequential(*(from_nnx(layer) for layer in module.layers))
     if isinstance(module, snn.Neuron):
         cls = _twin_class(module, eqx_class(module.spec), _neurons)
         read = lambda p: jnp.asarray(p[...])  # noqa: E731
@@ -136,7 +136,7 @@ def to_nnx(module: Any) -> Any:
 
     import spyx.nn as snn
 
-    if isinstance(module, _layers.Sequential):
+    if isinstance(module, _sequential.Sequential):
         return snn.Sequential(*(to_nnx(layer) for layer in module.layers))
     if isinstance(module, Neuron):
         cls = _twin_class(module, snn.nnx_class(module.spec), snn)

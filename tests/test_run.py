@@ -212,7 +212,7 @@ def test_eager_run_compiles_once_and_reuses_it(api, monkeypatch):
     from spyx import core
 
     module = importlib.import_module(
-        "spyx.nn._sequential" if api == "nnx" else "spyx_eqx._layers"
+        "spyx.nn._sequential" if api == "nnx" else "spyx_eqx._sequential"
     )
     traced = []
     body = module._run

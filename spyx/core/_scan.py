@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from ._keys import row_keys, takes_key
+from ._keys import example_keys, row_keys, takes_key
 from ._neurons import clip01, li_step
 from ._protocols import Container, SequenceLayer, is_stateful
 from ._shapes import check_sequential_state, sequential_batch_ndim
@@ -238,6 +238,23 @@ def _merge_leading(fn: Callable[[Array], Array], xs: Array, n: int) -> Array:
     return out.reshape(*lead, *out.shape[1:])
 
 
+def apply_stateless(
+    apply_rows: Callable[..., Callable[[Array], Array]],
+    layer: Any,
+    xs: Array,
+    n: int,
+    keys: Array | None = None,
+) -> Array:
+    """A stateless layer on `xs` whose `n` leading axes are rows: the one
+    path of both `run_layerwise` (time and batch axes) and `step_layers`
+    (batch axes). `apply_rows` is the front end's ``(layer, keys=None) ->
+    f`` with ``f: [N, ...] -> [N, ...]``; `keys` has the `n` leading axes."""
+    if keys is None:
+        return _merge_leading(apply_rows(layer), xs, n)
+    rows = keys.reshape(-1, *keys.shape[n:])
+    return _merge_leading(apply_rows(layer, rows), xs, n)
+
+
 def run_layerwise(
     layers: Sequence[Any],
     xs: Array,
@@ -297,11 +314,7 @@ def run_layerwise(
         if check is not None:
             check(i, xs)
         if state is None:
-            if key is None:
-                rows = apply_rows(layer)
-            else:
-                rows = apply_rows(layer, key.reshape(-1, *key.shape[1 + batch_ndim :]))
-            xs = _merge_leading(rows, xs, 1 + batch_ndim)
+            xs = apply_stateless(apply_rows, layer, xs, 1 + batch_ndim, key)
         elif key is not None:
             xs, state = time_scan(
                 lambda xk, s, layer=layer: layer(xk[0], s, key=xk[1]),
@@ -325,32 +338,36 @@ def step_layers(
     x: Array,
     states: Sequence[Any],
     *,
-    apply_stateless: Callable[..., Callable[[Array], Array]],
+    batch_ndim: int,
+    apply_rows: Callable[..., Callable[[Array], Array]],
     keys: Sequence[Any] | None = None,
     check: Callable[[int, Array], None] | None = None,
 ) -> tuple[Array, list[Any]]:
     """One time step through a chain of layers (a `Sequential`'s call).
 
-    A layer whose state is ``None`` is called as ``apply_stateless(layer)(x)``;
-    any other as ``layer(x, state) -> (x, state)``. With `keys` (one entry
-    per layer, ``None`` for a layer that takes no key), a keyed stateless
-    layer is ``apply_stateless(layer, key)(x)`` and a keyed stateful one
-    ``layer(x, state, key=key)``. `check` is as in `run_layerwise`.
+    A layer whose state is ``None`` is applied to the ``batch`` rows of `x`
+    (its `batch_ndim` leading axes merged) through `apply_rows`, as in
+    `run_layerwise`; any other is called as ``layer(x, state) -> (x,
+    state)``. With `keys` (one entry per layer, ``None`` for a layer that
+    takes no key), a keyed stateless layer gets one key per example
+    (`example_keys`) and a keyed stateful one is called as ``layer(x, state,
+    key=key)``. `check` is as in `run_layerwise`.
 
     Returns:
         ``(out, new_states)``.
 
-    Example: ``out, states = step_layers(layers, x, states, apply_stateless=lambda
-    layer: layer)``.
+    Example: ``out, states = step_layers(layers, x, states, batch_ndim=1,
+    apply_rows=lambda layer: layer)``.
     """
     new_states = []
     keys = [None] * len(layers) if keys is None else keys
+    batch = tuple(x.shape[:batch_ndim])
     for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
         if check is not None:
             check(i, x)
         if state is None:
-            fn = apply_stateless(layer) if key is None else apply_stateless(layer, key)
-            x = fn(x)
+            per_example = None if key is None else example_keys(key, batch)
+            x = apply_stateless(apply_rows, layer, x, batch_ndim, per_example)
         elif key is None:
             x, state = layer(x, state)
         else:

@@ -10,6 +10,7 @@ from flax import nnx
 
 from .. import core
 from .. import nn as snn
+from ._graph import NEURON_NODES, chain_of, inline_subgraphs
 from ._mapping import (
     LEAKY_NODES,
     MODE_OF_NIR_NAME,
@@ -27,91 +28,6 @@ from ._mapping import (
 )
 
 __all__ = ["from_nir"]
-
-
-def _inline_subgraphs(graph: nir.NIRGraph) -> tuple[dict, list]:
-    """Flatten nested graphs (snnTorch writes recurrent layers as subgraphs)."""
-    nodes, edges = {}, []
-    entry, exit_ = {}, {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            sub_nodes, sub_edges = _inline_subgraphs(node)
-            ins = [k for k, v in sub_nodes.items() if isinstance(v, nir.Input)]
-            outs = [k for k, v in sub_nodes.items() if isinstance(v, nir.Output)]
-            for k, v in sub_nodes.items():
-                nodes[f"{name}.{k}"] = v
-            edges += [(f"{name}.{a}", f"{name}.{b}") for a, b in sub_edges]
-            entry[name] = [f"{name}.{k}" for k in ins]
-            exit_[name] = [f"{name}.{k}" for k in outs]
-        else:
-            nodes[name] = node
-    for a, b in graph.edges:
-        for src in exit_.get(a, [a]):
-            for dst in entry.get(b, [b]):
-                edges.append((src, dst))
-    # drop inner Input/Output nodes, connecting through them
-    inner = [
-        k
-        for k, v in nodes.items()
-        if "." in k and isinstance(v, nir.Input | nir.Output)
-    ]
-    for k in inner:
-        preds = [a for a, b in edges if b == k]
-        succs = [b for a, b in edges if a == k]
-        edges = [(a, b) for a, b in edges if k not in (a, b)]
-        edges += [(a, b) for a in preds for b in succs]
-        del nodes[k]
-    return nodes, edges
-
-
-_NEURONS = tuple(
-    getattr(nir, node) for node in sorted({s.nir.node for s in core.NEURONS if s.nir})
-)
-_WEIGHTED = (nir.Affine, nir.Linear)
-
-
-def _chain(nodes: dict, edges: list) -> list[tuple[str, str | None]]:
-    """The nodes from input to output as ``(name, feedback_name_or_None)``."""
-    succ: dict[str, list[str]] = {k: [] for k in nodes}
-    pred: dict[str, list[str]] = {k: [] for k in nodes}
-    for a, b in edges:
-        if a not in nodes or b not in nodes:
-            raise ValueError(f"from_nir: edge {a!r} -> {b!r} names an unknown node.")
-        succ[a].append(b)
-        pred[b].append(a)
-    inputs = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
-    if len(inputs) != 1:
-        raise ValueError(f"from_nir: expected one Input node, found {inputs}.")
-    chain, current, seen = [], inputs[0], {inputs[0]}
-    while not isinstance(nodes[current], nir.Output):
-        nexts = succ[current]
-        feedback = None
-        if isinstance(nodes[current], _NEURONS):
-            loops = [
-                n
-                for n in nexts
-                if isinstance(nodes[n], _WEIGHTED)
-                and succ[n] == [current]
-                and pred[n] == [current]
-            ]
-            if loops:
-                feedback = loops[0]
-                nexts = [n for n in nexts if n != feedback]
-        if current != inputs[0]:
-            chain.append((current, feedback))
-        if len(nexts) != 1:
-            raise ValueError(
-                f"from_nir: node {current!r} leads to {nexts}; only chains of layers "
-                f"(with recurrent feedback loops) can be imported."
-            )
-        current = nexts[0]
-        if current in seen:
-            raise ValueError(
-                f"from_nir: cycle through {current!r} that is not a "
-                f"neuron's feedback loop."
-            )
-        seen.add(current)
-    return chain
 
 
 def _single(value: Any, node: str, what: str) -> float:
@@ -401,8 +317,8 @@ def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
     check_dt("from_nir", dt)
     if reset is not None:
         reset = core.reset_mode("from_nir", reset).name
-    nodes, edges = _inline_subgraphs(graph)
-    chain = _chain(nodes, edges)
+    nodes, edges = inline_subgraphs(graph)
+    chain = chain_of(nodes, edges)
     input_node = next(v for v in nodes.values() if isinstance(v, nir.Input))
     in_type = next(iter(input_node.input_type.values()), None)
     shape = None
@@ -415,7 +331,7 @@ def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
         if name in skip:
             continue
         n = nodes[name]
-        if isinstance(n, _NEURONS):
+        if isinstance(n, NEURON_NODES):
             nxt = chain[i + 1][0] if i + 1 < len(chain) else None
             threshold_next = None
             if (

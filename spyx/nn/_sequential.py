@@ -48,7 +48,8 @@ class Sequential(nnx.Sequential):
             self.layers,
             x,
             state,
-            apply_stateless=_as_is,
+            batch_ndim=frontend.sequential_batch_ndim(self.layers, state),
+            apply_rows=_as_is,
             check=frontend.check_chain_inputs(self.layers, describe),
         )
 

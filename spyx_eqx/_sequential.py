@@ -1,0 +1,323 @@
+"""`Sequential` and `run` on Equinox."""
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+from jax import Array
+
+from spyx import core
+from spyx.core import _frontend as frontend
+
+from ._layers import ChannelsLast
+
+__all__ = ["Sequential", "run"]
+
+
+def _apply_rows(layer: Any, keys: Array | None = None) -> Callable[[Array], Array]:
+    """``[N, ...] -> [N, ...]``: a one-example layer mapped over rows (with
+    one key per row when `keys` is given).
+
+    `eqx.nn.Linear` becomes one matmul, ``X @ K + b`` with ``K = W.T`` laid
+    out as `nnx.Linear`'s kernel, the same operation `nnx.Linear` performs,
+    so both APIs round alike. (The barrier keeps XLA from folding the
+    transpose into the matmul, whose transposed form sums in another order
+    on some CPUs.)
+    """
+    if isinstance(layer, eqx.nn.Linear) and "scalar" not in (
+        layer.in_features,
+        layer.out_features,
+    ):
+        kernel = jax.lax.optimization_barrier(layer.weight.T)
+        if layer.bias is None:
+            return lambda rows: rows @ kernel
+        return lambda rows: rows @ kernel + layer.bias
+    if keys is not None:
+        return lambda rows: jax.vmap(lambda r, k: layer(r, key=k))(rows, keys)
+    return jax.vmap(layer)
+
+
+class Sequential(eqx.nn.StatefulLayer):
+    """A chain of layers that threads each stateful layer's state.
+
+    Stateful layers (with `initial_state`) are called as
+    ``layer(x, state) -> (x, state)``; stateless ones (`eqx.nn.Linear`,
+    `eqx.nn.Conv`, `eqx.nn.Dropout`, `Flatten`, functions, ...) as
+    ``layer(x) -> x``, mapped with `jax.vmap` over the batch axes the state
+    carries, so that one-example layers work in a batched model too. The
+    state is a list with one entry per layer, ``None`` for stateless ones.
+
+    Built like `eqx.nn.Sequential`: ``Sequential([a, b])`` or
+    ``Sequential(a, b)``; ``model[i]``, ``len(model)``, iteration, and
+    slices (``model[1:]`` is a `Sequential`).
+
+    **Equinox's state.** Called with an `eqx.nn.State` (from
+    `eqx.nn.make_with_state`) instead of the list, it threads that through
+    its layers as `eqx.nn.Sequential` does (every `eqx.nn.StatefulLayer`,
+    `eqx.nn.BatchNorm` included, reads and writes its own entry), on one
+    example; batch with `jax.vmap`.
+
+    **Keys.** ``model(x, state, key=key)`` splits `key` over the layers
+    (``jax.random.split(key, len(model))``) and gives its key to each layer
+    whose call takes a `key` (`eqx.nn.Dropout`, your own layers; mapped over
+    a batch, one key per example). ``key=None`` passes none, and
+    `eqx.nn.inference_mode` switches dropout off.
+
+    Example:
+
+    ```python
+    k1, k2 = jax.random.split(jax.random.key(0))
+    model = spyx_eqx.Sequential(
+        [
+            eqx.nn.Linear(8, 16, key=k1),
+            eqx.nn.Dropout(0.2),
+            spyx_eqx.LIF((16,), beta=0.9),
+        ]
+    )
+    out, state = model(jnp.ones(8), model.initial_state(), key=k2)
+    ```
+    """
+
+    layers: tuple[Any, ...]
+
+    def __init__(self, *layers: core.StatefulLayer | Callable[..., Any]):
+        if len(layers) == 1 and isinstance(layers[0], list | tuple):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise TypeError(
+                    f"Sequential: layer {i} is not callable, got "
+                    f"{type(layer).__name__}; pass layers as Sequential(a, b, ...) "
+                    f"or Sequential([a, b, ...])."
+                )
+        self.layers = tuple(layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.layers)
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return Sequential(*self.layers[i])
+        return self.layers[i]
+
+    def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:
+        """One entry per layer: its `initial_state`, or ``None``."""
+        return [
+            frontend.initial_state_of(layer, batch_size, dtype) for layer in self.layers
+        ]
+
+    def is_stateful(self) -> bool:
+        """Whether any layer carries a state (`eqx.nn.StatefulLayer`)."""
+        return any(_is_eqx_stateful(layer) for layer in self.layers)
+
+    def __call__(
+        self, x: Array, state: Sequence[Any] | eqx.nn.State, *, key: Array | None = None
+    ) -> tuple[Array, list | eqx.nn.State]:
+        """Apply every layer in order; returns ``(out, new_state)``."""
+        if isinstance(state, eqx.nn.State):
+            return self._call_with_state(x, state, key)
+        frontend.check_sequential_state(self.layers, state)
+        return frontend.step_layers(
+            self.layers,
+            x,
+            state,
+            batch_ndim=frontend.sequential_batch_ndim(self.layers, state),
+            apply_rows=_apply_rows,
+            keys=frontend.layer_keys(key, self.layers),
+            check=frontend.check_chain_inputs(self.layers, describe),
+        )
+
+    def _call_with_state(
+        self, x: Array, state: eqx.nn.State, key: Array | None
+    ) -> tuple[Array, eqx.nn.State]:
+        check = frontend.check_chain_inputs(self.layers, describe)
+        keys = frontend.layer_keys(key, self.layers)
+        for i, (layer, k) in enumerate(zip(self.layers, keys, strict=True)):
+            check(i, x)
+            extra = {} if k is None else {"key": k}
+            if _is_eqx_stateful(layer):
+                x, state = layer(x, state, **extra)
+            else:
+                x = layer(x, **extra)
+        return x, state
+
+
+def _is_eqx_stateful(layer: Any) -> bool:
+    return isinstance(layer, eqx.nn.StatefulLayer) and layer.is_stateful()
+
+
+def describe(layer: Any) -> frontend.ExampleShape | None:
+    """One example's input shape for an Equinox layer: ``(in_features,)``
+    for `eqx.nn.Linear`, ``(in_channels, *, ...)`` (channels first) for
+    `eqx.nn.Conv`, moved to the last axis under `ChannelsLast`; ``None``
+    for any other layer (not checked)."""
+    if isinstance(layer, eqx.nn.Linear):
+        return () if layer.in_features == "scalar" else (layer.in_features,)
+    if isinstance(layer, eqx.nn.Conv):
+        return (layer.in_channels, *([None] * layer.num_spatial_dims))
+    if isinstance(layer, ChannelsLast):
+        inner = describe(layer.layer)
+        return None if not inner else (*inner[1:], inner[0])
+    return None
+
+
+def run(
+    model: core.StatefulLayer,
+    x: Array,
+    state: Any = None,
+    *,
+    key: Array | None = None,
+    batch_major: bool = False,
+    layerwise: bool | None = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+) -> tuple[Array, Any]:
+    """Run a stateful model over a time-major sequence.
+
+    A `Sequential` runs layer by layer (`spyx.frontend.run_layerwise`): each
+    stateless layer is mapped over all ``T * batch`` rows at once, each
+    stateful layer is scanned over time on its own, and `PSU_LIF` runs its
+    parallel path. Any other model, or ``layerwise=False``, is stepped through
+    time as a whole with `jax.lax.scan`. Both give the same results.
+
+    Args:
+        model: a callable ``(x_t, state) -> (out_t, state)``, such as a
+            neuron or a `Sequential`.
+        x: ``[T, ...]`` for one example, or ``[T, B, ...]`` for a batch.
+        state: the state before the first step: an array state, or an
+            `eqx.nn.State` (from `eqx.nn.make_with_state`; then the model is
+            stepped through time, one example per call). ``None`` builds the zero
+            state: one example's, or, when `x` has one more axis than the model's
+            first layer takes (``[T, B, ...]``), ``model.initial_state(B)``. (When
+            the first layer does not say what it takes, `x` is one example.)
+            `jax.vmap` over ``run`` works as well.
+        key: a `jax.random` key for the layers that take one (such as
+            `eqx.nn.Dropout`): step ``t`` gets ``split(key, T)[t]``, split further
+            per layer and per example as `Sequential` does, the same layer-wise
+            and step-wise. ``None``: no keys (deterministic).
+        batch_major: `x` is ``[Batch, Time, ...]`` and the outputs come back
+            ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
+            time-major and transposing back; the final state is batched as usual.
+        layerwise: run a `Sequential` layer by layer (``True``) or step by
+            step (``False``). Default: layer by layer, unless `checkpoint` is set
+            (layer-wise execution keeps every layer's whole sequence, so only the
+            step-by-step scan bounds the memory).
+        unroll: time steps per loop iteration of the scans.
+        checkpoint: memory-bounded backpropagation through time: remat blocks
+            of this many steps (see `spyx.core.time_scan`).
+
+    Returns:
+        ``(outputs, final_state)``, outputs time-major.
+
+    Raises:
+        ValueError: before anything runs, when `x` does not fit the model's
+            first layer, or has a batch axis that the given `state` lacks
+            (or the reverse).
+
+    Example:
+
+    ```python
+    model = spyx_eqx.Sequential(
+        [eqx.nn.Linear(8, 16, key=jax.random.key(0)), spyx_eqx.LIF((16,), beta=0.9)]
+    )
+    outs, final = spyx_eqx.run(model, jnp.ones((100, 8)))  # one example [T, 8]
+    batched, _ = spyx_eqx.run(model, jnp.ones((100, 4, 8)))  # [T, B, 8]
+    ```
+    """
+    options = (batch_major, layerwise, unroll, checkpoint)
+    if frontend.under_transformation((model, x, state, key)):
+        return _run(model, x, state, key, *options)  # traced inline by the caller
+    return _compiled_run(model, x, state, key, *options, core.debug_checks_enabled())
+
+
+@eqx.filter_jit
+def _compiled_run(
+    model: Any,
+    x: Array,
+    state: Any,
+    key: Array | None,
+    batch_major: bool,
+    layerwise: bool | None,
+    unroll: int | bool,
+    checkpoint: int | None,
+    debug: bool,
+) -> tuple[Array, Any]:
+    """`run`, compiled once per model structure, input shape and options and
+    reused, so that eager calls (a notebook, no `eqx.filter_jit`) cost about
+    what a jitted one does (under the user's own `jit`, `vmap` or `grad`,
+    `run` is traced inline instead).
+    `debug` (whether `spyx.core.debug_checks` is on) is part of the cache key,
+    so turning the checks on compiles them in."""
+    with core.debug_checks(debug):
+        return _run(model, x, state, key, batch_major, layerwise, unroll, checkpoint)
+
+
+def _run(
+    model: Any,
+    x: Array,
+    state: Any,
+    key: Array | None,
+    batch_major: bool,
+    layerwise: bool | None,
+    unroll: int | bool,
+    checkpoint: int | None,
+) -> tuple[Array, Any]:
+    layer = f"run({type(model).__name__})"
+    frontend.check_floating(layer, "x", x)
+    batch = x.shape[0] if batch_major and x.ndim >= 2 else None
+    x = frontend.to_time_major(layer, x, batch_major)
+    if x.ndim < 1:
+        raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
+    if isinstance(state, eqx.nn.State):  # Equinox's own state: step by step
+        if layerwise:
+            raise ValueError(
+                f"{layer}: with an eqx.nn.State the model runs step by step; pass "
+                f"the array state (model.initial_state()) to run it layer-wise."
+            )
+        outs, final = frontend.run_model(
+            model,
+            x,
+            state,
+            layer=layer,
+            batch_size=None,
+            layerwise=False,
+            unroll=unroll,
+            checkpoint=checkpoint,
+            key=key,
+        )
+        return frontend.from_time_major(outs, batch_major), final
+    if state is not None and x.ndim >= 2:
+        core.check_time_major(layer, x, state)
+    sequential = isinstance(model, Sequential)
+    want = frontend.expected_input(model, describe)
+    if want is not None:
+        if not sequential:
+            frontend.check_layer_input(layer, x, want, lead="[Time, (Batch,) ...]")
+        else:
+            frontend.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
+        batch = frontend.batch_from_input(
+            layer, model, x, state, want, batch, sequential
+        )
+    batch_axes = x.ndim - 1 - len(want) if want is not None else int(batch is not None)
+    frontend.check_not_empty(layer, x, batch_axes)
+    outs, final = frontend.run_model(
+        model,
+        x,
+        state,
+        layer=layer,
+        batch_size=batch,
+        sequential=sequential,
+        apply_rows=_apply_rows,
+        layerwise=layerwise,
+        unroll=unroll,
+        checkpoint=checkpoint,
+        key=key,
+        check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
+        if sequential
+        else None,
+    )
+    return frontend.from_time_major(outs, batch_major), final
