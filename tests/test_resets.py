@@ -226,3 +226,31 @@ def test_bad_reset_is_refused_clearly():
             spike=None,
             reset="soft",
         )
+
+
+# (mode, leak_the_reset) -> (r, dr/dV, dr/ds, dr/db, dr/dth) at b = 0.5,
+# V = 2, s = 1, th = 1.5, by hand from SPEC.md's reset table.
+PARTIALS = {
+    ("subtract", False): (-0.5, 0.5, -1.5, 2.0, -1.0),  # b V - s th
+    ("subtract", True): (0.25, 0.5, -0.75, 0.5, -0.5),  # b (V - s th)
+    ("zero", False): (0.0, 0.0, -1.0, 0.0, 0.0),  # b (1 - s) V
+    ("zero", True): (0.0, 0.0, -1.0, 0.0, 0.0),
+    ("none", False): (1.0, 0.5, 0.0, 2.0, 0.0),  # b V
+    ("none", True): (1.0, 0.5, 0.0, 2.0, 0.0),
+}
+
+
+@pytest.mark.parametrize(("mode", "leaky"), list(PARTIALS))
+def test_reset_rules_and_their_partial_derivatives(mode, leaky):
+    """The rule and the derivatives the kernels read off it, by hand."""
+    reset = core.RESET_MODES[mode]
+    b, V, s, th = 0.5, jnp.array([2.0]), jnp.array([1.0]), 1.5
+    r, *partials = PARTIALS[mode, leaky]
+    np.testing.assert_allclose(reset(b, V, s, th, leak_the_reset=leaky), [r])
+    got = reset.partials(b, V, s, th, leak_the_reset=leaky)
+    np.testing.assert_allclose(
+        [float(got.V[0]), float(got.s[0]), float(got.b[0]), float(got.th[0])],
+        partials,
+    )
+    assert core.reset_mode("LIF", mode) is reset
+    assert core.reset_mode("LIF", reset) is reset
