@@ -43,7 +43,7 @@ def input_checked(
     """`typechecked`, after spyx's one check of the inputs.
 
     ``check(module, x, state, sequence=, label=)`` (by default
-    `spyx.frontend.check_neuron_inputs`) checks `x` (the first argument; with
+    `spyx.core._frontend.check_neuron_inputs`) checks `x` (the first argument; with
     `sequence`, ``[T, *batch, *hidden_shape]``) against the module's whole
     ``hidden_shape``, and the state (the second argument, if any), so a wrong
     input is a `TypeCheckError` about parameter ``'x'`` or ``'state'`` with

@@ -178,7 +178,7 @@ def run(
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer (`spyx.frontend.run_layerwise`): each
+    A `Sequential` runs layer by layer: each
     stateless layer is mapped over all ``T * batch`` rows at once, each
     stateful layer is scanned over time on its own, and `PSU_LIF` runs its
     parallel path. Any other model, or ``layerwise=False``, is stepped through

@@ -66,7 +66,7 @@ def run(
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer (`spyx.frontend.run_layerwise`):
+    A `Sequential` runs layer by layer:
     stateless layers (`nnx.Linear`, `nnx.Conv`, `Flatten`, ...) see all
     ``T * B`` rows at once, each stateful layer is scanned over time on its
     own, and `PSU_LIF` runs its parallel path. Any other model, or
