@@ -1,5 +1,6 @@
 """`Sequential` and `run` on Equinox."""
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -173,6 +174,7 @@ def run(
     key: Array | None = None,
     batch_major: bool = False,
     layerwise: bool | None = None,
+    chunk: int | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
 ) -> tuple[Array, Any]:
@@ -228,7 +230,9 @@ def run(
     batched, _ = spyx_eqx.run(model, jnp.ones((100, 4, 8)))  # [T, B, 8]
     ```
     """
-    options = (batch_major, layerwise, unroll, checkpoint)
+    label = f"run({type(model).__name__})"
+    execution = frontend.Execution(layerwise, chunk, unroll, checkpoint).check(label)
+    options = (batch_major, execution)
     if frontend.under_transformation((model, x, state, key)):
         return _run(model, x, state, key, *options)  # traced inline by the caller
     return _compiled_run(model, x, state, key, *options, core.debug_checks_enabled())
@@ -241,9 +245,7 @@ def _compiled_run(
     state: Any,
     key: Array | None,
     batch_major: bool,
-    layerwise: bool | None,
-    unroll: int | bool,
-    checkpoint: int | None,
+    execution: frontend.Execution,
     debug: bool,
 ) -> tuple[Array, Any]:
     """`run`, compiled once per model structure, input shape and options and
@@ -253,7 +255,7 @@ def _compiled_run(
     `debug` (whether `spyx.core.debug_checks` is on) is part of the cache key,
     so turning the checks on compiles them in."""
     with core.debug_checks(debug):
-        return _run(model, x, state, key, batch_major, layerwise, unroll, checkpoint)
+        return _run(model, x, state, key, batch_major, execution)
 
 
 def _run(
@@ -262,9 +264,7 @@ def _run(
     state: Any,
     key: Array | None,
     batch_major: bool,
-    layerwise: bool | None,
-    unroll: int | bool,
-    checkpoint: int | None,
+    execution: frontend.Execution,
 ) -> tuple[Array, Any]:
     layer = f"run({type(model).__name__})"
     frontend.check_floating(layer, "x", x)
@@ -273,7 +273,7 @@ def _run(
     if x.ndim < 1:
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
     if isinstance(state, eqx.nn.State):  # Equinox's own state: step by step
-        if layerwise:
+        if execution.layerwise or execution.chunk is not None:
             raise ValueError(
                 f"{layer}: with an eqx.nn.State the model runs step by step; pass "
                 f"the array state (model.initial_state()) to run it layer-wise."
@@ -284,9 +284,7 @@ def _run(
             state,
             layer=layer,
             batch_size=None,
-            layerwise=False,
-            unroll=unroll,
-            checkpoint=checkpoint,
+            execution=dataclasses.replace(execution, layerwise=False),
             key=key,
         )
         return frontend.from_time_major(outs, batch_major), final
@@ -312,9 +310,7 @@ def _run(
         batch_size=batch,
         sequential=sequential,
         apply_rows=_apply_rows,
-        layerwise=layerwise,
-        unroll=unroll,
-        checkpoint=checkpoint,
+        execution=execution,
         key=key,
         check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
         if sequential

@@ -8,6 +8,7 @@ here is a stable API.
 """
 
 from ._checks import under_transformation
+from ._execution import Execution, run_chunked, run_layerwise, run_model, step_layers
 from ._inputs import (
     ExampleShape,
     batch_from_input,
@@ -30,14 +31,7 @@ from ._layer import (
 from ._manifest import compare_descriptions, describe_value, digest
 from ._pool import population_code, sum_pool_axes
 from ._protocols import Container
-from ._scan import (
-    from_time_major,
-    initial_state_of,
-    run_layerwise,
-    run_model,
-    step_layers,
-    to_time_major,
-)
+from ._scan import from_time_major, initial_state_of, to_time_major
 from ._shapes import (
     batch_shape,
     check_floating,
@@ -51,6 +45,7 @@ from ._shapes import (
 
 __all__ = [
     "Container",
+    "Execution",
     "ExampleShape",
     "NeuronBase",
     "batch_from_input",
@@ -77,6 +72,7 @@ __all__ = [
     "population_code",
     "random_description",
     "row_keys",
+    "run_chunked",
     "run_layerwise",
     "run_model",
     "sequential_batch_ndim",

@@ -4,7 +4,7 @@ associative scan behind ``PSU_LIF.parallel``.
 Data is time-major: a sequence is ``[Time, *batch, *features]``.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import jax
@@ -12,23 +12,18 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from ._keys import example_keys, row_keys, takes_key
 from ._neurons import clip01, li_step
 from ._protocols import Container, SequenceLayer, is_stateful
-from ._shapes import check_sequential_state, sequential_batch_ndim
 
 __all__ = [
     "LeakyScanMethod",
     "leaky_combine",
     "leaky_scan",
     "psu_lif_sequence",
-    "run_layerwise",
     "from_time_major",
     "initial_state_of",
-    "run_model",
     "state_dtype",
     "to_time_major",
-    "step_layers",
     "time_scan",
 ]
 
@@ -231,151 +226,6 @@ def psu_lif_sequence(
     return spike(V - threshold).astype(x.dtype), V[-1]
 
 
-def _merge_leading(fn: Callable[[Array], Array], xs: Array, n: int) -> Array:
-    """Apply `fn` to `xs` with its `n` leading axes merged into one."""
-    lead = xs.shape[:n]
-    out = fn(xs.reshape(-1, *xs.shape[n:]))
-    return out.reshape(*lead, *out.shape[1:])
-
-
-def apply_stateless(
-    apply_rows: Callable[..., Callable[[Array], Array]],
-    layer: Any,
-    xs: Array,
-    n: int,
-    keys: Array | None = None,
-) -> Array:
-    """A stateless layer on `xs` whose `n` leading axes are rows: the one
-    path of both `run_layerwise` (time and batch axes) and `step_layers`
-    (batch axes). `apply_rows` is the front end's ``(layer, keys=None) ->
-    f`` with ``f: [N, ...] -> [N, ...]``; `keys` has the `n` leading axes."""
-    if keys is None:
-        return _merge_leading(apply_rows(layer), xs, n)
-    rows = keys.reshape(-1, *keys.shape[n:])
-    return _merge_leading(apply_rows(layer, rows), xs, n)
-
-
-def run_layerwise(
-    layers: Sequence[Any],
-    xs: Array,
-    states: Sequence[Any],
-    *,
-    batch_ndim: int,
-    apply_rows: Callable[..., Callable[[Array], Array]],
-    unroll: int | bool = 1,
-    checkpoint: int | None = None,
-    keys: Sequence[Any] | None = None,
-    check: Callable[[int, Array], None] | None = None,
-) -> tuple[Array, list[Any]]:
-    """Run a chain of layers over a time-major sequence one layer at a time.
-
-    A stateless layer (state ``None``) is applied once to all ``T * batch``
-    rows: a single large matmul or convolution instead of ``T`` small ones.
-    A stateful layer is scanned over time on its own: a `SequenceLayer` (every
-    spyx neuron) through its ``run_sequence``, which uses the neuron's
-    sequence kernel where it has one (`lif_sequence`, the parallel path of
-    `PSU_LIF`); any other stateful layer, and every layer when `checkpoint`
-    is set, through `time_scan`. The result equals stepping the whole chain
-    through time, since no layer feeds back into an earlier one.
-
-    Args:
-        layers: the chain.
-        states: one state per layer (``None`` for stateless layers).
-        xs: ``[T, *batch, ...]`` with `batch_ndim` batch axes.
-        apply_rows: ``layer -> f`` where ``f`` maps ``[N, ...]`` rows; with
-            keys, ``(layer, row_keys) -> f``.
-        unroll: passed to `time_scan`.
-        checkpoint: passed to `time_scan`.
-        keys: ``None``, or one entry per layer: ``None`` for a layer that
-            takes no key, else PRNG keys ``[T, *batch]`` (stateless) or ``[T]``
-            (stateful, called as ``layer(x_t, state, key=k_t)``).
-        check: ``(index, xs) -> None``, called before each layer with its
-            input (e.g. `check_chain_inputs`), to raise a clear error.
-
-    Returns:
-        ``(outputs [T, *batch, ...], new_states)``.
-
-    Example:
-
-    ```python
-    model = spyx.nn.Sequential(
-        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
-    )
-    x = jnp.ones((100, 4, 8))  # [T, B, features]
-    outs, states = run_layerwise(
-        model.layers, x, model.initial_state(4), batch_ndim=1,
-        apply_rows=lambda layer: layer,
-    )
-    ```
-    """
-    new_states = []
-    keys = [None] * len(layers) if keys is None else keys
-    for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
-        if check is not None:
-            check(i, xs)
-        if state is None:
-            xs = apply_stateless(apply_rows, layer, xs, 1 + batch_ndim, key)
-        elif key is not None:
-            xs, state = time_scan(
-                lambda xk, s, layer=layer: layer(xk[0], s, key=xk[1]),
-                (xs, key),
-                state,
-                unroll=unroll,
-                checkpoint=checkpoint,
-            )
-        elif checkpoint is None and isinstance(layer, SequenceLayer):
-            xs, state = layer.run_sequence(xs, state, unroll=unroll)
-        else:
-            xs, state = time_scan(
-                layer, xs, state, unroll=unroll, checkpoint=checkpoint
-            )
-        new_states.append(state)
-    return xs, new_states
-
-
-def step_layers(
-    layers: Sequence[Any],
-    x: Array,
-    states: Sequence[Any],
-    *,
-    batch_ndim: int,
-    apply_rows: Callable[..., Callable[[Array], Array]],
-    keys: Sequence[Any] | None = None,
-    check: Callable[[int, Array], None] | None = None,
-) -> tuple[Array, list[Any]]:
-    """One time step through a chain of layers (a `Sequential`'s call).
-
-    A layer whose state is ``None`` is applied to the ``batch`` rows of `x`
-    (its `batch_ndim` leading axes merged) through `apply_rows`, as in
-    `run_layerwise`; any other is called as ``layer(x, state) -> (x,
-    state)``. With `keys` (one entry per layer, ``None`` for a layer that
-    takes no key), a keyed stateless layer gets one key per example
-    (`example_keys`) and a keyed stateful one is called as ``layer(x, state,
-    key=key)``. `check` is as in `run_layerwise`.
-
-    Returns:
-        ``(out, new_states)``.
-
-    Example: ``out, states = step_layers(layers, x, states, batch_ndim=1,
-    apply_rows=lambda layer: layer)``.
-    """
-    new_states = []
-    keys = [None] * len(layers) if keys is None else keys
-    batch = tuple(x.shape[:batch_ndim])
-    for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
-        if check is not None:
-            check(i, x)
-        if state is None:
-            per_example = None if key is None else example_keys(key, batch)
-            x = apply_stateless(apply_rows, layer, x, batch_ndim, per_example)
-        elif key is None:
-            x, state = layer(x, state)
-        else:
-            x, state = layer(x, state, key=key)
-        new_states.append(state)
-    return x, new_states
-
-
 def to_time_major(layer: str, x: Any, batch_major: bool) -> Any:
     """``[Batch, Time, ...] -> [Time, Batch, ...]`` when `batch_major`.
 
@@ -433,81 +283,3 @@ def _takes_dtype(layer: Any) -> bool:
     # neurons (whole-sequence layers) and chains build their state in the
     # data's dtype; other stateful layers keep their own.
     return isinstance(layer, SequenceLayer | Container)
-
-
-def run_model(
-    model: Callable[[Any, Any], tuple[Any, Any]],
-    xs: Array,
-    state: Any,
-    *,
-    layer: str,
-    batch_size: int | None,
-    sequential: bool = False,
-    apply_rows: Callable[[Any], Callable[[Array], Array]] | None = None,
-    layerwise: bool | None = None,
-    unroll: int | bool = 1,
-    checkpoint: int | None = None,
-    key: Any = None,
-    check: Callable[[int, Array], None] | None = None,
-) -> tuple[Any, Any]:
-    """The `run` of both front ends: layer by layer or step by step.
-
-    With ``state=None`` the model's zero state for `batch_size` (``None``:
-    one example) is built in `state_dtype` of `xs`'s dtype (float32 for
-    bfloat16 data); a model without one is a clear
-    `TypeError` naming `layer`. For a `sequential` model (a front end's
-    `Sequential`, whose ``layers`` run one after the other), the state is
-    checked against its layers, and with `layerwise` true it runs through
-    `run_layerwise`; otherwise `time_scan` steps `model`. ``layerwise=None``
-    means layer by layer unless `checkpoint` is set (only the step-by-step
-    scan bounds the memory: layer-wise execution keeps every layer's whole
-    sequence).
-
-    With a PRNG `key`, the layers that take one get their keys as
-    `spyx.core.row_keys` derives them (the same on both paths); a model
-    stepped as a whole is called as ``model(x_t, state, key=k_t)`` if it
-    takes a key. `check` is passed to `run_layerwise` (a `Sequential`
-    checks its layers' inputs itself when stepped).
-
-    Example: ``outs, final = run_model(neuron, xs, None, layer="run", batch_size=B)``.
-    """
-    if not callable(model):
-        raise TypeError(f"{layer}: `model` must be callable as model(x_t, state).")
-    if state is None:
-        if not is_stateful(model):
-            raise TypeError(
-                f"{layer}: no `state` was given and the model has no "
-                f"initial_state(batch_size). Pass state=... explicitly, or wrap "
-                f"the model in a Sequential together with a stateful layer."
-            )
-        state = initial_state_of(model, batch_size, state_dtype(xs.dtype))
-    if layerwise is None:
-        layerwise = checkpoint is None
-    if sequential:
-        check_sequential_state(model.layers, state)
-        if layerwise:
-            return run_layerwise(
-                model.layers,
-                xs,
-                state,
-                batch_ndim=sequential_batch_ndim(model.layers, state),
-                apply_rows=apply_rows or (lambda layer: layer),
-                unroll=unroll,
-                checkpoint=checkpoint,
-                keys=None if key is None else _layerwise_keys(key, model, xs, state),
-                check=check,
-            )
-    if key is None or not takes_key(model):
-        return time_scan(model, xs, state, unroll=unroll, checkpoint=checkpoint)
-    return time_scan(
-        lambda xk, s: model(xk[0], s, key=xk[1]),
-        (xs, jax.random.split(key, xs.shape[0])),
-        state,
-        unroll=unroll,
-        checkpoint=checkpoint,
-    )
-
-
-def _layerwise_keys(key: Any, model: Any, xs: Array, state: Any) -> list[Any]:
-    batch_ndim = sequential_batch_ndim(model.layers, state)
-    return row_keys(key, model.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim])

@@ -61,6 +61,7 @@ def run(
     *,
     batch_major: bool = False,
     layerwise: bool | None = None,
+    chunk: int | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
 ) -> tuple[Array, Any]:
@@ -106,7 +107,9 @@ def run(
     outs, final = spyx.nn.run(model, x, checkpoint=25)  # bounded memory
     ```
     """
-    options = (batch_major, layerwise, unroll, checkpoint)
+    label = f"run({type(model).__name__})"
+    execution = frontend.Execution(layerwise, chunk, unroll, checkpoint).check(label)
+    options = (batch_major, execution)
     if not isinstance(model, nnx.Module):  # a plain callable: nothing to cache
         return _run(model, x, state, *options)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -133,7 +136,7 @@ def _hashable(graphdef: Any) -> bool:
     return True
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7, 8, 9))
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7))
 def _compiled_run(
     graphdef: Any,
     params: Any,
@@ -141,9 +144,7 @@ def _compiled_run(
     x: Array,
     state: Any,
     batch_major: bool,
-    layerwise: bool | None,
-    unroll: int | bool,
-    checkpoint: int | None,
+    execution: frontend.Execution,
     debug: bool,
 ) -> tuple[Array, Any, Any]:
     """`run`, compiled once per model structure (`graphdef`), input shape and
@@ -155,7 +156,7 @@ def _compiled_run(
     changes come back, to be written into the model."""
     model = nnx.merge(graphdef, params, rest)
     with core.debug_checks(debug):
-        outs, final = _run(model, x, state, batch_major, layerwise, unroll, checkpoint)
+        outs, final = _run(model, x, state, batch_major, execution)
     return outs, final, nnx.state(model, nnx.Not(nnx.Param))
 
 
@@ -164,9 +165,7 @@ def _run(
     x: Array,
     state: Any,
     batch_major: bool,
-    layerwise: bool | None,
-    unroll: int | bool,
-    checkpoint: int | None,
+    execution: frontend.Execution,
 ) -> tuple[Array, Any]:
     layer = f"run({type(model).__name__})"
     x = frontend.to_time_major(layer, x, batch_major)
@@ -194,9 +193,10 @@ def _run(
         batch_size=x.shape[1],
         sequential=sequential,
         apply_rows=_as_is,
-        layerwise=layerwise,
-        unroll=unroll,
-        checkpoint=checkpoint,
+        execution=execution,
+        # NNX random state (a dropout's `rngs`) advances in place, which a
+        # loop over chunks cannot carry
+        chunkable=not jax.tree.leaves(nnx.state(model, nnx.RngState)),
         check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
         if sequential
         else None,

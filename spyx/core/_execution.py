@@ -1,0 +1,404 @@
+"""How `run` executes a model over a time-major sequence.
+
+Three strategies, equal in outputs, final state and gradients:
+
+- **layer-wise** (`run_layerwise`): each stateless layer once over all
+  ``T * batch`` rows (one large matmul), each neuron through its sequence
+  kernel over the whole sequence;
+- **chunked** (`run_chunked`): the same within chunks of ``K`` steps, the
+  states carried from chunk to chunk, so the working set stays ``K * batch``
+  rows while the matmuls stay large;
+- **step-wise** (`time_scan` of the whole model): every layer once per step.
+
+`run_model` is the `run` of both front ends; `Execution` holds its options,
+checked together, and picks the strategy when the caller leaves it open.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from ._keys import example_keys, row_keys, takes_key
+from ._protocols import SequenceLayer, is_stateful
+from ._scan import initial_state_of, state_dtype, time_scan
+from ._shapes import check_sequential_state, sequential_batch_ndim
+
+__all__ = [
+    "Execution",
+    "apply_stateless",
+    "run_chunked",
+    "run_layerwise",
+    "run_model",
+    "step_layers",
+]
+
+
+def _merge_leading(fn: Callable[[Array], Array], xs: Array, n: int) -> Array:
+    """Apply `fn` to `xs` with its `n` leading axes merged into one."""
+    lead = xs.shape[:n]
+    out = fn(xs.reshape(-1, *xs.shape[n:]))
+    return out.reshape(*lead, *out.shape[1:])
+
+
+def apply_stateless(
+    apply_rows: Callable[..., Callable[[Array], Array]],
+    layer: Any,
+    xs: Array,
+    n: int,
+    keys: Array | None = None,
+) -> Array:
+    """A stateless layer on `xs` whose `n` leading axes are rows: the one
+    path of both `run_layerwise` (time and batch axes) and `step_layers`
+    (batch axes). `apply_rows` is the front end's ``(layer, keys=None) ->
+    f`` with ``f: [N, ...] -> [N, ...]``; `keys` has the `n` leading axes."""
+    if keys is None:
+        return _merge_leading(apply_rows(layer), xs, n)
+    rows = keys.reshape(-1, *keys.shape[n:])
+    return _merge_leading(apply_rows(layer, rows), xs, n)
+
+
+def run_layerwise(
+    layers: Sequence[Any],
+    xs: Array,
+    states: Sequence[Any],
+    *,
+    batch_ndim: int,
+    apply_rows: Callable[..., Callable[[Array], Array]],
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+    keys: Sequence[Any] | None = None,
+    check: Callable[[int, Array], None] | None = None,
+) -> tuple[Array, list[Any]]:
+    """Run a chain of layers over a time-major sequence one layer at a time.
+
+    A stateless layer (state ``None``) is applied once to all ``T * batch``
+    rows: a single large matmul or convolution instead of ``T`` small ones.
+    A stateful layer is scanned over time on its own: a `SequenceLayer` (every
+    spyx neuron) through its ``run_sequence``, which uses the neuron's
+    sequence kernel where it has one (`lif_sequence`, the parallel path of
+    `PSU_LIF`); any other stateful layer, and every layer when `checkpoint`
+    is set, through `time_scan`. The result equals stepping the whole chain
+    through time, since no layer feeds back into an earlier one.
+
+    Args:
+        layers: the chain.
+        states: one state per layer (``None`` for stateless layers).
+        xs: ``[T, *batch, ...]`` with `batch_ndim` batch axes.
+        apply_rows: ``layer -> f`` where ``f`` maps ``[N, ...]`` rows; with
+            keys, ``(layer, row_keys) -> f``.
+        unroll: passed to `time_scan`.
+        checkpoint: passed to `time_scan`.
+        keys: ``None``, or one entry per layer: ``None`` for a layer that
+            takes no key, else PRNG keys ``[T, *batch]`` (stateless) or ``[T]``
+            (stateful, called as ``layer(x_t, state, key=k_t)``).
+        check: ``(index, xs) -> None``, called before each layer with its
+            input (e.g. `check_chain_inputs`), to raise a clear error.
+
+    Returns:
+        ``(outputs [T, *batch, ...], new_states)``.
+
+    Example:
+
+    ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)), spyx.nn.LIF((16,), beta=0.9)
+    )
+    x = jnp.ones((100, 4, 8))  # [T, B, features]
+    outs, states = run_layerwise(
+        model.layers, x, model.initial_state(4), batch_ndim=1,
+        apply_rows=lambda layer: layer,
+    )
+    ```
+    """
+    new_states = []
+    keys = [None] * len(layers) if keys is None else keys
+    for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
+        if check is not None:
+            check(i, xs)
+        if state is None:
+            xs = apply_stateless(apply_rows, layer, xs, 1 + batch_ndim, key)
+        elif key is not None:
+            xs, state = time_scan(
+                lambda xk, s, layer=layer: layer(xk[0], s, key=xk[1]),
+                (xs, key),
+                state,
+                unroll=unroll,
+                checkpoint=checkpoint,
+            )
+        elif checkpoint is None and isinstance(layer, SequenceLayer):
+            xs, state = layer.run_sequence(xs, state, unroll=unroll)
+        else:
+            xs, state = time_scan(
+                layer, xs, state, unroll=unroll, checkpoint=checkpoint
+            )
+        new_states.append(state)
+    return xs, new_states
+
+
+def step_layers(
+    layers: Sequence[Any],
+    x: Array,
+    states: Sequence[Any],
+    *,
+    batch_ndim: int,
+    apply_rows: Callable[..., Callable[[Array], Array]],
+    keys: Sequence[Any] | None = None,
+    check: Callable[[int, Array], None] | None = None,
+) -> tuple[Array, list[Any]]:
+    """One time step through a chain of layers (a `Sequential`'s call).
+
+    A layer whose state is ``None`` is applied to the ``batch`` rows of `x`
+    (its `batch_ndim` leading axes merged) through `apply_rows`, as in
+    `run_layerwise`; any other is called as ``layer(x, state) -> (x,
+    state)``. With `keys` (one entry per layer, ``None`` for a layer that
+    takes no key), a keyed stateless layer gets one key per example
+    (`example_keys`) and a keyed stateful one is called as ``layer(x, state,
+    key=key)``. `check` is as in `run_layerwise`.
+
+    Returns:
+        ``(out, new_states)``.
+
+    Example: ``out, states = step_layers(layers, x, states, batch_ndim=1,
+    apply_rows=lambda layer: layer)``.
+    """
+    new_states = []
+    keys = [None] * len(layers) if keys is None else keys
+    batch = tuple(x.shape[:batch_ndim])
+    for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
+        if check is not None:
+            check(i, x)
+        if state is None:
+            per_example = None if key is None else example_keys(key, batch)
+            x = apply_stateless(apply_rows, layer, x, batch_ndim, per_example)
+        elif key is None:
+            x, state = layer(x, state)
+        else:
+            x, state = layer(x, state, key=key)
+        new_states.append(state)
+    return x, new_states
+
+
+def run_chunked(
+    layers: Sequence[Any],
+    xs: Array,
+    states: Sequence[Any],
+    *,
+    chunk: int,
+    batch_ndim: int,
+    apply_rows: Callable[..., Callable[[Array], Array]],
+    unroll: int | bool = 1,
+    keys: Sequence[Any] | None = None,
+    check: Callable[[int, Array], None] | None = None,
+) -> tuple[Array, list[Any]]:
+    """`run_layerwise` over chunks of `chunk` steps, states carried between.
+
+    A `jax.lax.scan` over the chunks (a last, shorter chunk runs after it);
+    within each, every layer runs over the chunk's ``chunk * batch`` rows
+    as in `run_layerwise`. The result equals `run_layerwise` over the whole
+    sequence: each layer's state at a chunk's end is where the next chunk
+    starts. Arguments as in `run_layerwise` (the keys, ``[T, ...]``, are
+    cut along time with `xs`; `check` sees a chunk).
+
+    Returns:
+        ``(outputs [T, *batch, ...], new_states)``.
+    """
+    T = xs.shape[0]
+    k = min(chunk, T)
+    n, rest = divmod(T, k)
+    keys = [None] * len(layers) if keys is None else list(keys)
+
+    def run(x: Array, states: Any, keys: Any, check: Any = None) -> Any:
+        return run_layerwise(
+            layers,
+            x,
+            states,
+            batch_ndim=batch_ndim,
+            apply_rows=apply_rows,
+            unroll=unroll,
+            keys=keys,
+            check=check,
+        )
+
+    def cut(a: Any, start: int, stop: int, blocks: int | None = None) -> Any:
+        if a is None:
+            return None
+        part = a[start:stop]
+        return part if blocks is None else part.reshape(blocks, k, *a.shape[1:])
+
+    def body(states: Any, inputs: Any) -> tuple[Any, Array]:
+        x, ks = inputs
+        out, new = run(x, states, ks, check)  # checked as the body is traced
+        return new, out
+
+    def cut_keys(start: int, stop: int, blocks: int | None = None) -> list:
+        return [cut(key, start, stop, blocks) for key in keys]
+
+    states, outs = jax.lax.scan(
+        body, list(states), (cut(xs, 0, n * k, n), cut_keys(0, n * k, n))
+    )
+    outs = outs.reshape(n * k, *outs.shape[2:])
+    if rest:
+        tail, states = run(xs[n * k :], states, cut_keys(n * k, T))
+        outs = jnp.concatenate([outs, tail])
+    return outs, list(states)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How `run` executes a model: its options, checked together.
+
+    Attributes:
+        layerwise: ``True`` runs a `Sequential` layer by layer, ``False``
+            steps the whole model through time, ``None`` (the default)
+            chooses by the model and the input's shape (`plan`).
+        chunk: run layer by layer within chunks of this many steps
+            (`run_chunked`); ``None`` lets `plan` choose.
+        unroll: time steps per loop iteration of every scan.
+        checkpoint: memory-bounded backpropagation through time: remat
+            blocks of this many steps (`time_scan`); step-wise unless
+            ``layerwise=True`` asks otherwise.
+    """
+
+    layerwise: bool | None = None
+    chunk: int | None = None
+    unroll: int | bool = 1
+    checkpoint: int | None = None
+
+    def check(self, layer: str) -> "Execution":
+        """Refuse options that cannot work together, naming `layer`."""
+        for name in ("chunk", "checkpoint"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(
+                    f"{layer}: `{name}` must be a positive number of steps or None, "
+                    f"got {value!r}."
+                )
+        if not isinstance(self.unroll, bool) and (
+            not isinstance(self.unroll, int) or self.unroll < 1
+        ):
+            raise ValueError(
+                f"{layer}: `unroll` must be True, False or a positive number of "
+                f"steps, got {self.unroll!r}."
+            )
+        if self.chunk is not None and self.layerwise is False:
+            raise ValueError(
+                f"{layer}: `chunk` runs the layers one after the other within "
+                f"chunks of steps; layerwise=False steps the whole model instead. "
+                f"Give one of the two."
+            )
+        if self.chunk is not None and self.checkpoint is not None:
+            raise ValueError(
+                f"{layer}: `chunk` and `checkpoint` cannot be combined; "
+                f"`checkpoint` alone bounds the memory (step by step)."
+            )
+        return self
+
+    def plan(
+        self,
+        layer: str,
+        sequential: bool,
+        xs_shape: tuple[int, ...],
+        chunkable: bool = True,
+    ) -> tuple[str, int]:
+        """The strategy, ``"layerwise"``, ``"chunked"`` or ``"stepwise"``,
+        and the chunk length (the whole sequence unless chunked).
+        `chunkable` is false for a model that cannot run in chunks."""
+        T = xs_shape[0]
+        if not sequential or self.layerwise is False:
+            return "stepwise", T
+        if self.chunk is not None:
+            if not chunkable:
+                raise ValueError(
+                    f"{layer}: the model holds random state that advances in place "
+                    f"(an nnx.Dropout's `rngs`), which cannot run in chunks; leave "
+                    f"`chunk` unset."
+                )
+            return ("chunked", self.chunk) if self.chunk < T else ("layerwise", T)
+        if self.layerwise is None and self.checkpoint is not None:
+            return "stepwise", T
+        return "layerwise", T
+
+
+def run_model(
+    model: Callable[[Any, Any], tuple[Any, Any]],
+    xs: Array,
+    state: Any,
+    *,
+    layer: str,
+    batch_size: int | None,
+    execution: Execution = Execution(),
+    sequential: bool = False,
+    apply_rows: Callable[..., Callable[[Array], Array]] | None = None,
+    key: Any = None,
+    check: Callable[[int, Array], None] | None = None,
+    chunkable: bool = True,
+) -> tuple[Any, Any]:
+    """The `run` of both front ends.
+
+    With ``state=None`` the model's zero state for `batch_size` (``None``:
+    one example) is built in `state_dtype` of `xs`'s dtype (float32 for
+    bfloat16 data); a model without one is a clear `TypeError` naming
+    `layer`. For a `sequential` model (a front end's `Sequential`, whose
+    ``layers`` run one after the other), the state is checked against its
+    layers, and `execution` picks the strategy (`Execution.plan`): layer by
+    layer (`run_layerwise`), in chunks (`run_chunked`), or `model` stepped
+    by `time_scan`, which is the only strategy for any other model.
+
+    With a PRNG `key`, the layers that take one get their keys as
+    `spyx.core.row_keys` derives them (the same for every strategy); a
+    model stepped as a whole is called as ``model(x_t, state, key=k_t)`` if
+    it takes a key. `check` is passed to the layer-wise runners (a
+    `Sequential` checks its layers' inputs itself when stepped).
+    `chunkable` is false for a model that cannot run in chunks (NNX random
+    state).
+
+    Example: ``outs, final = run_model(neuron, xs, None, layer="run", batch_size=B)``.
+    """
+    if not callable(model):
+        raise TypeError(f"{layer}: `model` must be callable as model(x_t, state).")
+    ex = execution.check(layer)
+    if state is None:
+        if not is_stateful(model):
+            raise TypeError(
+                f"{layer}: no `state` was given and the model has no "
+                f"initial_state(batch_size). Pass state=... explicitly, or wrap "
+                f"the model in a Sequential together with a stateful layer."
+            )
+        state = initial_state_of(model, batch_size, state_dtype(xs.dtype))
+    if sequential:
+        check_sequential_state(model.layers, state)
+    strategy, chunk = ex.plan(layer, sequential, tuple(xs.shape), chunkable)
+    if strategy != "stepwise":
+        batch_ndim = sequential_batch_ndim(model.layers, state)
+        shared = {
+            "batch_ndim": batch_ndim,
+            "apply_rows": apply_rows or (lambda layer: layer),
+            "unroll": ex.unroll,
+            "keys": None if key is None else _layerwise_keys(key, model, xs, state),
+            "check": check,
+        }
+        if strategy == "chunked":
+            return run_chunked(model.layers, xs, state, chunk=chunk, **shared)
+        return run_layerwise(
+            model.layers, xs, state, checkpoint=ex.checkpoint, **shared
+        )
+    if key is None or not takes_key(model):
+        return time_scan(model, xs, state, unroll=ex.unroll, checkpoint=ex.checkpoint)
+    return time_scan(
+        lambda xk, s: model(xk[0], s, key=xk[1]),
+        (xs, jax.random.split(key, xs.shape[0])),
+        state,
+        unroll=ex.unroll,
+        checkpoint=ex.checkpoint,
+    )
+
+
+def _layerwise_keys(key: Any, model: Any, xs: Array, state: Any) -> list[Any]:
+    batch_ndim = sequential_batch_ndim(model.layers, state)
+    return row_keys(key, model.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim])
