@@ -14,6 +14,7 @@ Three strategies, equal in outputs, final state and gradients:
 checked together, and picks the strategy when the caller leaves it open.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,9 @@ from ._scan import initial_state_of, state_dtype, time_scan
 from ._shapes import check_sequential_state, sequential_batch_ndim
 
 __all__ = [
+    "STEPWISE_FROM",
     "Execution",
+    "choose_strategy",
     "apply_stateless",
     "run_chunked",
     "run_layerwise",
@@ -302,15 +305,24 @@ class Execution:
     def plan(
         self,
         layer: str,
-        sequential: bool,
         xs_shape: tuple[int, ...],
+        layers: Sequence[Any] | None = None,
+        batch_ndim: int = 1,
         chunkable: bool = True,
     ) -> tuple[str, int]:
-        """The strategy, ``"layerwise"``, ``"chunked"`` or ``"stepwise"``,
-        and the chunk length (the whole sequence unless chunked).
-        `chunkable` is false for a model that cannot run in chunks."""
+        """The strategy and the chunk length (the whole sequence unless chunked).
+
+        The strategy is ``"layerwise"``, ``"chunked"`` or ``"stepwise"``;
+        `layers` is a `Sequential`'s chain (``None``: any other model, which
+        only steps), `batch_ndim` the number of batch axes of `xs`, and
+        `chunkable` false for a model that cannot run in chunks.
+
+        Left open (``layerwise=None``, no `chunk`), the plan is step-wise
+        with `checkpoint` (only the step-wise scan bounds the memory), else
+        `choose_strategy`'s.
+        """
         T = xs_shape[0]
-        if not sequential or self.layerwise is False:
+        if layers is None or self.layerwise is False:
             return "stepwise", T
         if self.chunk is not None:
             if not chunkable:
@@ -320,9 +332,44 @@ class Execution:
                     f"`chunk` unset."
                 )
             return ("chunked", self.chunk) if self.chunk < T else ("layerwise", T)
-        if self.layerwise is None and self.checkpoint is not None:
-            return "stepwise", T
+        if self.layerwise is None:
+            if self.checkpoint is not None:
+                return "stepwise", T
+            return choose_strategy(layers, xs_shape, batch_ndim), T
         return "layerwise", T
+
+
+STEPWISE_FROM = 2**17
+"""Rows per step times the widest neuron layer (units per example) from
+which `choose_strategy` steps a non-recurrent chain as a whole: measured on
+a 2-core CPU by `benchmarks/strategies.py` (B = 256, H = 512 and up)."""
+
+
+def choose_strategy(
+    layers: Sequence[Any], xs_shape: tuple[int, ...], batch_ndim: int
+) -> str:
+    """Layer-wise or step-wise for a chain, by shape.
+
+    Layer-wise execution turns each stateless layer into one matmul over all
+    ``T * batch`` rows, which pays while a step's own matmuls are small; once
+    the batch times the widest neuron layer reaches `STEPWISE_FROM`, a
+    step's matmuls are large enough on their own, and stepping the whole
+    chain keeps its working set to one step, as long as no neuron is
+    recurrent (a recurrent kernel's backward pass is cheaper over the whole
+    sequence). `benchmarks/strategies.py` measures every strategy on a grid
+    of shapes; the performance page shows the result.
+    """
+    rows = math.prod(xs_shape[1 : 1 + batch_ndim])
+    widths, recurrent = [0], False
+    for layer in layers:
+        spec = getattr(layer, "spec", None)
+        if spec is None or not hasattr(layer, "hidden_shape"):
+            continue
+        recurrent = recurrent or spec.recurrent
+        widths.append(math.prod(layer.hidden_shape))
+    if not recurrent and rows * max(widths) >= STEPWISE_FROM:
+        return "stepwise"
+    return "layerwise"
 
 
 def run_model(
@@ -371,11 +418,13 @@ def run_model(
                 f"the model in a Sequential together with a stateful layer."
             )
         state = initial_state_of(model, batch_size, state_dtype(xs.dtype))
+    layers, batch_ndim = None, 0
     if sequential:
         check_sequential_state(model.layers, state)
-    strategy, chunk = ex.plan(layer, sequential, tuple(xs.shape), chunkable)
+        layers = model.layers
+        batch_ndim = sequential_batch_ndim(layers, state)
+    strategy, chunk = ex.plan(layer, tuple(xs.shape), layers, batch_ndim, chunkable)
     if strategy != "stepwise":
-        batch_ndim = sequential_batch_ndim(model.layers, state)
         shared = {
             "batch_ndim": batch_ndim,
             "apply_rows": apply_rows or (lambda layer: layer),
