@@ -1,5 +1,6 @@
-"""Layer-wise execution and memory-bounded BPTT equal step-by-step execution:
-outputs, final state and gradients, in both APIs."""
+"""Layer-wise execution (whole or in chunks of steps) and memory-bounded
+BPTT equal step-by-step execution: outputs, final state and gradients, in
+both APIs."""
 
 import equinox as eqx
 import jax
@@ -20,6 +21,8 @@ OPTIONS = {
     "layerwise-ckpt7": {"layerwise": True, "checkpoint": 7},
     "stepwise-ckpt10": {"layerwise": False, "checkpoint": 10},
     "layerwise-unroll3": {"layerwise": True, "unroll": 3},
+    "chunk7": {"chunk": 7},  # four chunks and a tail of two steps
+    "chunk10-unroll2": {"chunk": 10, "unroll": 2},
 }
 # Every neuron layer-wise, in both APIs; the scan options on one neuron of
 # each kind of state and path (see `one_of_each_kind`). The default run
@@ -32,6 +35,8 @@ CASES = [(n, "layerwise") for n in NEURONS] + [
 
 
 def _by_default(n, opt, api) -> bool:
+    if opt == "chunk7":
+        return n.name == "LIF"
     if opt != "layerwise":
         return n.name == "LIF" and api == "nnx"
     return api == "nnx" or n in one_of_each_kind()

@@ -1,0 +1,112 @@
+"""How `run` executes a chain: the strategy it picks when left open, the
+options it refuses together, and chunks with keys. (That every strategy
+gives the same outputs, states and gradients is `test_layerwise.py`.)"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import spyx.nn as snn
+import spyx_eqx as se
+from spyx.core import _frontend as frontend
+
+from .helpers import spiking_input
+
+
+def _chain(neuron, hidden):
+    return snn.Sequential(
+        nnx.Linear(700, hidden, rngs=nnx.Rngs(0)),
+        neuron((hidden,), rngs=nnx.Rngs(1)),
+        nnx.Linear(hidden, 20, rngs=nnx.Rngs(2)),
+        snn.LI((20,)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("neuron", "batch", "hidden", "want"),
+    [
+        (snn.LIF, 16, 128, "layerwise"),
+        (snn.LIF, 256, 128, "layerwise"),
+        (snn.LIF, 64, 512, "layerwise"),
+        (snn.IF, 256, 512, "stepwise"),  # 2^17 rows x units per step
+        (snn.PSU_LIF, 256, 512, "stepwise"),
+        (snn.RLIF, 256, 512, "layerwise"),  # recurrent kernels stay whole
+    ],
+)
+def test_an_open_choice_follows_the_shape(neuron, batch, hidden, want):
+    layers = _chain(neuron, hidden).layers
+    plan = frontend.Execution().plan("run", (100, batch, 700), layers)
+    assert plan == (want, 100)
+    # explicit choices and checkpoints override it
+    assert frontend.Execution(layerwise=True).plan("run", (100, batch, 700), layers)[
+        0
+    ] == ("layerwise")
+    ckpt = frontend.Execution(checkpoint=10).plan("run", (100, batch, 700), layers)
+    assert ckpt[0] == "stepwise"
+    assert frontend.Execution(chunk=20).plan("run", (100, batch, 700), layers) == (
+        "chunked",
+        20,
+    )
+    # a chunk as long as the sequence is one layer-wise pass
+    assert frontend.Execution(chunk=100).plan("run", (100, batch, 700), layers) == (
+        "layerwise",
+        100,
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"chunk": 0}, r"`chunk` must be a positive number of steps"),
+        ({"chunk": True}, r"`chunk` must be a positive number of steps"),
+        ({"chunk": 2.5}, r"`chunk` must be a positive number of steps"),
+        ({"chunk": 5, "layerwise": False}, r"`chunk` runs the layers one after"),
+        ({"chunk": 5, "checkpoint": 5}, r"`chunk` and `checkpoint` cannot be"),
+        ({"unroll": 0}, r"`unroll` must be True, False or a positive number"),
+    ],
+)
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_options_that_cannot_work_together_are_refused(options, message, api):
+    nnx_model = snn.Sequential(
+        nnx.Linear(3, 4, rngs=nnx.Rngs(0)), snn.LIF((4,), beta=0.9)
+    )
+    if api == "nnx":
+        model, run = nnx_model, snn.run
+    else:
+        model, run = se.from_nnx(nnx_model), se.run
+    with pytest.raises(ValueError, match=r"run\(Sequential\): " + message):
+        run(model, jnp.ones((10, 2, 3)), **options)
+
+
+def test_chunks_carry_equinox_keys_as_one_pass_does():
+    """Dropout keys are cut along time with the input: the same masks in
+    chunks as in one layer-wise pass, and as step by step."""
+    model = se.Sequential(
+        [
+            eqx.nn.Linear(6, 8, key=jax.random.key(0)),
+            eqx.nn.Dropout(0.5),
+            se.LIF((8,), beta=0.9),
+            eqx.nn.Linear(8, 3, key=jax.random.key(1)),
+            se.LI((3,), beta=0.8),
+        ]
+    )
+    x, key = spiking_input(3, (13, 2, 6)), jax.random.key(4)
+    whole = se.run(model, x, key=key, layerwise=True)
+    for chunk in (1, 4, 13):
+        parts = se.run(model, x, key=key, chunk=chunk)
+        for a, b in zip(jax.tree.leaves(parts), jax.tree.leaves(whole), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_nnx_random_state_cannot_run_in_chunks():
+    model = snn.Sequential(
+        nnx.Linear(3, 4, rngs=nnx.Rngs(0)),
+        nnx.Dropout(0.5, rngs=nnx.Rngs(1)),
+        snn.LIF((4,), beta=0.9),
+    )
+    with pytest.raises(ValueError, match=r"random state .* cannot run in chunks"):
+        snn.run(model, jnp.ones((10, 2, 3)), chunk=5)
+    snn.run(model, jnp.ones((10, 2, 3)))  # the default does not chunk it
