@@ -12,13 +12,14 @@ For every shape of the grid (T in {100, 1000}, B in {16, 64, 256}, H in
 {128, 512}) and every spiking neuron, the median forward + backward and
 forward-only times of each strategy, timed round-robin in one process per
 shape, and the strategy the default ``run(model, x)`` picks for that model
-and shape (`Execution.plan`), with its time as a ratio to the fastest. The
-default runs exactly the program of the strategy it picks, so its time is
-that strategy's.
+and shape (`Execution.plan`: in a training step for fwd+bwd, in inference
+for fwd), with its time as a ratio to the fastest. The default runs exactly
+the program of the strategy it picks, so its time is that strategy's.
 
     python benchmarks/strategies.py                      # the whole grid
     python benchmarks/strategies.py --shape 100,256,512  # one shape
     python benchmarks/strategies.py --json grid.jsonl    # also as JSON lines
+    python benchmarks/strategies.py --report grid.jsonl  # the table again
 """
 
 import argparse
@@ -49,16 +50,10 @@ def one_shape(T: int, B: int, H: int, repeats: int, neurons: list[str]) -> list:
     import spyx
     import spyx.nn as snn
     from spyx import core
-    from spyx.core import _frontend as frontend
 
     x = jax.random.bernoulli(jax.random.key(0), 0.1, (T, B, 700)).astype(jnp.float32)
     y = jax.random.randint(jax.random.key(1), (B,), 0, 20)
     ce = spyx.fn.integral_crossentropy(time_axis=0)
-    picked = {
-        "layerwise": "layerwise",
-        "stepwise": "stepwise",
-        "chunked": f"chunk {CHUNK}",
-    }
     results = []
     for spec in core.NEURONS:
         if not spec.spiking or (neurons and spec.name not in neurons):
@@ -83,29 +78,64 @@ def one_shape(T: int, B: int, H: int, repeats: int, neurons: list[str]) -> list:
                 calls.append((compiled, (params, x)))
                 names.append((name, kind))
         medians = dict(zip(names, interleaved(calls, repeats), strict=True))
-        strategy, _ = frontend.Execution().plan("run", tuple(x.shape), model.layers)
-        default = picked[strategy]
         for kind in ("fwd+bwd", "fwd"):
-            times = {n: medians[n, kind] for n, _ in strategies()}
-            best = min(times.values())
-            row = {
-                "T": T,
-                "B": B,
-                "H": H,
-                "neuron": spec.name,
-                "kind": kind,
-                "ms": times,
-                "default": default,
-                "default_vs_best": times[default] / best,
-            }
+            row = {"T": T, "B": B, "H": H, "neuron": spec.name, "kind": kind}
+            row["ms"] = {n: medians[n, kind] for n, _ in strategies()}
             results.append(row)
-            cells = " | ".join(f"{times[n] / best:.2f}" for n, _ in strategies())
-            print(
-                f"| {T}, {B}, {H} | {spec.name} | {kind} | {best:.1f} | {cells} | "
-                f"{default} | {times[default] / best:.2f} |",
-                flush=True,
-            )
+            print(report_line(row), flush=True)
     return results
+
+
+def default_choice(row: dict) -> str:
+    """The strategy the default `run` picks for this row's model and shape,
+    in a training step (fwd+bwd) or in inference (fwd)."""
+    from flax import nnx
+
+    import spyx.nn as snn
+    from spyx import core
+    from spyx.core import _frontend as frontend
+
+    spec = next(s for s in core.NEURONS if s.name == row["neuron"])
+    H = row["H"]
+    layers = [
+        nnx.Linear(700, H, rngs=nnx.Rngs(0)),
+        snn.nnx_class(spec)((H,), rngs=nnx.Rngs(1)),
+        nnx.Linear(H, 20, rngs=nnx.Rngs(2)),
+        snn.LI((20,)),
+    ]
+    strategy, chunk = frontend.Execution().plan(
+        "run",
+        (row["T"], row["B"], 700),
+        layers,
+        differentiated=row["kind"] == "fwd+bwd",
+    )
+    return {"layerwise": "layerwise", "stepwise": "stepwise"}.get(
+        strategy, f"chunk {chunk}"
+    )
+
+
+def report_line(row: dict) -> str:
+    times = row["ms"]
+    best = min(times.values())
+    default = default_choice(row)
+    cells = " | ".join(f"{times[n] / best:.2f}" for n, _ in strategies())
+    return (
+        f"| {row['T']}, {row['B']}, {row['H']} | {row['neuron']} | {row['kind']} | "
+        f"{best:.1f} | {cells} | {default} | {times[default] / best:.2f} |"
+    )
+
+
+def header(repeats: int | str) -> str:
+    import jax
+
+    names = " | ".join(n for n, _ in strategies())
+    return (
+        f"jax {jax.__version__} on {jax.devices()[0].device_kind}, median of "
+        f"{repeats} runs; each strategy as a multiple of the fastest\n\n"
+        f"| T, B, H | neuron | pass | best ms | {names} | default | x best |\n"
+        + "|---" * (6 + len(strategies()))
+        + "|"
+    )
 
 
 def main() -> None:
@@ -115,18 +145,21 @@ def main() -> None:
     p.add_argument("--neurons", default="", help="comma-separated (default: all)")
     p.add_argument("--json", default=None, help="append JSON lines to this file")
     p.add_argument("--header", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument(
+        "--report",
+        default=None,
+        help="print the table of a --json file again, with today's default choice",
+    )
     args = p.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            rows = [json.loads(line) for line in f]
+        print(header("several"))
+        for row in rows:
+            print(report_line(row))
+        return
     if args.header:
-        import jax
-
-        print(
-            f"jax {jax.__version__} on {jax.devices()[0].device_kind}, median of "
-            f"{args.repeats} runs; each strategy as a multiple of the fastest\n"
-        )
-        names = " | ".join(n for n, _ in strategies())
-        print(f"| T, B, H | neuron | pass | best ms | {names} | default | x best |")
-        print("|---" * (6 + len(strategies())) + "|")
-        sys.stdout.flush()
+        print(header(args.repeats), flush=True)
     neurons = [n for n in args.neurons.split(",") if n]
     if args.shape is not None:
         T, B, H = (int(v) for v in args.shape.split(","))

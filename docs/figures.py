@@ -225,6 +225,51 @@ def performance(out: Path) -> None:
     fig.savefig(out / "explanation" / "performance.svg")
 
 
+def strategies_table(page: Path) -> list[dict[str, str]]:
+    """The rows of the execution-strategy table on the performance page (the
+    one whose header ends in ``x best``)."""
+    lines = page.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "| x best |" in line)
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def strategies(out: Path) -> None:
+    """The execution-strategy table of the performance page as heat maps:
+    for every shape and neuron, the default `run`'s time as a multiple of
+    the fastest strategy's, training step and inference."""
+    import numpy as np
+
+    rows = strategies_table(DOCS / "explanation" / "performance.md")
+    shapes = list(dict.fromkeys(r["T, B, H"] for r in rows))
+    neurons = list(dict.fromkeys(r["neuron"] for r in rows))
+    passes = list(dict.fromkeys(r["pass"] for r in rows))
+    fig, axes = plt.subplots(1, len(passes), figsize=(9, 4.6), sharey=True)
+    for ax, kind in zip(np.atleast_1d(axes), passes, strict=True):
+        grid = np.full((len(shapes), len(neurons)), np.nan)
+        for r in rows:
+            if r["pass"] == kind:
+                i, j = shapes.index(r["T, B, H"]), neurons.index(r["neuron"])
+                grid[i, j] = float(r["x best"])
+        image = ax.imshow(grid, vmin=1.0, vmax=1.3, cmap="Reds", aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(neurons)), neurons, rotation=60, fontsize=8)
+        ax.set_yticks(range(len(shapes)), shapes, fontsize=8)
+        ax.set_title(kind)
+    np.atleast_1d(axes)[0].set_ylabel("T, B, H")
+    fig.colorbar(image, ax=axes, label="default / fastest strategy")
+    fig.suptitle("The default run against the fastest execution (CPU, 2 cores)")
+    fig.savefig(out / "explanation" / "strategies.svg", bbox_inches="tight")
+
+
 def digits(out: Path) -> None:
     """The hidden-layer raster and the training curves of
     examples/digits_nnx.py (the README's first command), as it writes them."""
@@ -244,6 +289,7 @@ FIGURES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "resets": (resets, ("explanation/resets.svg",)),
     "primer": (primer, ("explanation/primer.svg",)),
     "performance": (performance, ("explanation/performance.svg",)),
+    "strategies": (strategies, ("explanation/strategies.svg",)),
     "tutorial-nnx": _tutorial("first-snn-nnx"),
     "tutorial-eqx": _tutorial("first-snn-eqx"),
     "digits": (digits, ("digits-raster.png", "digits-curves.png")),

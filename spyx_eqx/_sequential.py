@@ -180,11 +180,11 @@ def run(
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer: each
-    stateless layer is mapped over all ``T * batch`` rows at once, each
-    stateful layer is scanned over time on its own, and `PSU_LIF` runs its
-    parallel path. Any other model, or ``layerwise=False``, is stepped through
-    time as a whole with `jax.lax.scan`. Both give the same results.
+    A `Sequential` runs layer by layer: each stateless layer is mapped over
+    all ``T * batch`` rows at once, each stateful layer is scanned over time
+    on its own, and `PSU_LIF` runs its parallel path; or in chunks of steps
+    (`chunk`); or, for a wide chain at a large batch and for any other
+    model, step by step with `jax.lax.scan`. All give the same results.
 
     Args:
         model: a callable ``(x_t, state) -> (out_t, state)``, such as a
@@ -205,9 +205,14 @@ def run(
             ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
             time-major and transposing back; the final state is batched as usual.
         layerwise: run a `Sequential` layer by layer (``True``) or step by
-            step (``False``). Default: layer by layer, unless `checkpoint` is set
-            (layer-wise execution keeps every layer's whole sequence, so only the
-            step-by-step scan bounds the memory).
+            step (``False``). Default (``None``): chosen by the model and the
+            shape of `x` (step by step for a wide, non-recurrent chain at a
+            large batch, else layer by layer; see the performance page), and
+            step by step when `checkpoint` is set (only the step-by-step scan
+            bounds the memory).
+        chunk: run a `Sequential` layer by layer within chunks of this many
+            steps, carrying the states from chunk to chunk (the same results;
+            a working set of ``chunk * batch`` rows).
         unroll: time steps per loop iteration of the scans.
         checkpoint: memory-bounded backpropagation through time: remat blocks
             of this many steps (see `spyx.core.time_scan`).
@@ -311,6 +316,7 @@ def _run(
         sequential=sequential,
         apply_rows=_apply_rows,
         execution=execution,
+        differentiated=frontend.under_differentiation((model, x, state)),
         key=key,
         check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
         if sequential

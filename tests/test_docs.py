@@ -84,7 +84,7 @@ def test_every_image_on_the_site_is_drawn_by_the_figure_script():
 def test_quick_figures_draw(tmp_path):
     """The figures that take seconds (the tutorials' are drawn by their
     test above, the digits example's by the slow test below)."""
-    for name in ("surrogates", "resets", "performance", "primer"):
+    for name in ("surrogates", "resets", "performance", "strategies", "primer"):
         figures.main([name, "--out", str(tmp_path)])
         for file in figures.FIGURES[name][1]:
             assert (tmp_path / file).stat().st_size > 1000
@@ -103,6 +103,16 @@ def test_performance_chart_reads_the_table():
     floors = [r for r in rows if r["neuron"].startswith("floor")]
     assert floors and all(r["fwd+bwd x floor"] == "1.00" for r in floors)
     assert {r["neuron"] for r in rows} >= {s.name for s in _neurons() if s.spiking}
+
+
+def test_strategy_chart_reads_the_table():
+    """Every shape of the grid and every spiking neuron, both passes."""
+    rows = figures.strategies_table(DOCS / "explanation" / "performance.md")
+    spiking = {s.name for s in _neurons() if s.spiking}
+    assert {r["neuron"] for r in rows} == spiking
+    assert len({r["T, B, H"] for r in rows}) == 12
+    assert {r["pass"] for r in rows} == {"fwd+bwd", "fwd"}
+    assert len(rows) == 12 * len(spiking) * 2
 
 
 def _neurons():

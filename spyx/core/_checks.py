@@ -18,6 +18,7 @@ __all__ = [
     "check_finite",
     "debug_checks",
     "debug_checks_enabled",
+    "under_differentiation",
     "under_transformation",
 ]
 
@@ -46,6 +47,28 @@ def under_transformation(tree: Any) -> bool:
     concrete arrays.
     """
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
+_AD_TRACERS = ("JVPTracer", "LinearizeTracer")
+
+
+def under_differentiation(tree: Any) -> bool:
+    """Whether any array in `tree` is being differentiated (`grad`, `vjp`,
+    `jvp`, `linearize`), also under a `vmap` inside it.
+
+    A `jit` of one's own hides it: inside ``jax.grad(jax.jit(f))``, `f` is
+    traced without knowing, and this is false; inside
+    ``jax.jit(jax.grad(f))``, the usual training step, it is true.
+    """
+    for leaf in jax.tree.leaves(tree):
+        tracer = leaf
+        for _ in range(8):
+            if not isinstance(tracer, jax.core.Tracer):
+                break
+            if type(tracer).__name__ in _AD_TRACERS:
+                return True
+            tracer = getattr(tracer, "val", None)  # a BatchTracer's inner one
+    return False
 
 
 def debug_checks_enabled() -> bool:

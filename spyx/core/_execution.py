@@ -309,13 +309,16 @@ class Execution:
         layers: Sequence[Any] | None = None,
         batch_ndim: int = 1,
         chunkable: bool = True,
+        differentiated: bool = True,
     ) -> tuple[str, int]:
         """The strategy and the chunk length (the whole sequence unless chunked).
 
         The strategy is ``"layerwise"``, ``"chunked"`` or ``"stepwise"``;
         `layers` is a `Sequential`'s chain (``None``: any other model, which
         only steps), `batch_ndim` the number of batch axes of `xs`, and
-        `chunkable` false for a model that cannot run in chunks.
+        `chunkable` false for a model that cannot run in chunks, and
+        `differentiated` whether the run is being differentiated (a training
+        step) or not (inference).
 
         Left open (``layerwise=None``, no `chunk`), the plan is step-wise
         with `checkpoint` (only the step-wise scan bounds the memory), else
@@ -335,7 +338,7 @@ class Execution:
         if self.layerwise is None:
             if self.checkpoint is not None:
                 return "stepwise", T
-            return choose_strategy(layers, xs_shape, batch_ndim), T
+            return choose_strategy(layers, xs_shape, batch_ndim, differentiated), T
         return "layerwise", T
 
 
@@ -346,7 +349,10 @@ a 2-core CPU by `benchmarks/strategies.py` (B = 256, H = 512 and up)."""
 
 
 def choose_strategy(
-    layers: Sequence[Any], xs_shape: tuple[int, ...], batch_ndim: int
+    layers: Sequence[Any],
+    xs_shape: tuple[int, ...],
+    batch_ndim: int,
+    differentiated: bool = True,
 ) -> str:
     """Layer-wise or step-wise for a chain, by shape.
 
@@ -385,6 +391,7 @@ def run_model(
     key: Any = None,
     check: Callable[[int, Array], None] | None = None,
     chunkable: bool = True,
+    differentiated: bool = True,
 ) -> tuple[Any, Any]:
     """The `run` of both front ends.
 
@@ -403,7 +410,8 @@ def run_model(
     it takes a key. `check` is passed to the layer-wise runners (a
     `Sequential` checks its layers' inputs itself when stepped).
     `chunkable` is false for a model that cannot run in chunks (NNX random
-    state).
+    state), `differentiated` false for an inference-only run (see
+    `under_differentiation`).
 
     Example: ``outs, final = run_model(neuron, xs, None, layer="run", batch_size=B)``.
     """
@@ -423,7 +431,9 @@ def run_model(
         check_sequential_state(model.layers, state)
         layers = model.layers
         batch_ndim = sequential_batch_ndim(layers, state)
-    strategy, chunk = ex.plan(layer, tuple(xs.shape), layers, batch_ndim, chunkable)
+    strategy, chunk = ex.plan(
+        layer, tuple(xs.shape), layers, batch_ndim, chunkable, differentiated
+    )
     if strategy != "stepwise":
         shared = {
             "batch_ndim": batch_ndim,

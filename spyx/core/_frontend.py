@@ -7,7 +7,7 @@ these to build layers, chains and checkpoints the same way.
 here is a stable API.
 """
 
-from ._checks import under_transformation
+from ._checks import under_differentiation, under_transformation
 from ._execution import Execution, run_chunked, run_layerwise, run_model, step_layers
 from ._inputs import (
     ExampleShape,
@@ -84,5 +84,6 @@ __all__ = [
     "threshold_of",
     "threshold_value",
     "to_time_major",
+    "under_differentiation",
     "under_transformation",
 ]

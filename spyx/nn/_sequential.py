@@ -67,12 +67,12 @@ def run(
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer:
-    stateless layers (`nnx.Linear`, `nnx.Conv`, `Flatten`, ...) see all
-    ``T * B`` rows at once, each stateful layer is scanned over time on its
-    own, and `PSU_LIF` runs its parallel path. Any other model, or
-    ``layerwise=False``, is stepped through time as a whole with
-    `jax.lax.scan`. Both give the same outputs, final state and gradients.
+    A `Sequential` runs layer by layer: stateless layers (`nnx.Linear`,
+    `nnx.Conv`, `Flatten`, ...) see all ``T * B`` rows at once, each stateful
+    layer is scanned over time on its own, and `PSU_LIF` runs its parallel
+    path; or in chunks of steps (`chunk`); or, for a wide chain at a large
+    batch and for any other model, step by step with `jax.lax.scan`. All
+    give the same outputs, final state and gradients.
 
     Args:
         model: a callable ``(x_t, state) -> (out_t, state)``, such as a
@@ -85,9 +85,14 @@ def run(
             ``[Batch, Time, ...]`` (spyx 1.0's keyword): the same as transposing,
             running time-major and transposing back. The final state is as usual.
         layerwise: run a `Sequential` layer by layer (``True``) or step by
-            step (``False``). Default: layer by layer, unless `checkpoint` is set
-            (layer-wise execution keeps every layer's whole sequence, so only the
-            step-by-step scan bounds the memory).
+            step (``False``). Default (``None``): chosen by the model and the
+            shape of `x` (step by step for a wide, non-recurrent chain at a
+            large batch, else layer by layer; see the performance page), and
+            step by step when `checkpoint` is set (only the step-by-step scan
+            bounds the memory).
+        chunk: run a `Sequential` layer by layer within chunks of this many
+            steps, carrying the states from chunk to chunk (the same results;
+            a working set of ``chunk * batch`` rows).
         unroll: time steps per loop iteration of the scans.
         checkpoint: memory-bounded backpropagation through time: remat blocks
             of this many steps (see `spyx.core.time_scan`).
@@ -197,6 +202,7 @@ def _run(
         # NNX random state (a dropout's `rngs`) advances in place, which a
         # loop over chunks cannot carry
         chunkable=not jax.tree.leaves(nnx.state(model, nnx.RngState)),
+        differentiated=frontend.under_differentiation((nnx.state(model), x, state)),
         check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
         if sequential
         else None,
