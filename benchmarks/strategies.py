@@ -19,7 +19,9 @@ the program of the strategy it picks, so its time is that strategy's.
     python benchmarks/strategies.py                      # the whole grid
     python benchmarks/strategies.py --shape 100,256,512  # one shape
     python benchmarks/strategies.py --json grid.jsonl    # also as JSON lines
-    python benchmarks/strategies.py --report grid.jsonl  # the table again
+    python benchmarks/strategies.py --report grid.jsonl again.jsonl  # the table
+
+The numbers on the performance page are in `benchmarks/results/`.
 """
 
 import argparse
@@ -119,9 +121,10 @@ def report_line(row: dict) -> str:
     best = min(times.values())
     default = default_choice(row)
     cells = " | ".join(f"{times[n] / best:.2f}" for n, _ in strategies())
+    mark = "*" if row.get("again") else ""
     return (
         f"| {row['T']}, {row['B']}, {row['H']} | {row['neuron']} | {row['kind']} | "
-        f"{best:.1f} | {cells} | {default} | {times[default] / best:.2f} |"
+        f"{best:.1f}{mark} | {cells} | {default} | {times[default] / best:.2f} |"
     )
 
 
@@ -147,15 +150,22 @@ def main() -> None:
     p.add_argument("--header", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument(
         "--report",
+        nargs="+",
         default=None,
-        help="print the table of a --json file again, with today's default choice",
+        help="print the table of --json files again, with today's default choice; "
+        "a row of a later file replaces the same row of an earlier one (marked *)",
     )
     args = p.parse_args()
     if args.report:
-        with open(args.report) as f:
-            rows = [json.loads(line) for line in f]
+        rows: dict[tuple, dict] = {}
+        for i, path in enumerate(args.report):
+            with open(path) as f:
+                for line in f:
+                    row = json.loads(line) | {"again": i > 0}
+                    key = tuple(row[k] for k in ("T", "B", "H", "neuron", "kind"))
+                    rows[key] = row
         print(header("several"))
-        for row in rows:
+        for row in rows.values():
             print(report_line(row))
         return
     if args.header:

@@ -26,35 +26,71 @@ def _chain(neuron, hidden):
 
 
 @pytest.mark.parametrize(
-    ("neuron", "batch", "hidden", "want"),
+    ("neuron", "batch", "hidden", "training", "inference"),
     [
-        (snn.LIF, 16, 128, "layerwise"),
-        (snn.LIF, 256, 128, "layerwise"),
-        (snn.LIF, 64, 512, "layerwise"),
-        (snn.IF, 256, 512, "stepwise"),  # 2^17 rows x units per step
-        (snn.PSU_LIF, 256, 512, "stepwise"),
-        (snn.RLIF, 256, 512, "layerwise"),  # recurrent kernels stay whole
+        (snn.LIF, 16, 128, "layerwise", "layerwise"),
+        (snn.RLIF, 64, 128, "layerwise", "layerwise"),  # 100 * 64 * 128 < 2^21
+        (snn.LIF, 64, 512, "layerwise", "chunked"),  # 100 * 64 * 512 >= 2^21
+        (snn.LIF, 256, 128, "layerwise", "stepwise"),  # 256 rows per step
+        (snn.IF, 256, 512, "stepwise", "stepwise"),  # 2^17 rows x units
+        (snn.RCuBaLIF, 256, 512, "stepwise", "stepwise"),
     ],
 )
-def test_an_open_choice_follows_the_shape(neuron, batch, hidden, want):
-    layers = _chain(neuron, hidden).layers
-    plan = frontend.Execution().plan("run", (100, batch, 700), layers)
-    assert plan == (want, 100)
+def test_an_open_choice_follows_the_shape(neuron, batch, hidden, training, inference):
+    """`choose_strategy`'s thresholds, in a training step and in inference."""
+    layers, shape = _chain(neuron, hidden).layers, (100, batch, 700)
+    chunked = {"chunked": ("chunked", 20)}
+    for differentiated, want in ((True, training), (False, inference)):
+        plan = frontend.Execution().plan(
+            "run", shape, layers, differentiated=differentiated
+        )
+        assert plan == chunked.get(want, (want, 100))
     # explicit choices and checkpoints override it
-    assert frontend.Execution(layerwise=True).plan("run", (100, batch, 700), layers)[
-        0
-    ] == ("layerwise")
-    ckpt = frontend.Execution(checkpoint=10).plan("run", (100, batch, 700), layers)
-    assert ckpt[0] == "stepwise"
-    assert frontend.Execution(chunk=20).plan("run", (100, batch, 700), layers) == (
-        "chunked",
-        20,
-    )
-    # a chunk as long as the sequence is one layer-wise pass
-    assert frontend.Execution(chunk=100).plan("run", (100, batch, 700), layers) == (
+    assert frontend.Execution(layerwise=True).plan("run", shape, layers) == (
         "layerwise",
         100,
     )
+    assert frontend.Execution(checkpoint=10).plan("run", shape, layers)[0] == (
+        "stepwise"
+    )
+    assert frontend.Execution(chunk=30).plan("run", shape, layers) == ("chunked", 30)
+    # a chunk as long as the sequence is one layer-wise pass
+    assert frontend.Execution(chunk=100).plan("run", shape, layers) == (
+        "layerwise",
+        100,
+    )
+    # a model that cannot run in chunks is not chunked by the open choice
+    open_plan = frontend.Execution().plan(
+        "run", shape, layers, chunkable=False, differentiated=False
+    )
+    assert open_plan[0] != "chunked"
+
+
+def test_the_default_run_is_differentiated_like_the_explicit_choice():
+    """The open choice runs inference and training of a chain whose two
+    choices differ (chunked vs layer-wise): outputs and gradients equal the
+    step-by-step run's."""
+    model = snn.Sequential(
+        nnx.Linear(4, 512, rngs=nnx.Rngs(0)),
+        snn.LIF((512,), beta=0.9),
+        nnx.Linear(512, 3, rngs=nnx.Rngs(1)),
+    )
+    x = spiking_input(7, (100, 64, 4), scale=2.0)
+    layers, shape = model.layers, tuple(x.shape)
+    assert frontend.Execution().plan("run", shape, layers, differentiated=False) == (
+        "chunked",
+        20,
+    )
+    assert frontend.Execution().plan("run", shape, layers)[0] == "layerwise"
+    np.testing.assert_allclose(
+        snn.run(model, x)[0], snn.run(model, x, layerwise=False)[0], atol=1e-6
+    )
+    grads = [
+        nnx.grad(lambda m, kw=kw: snn.run(m, x, **kw)[0].sum())(model)
+        for kw in ({}, {"layerwise": False})
+    ]
+    for a, b in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from ._scan import initial_state_of, state_dtype, time_scan
 from ._shapes import check_sequential_state, sequential_batch_ndim
 
 __all__ = [
-    "STEPWISE_FROM",
+    "CHUNK",
     "Execution",
     "choose_strategy",
     "apply_stateless",
@@ -338,14 +338,17 @@ class Execution:
         if self.layerwise is None:
             if self.checkpoint is not None:
                 return "stepwise", T
-            return choose_strategy(layers, xs_shape, batch_ndim, differentiated), T
+            strategy, chunk = choose_strategy(
+                layers, xs_shape, batch_ndim, differentiated
+            )
+            if strategy == "chunked" and not chunkable:
+                return "layerwise", T
+            return strategy, chunk or T
         return "layerwise", T
 
 
-STEPWISE_FROM = 2**17
-"""Rows per step times the widest neuron layer (units per example) from
-which `choose_strategy` steps a non-recurrent chain as a whole: measured on
-a 2-core CPU by `benchmarks/strategies.py` (B = 256, H = 512 and up)."""
+CHUNK = 20
+"""The chunk length `choose_strategy` picks (steps)."""
 
 
 def choose_strategy(
@@ -353,29 +356,43 @@ def choose_strategy(
     xs_shape: tuple[int, ...],
     batch_ndim: int,
     differentiated: bool = True,
-) -> str:
-    """Layer-wise or step-wise for a chain, by shape.
+) -> tuple[str, int]:
+    """Layer-wise, chunked or step-wise for a chain, by shape.
 
-    Layer-wise execution turns each stateless layer into one matmul over all
-    ``T * batch`` rows, which pays while a step's own matmuls are small; once
-    the batch times the widest neuron layer reaches `STEPWISE_FROM`, a
-    step's matmuls are large enough on their own, and stepping the whole
-    chain keeps its working set to one step, as long as no neuron is
-    recurrent (a recurrent kernel's backward pass is cheaper over the whole
-    sequence). `benchmarks/strategies.py` measures every strategy on a grid
-    of shapes; the performance page shows the result.
+    With ``rows`` the examples per step and ``width`` the widest neuron
+    layer (units per example):
+
+    - in a training step (`differentiated`), step by step once ``rows *
+      width >= 2**16``, else layer by layer: the backward pass keeps every
+      step's state anyway, and one large matmul over all ``T * rows`` rows
+      beats ``T`` small ones until a step's own matmuls are large;
+    - in inference, step by step from 256 rows; else in chunks of `CHUNK`
+      steps once ``T * rows * width >= 2**21`` (the whole sequence of a
+      layer no longer fits in cache, a chunk does); else layer by layer.
+
+    Measured on a 2-core CPU with `benchmarks/strategies.py` (a grid of
+    shapes, every neuron; see the performance page), where no single
+    strategy wins everywhere. Returns ``(strategy, chunk length)`` with the
+    chunk length 0 unless chunked.
     """
+    T = xs_shape[0]
     rows = math.prod(xs_shape[1 : 1 + batch_ndim])
-    widths, recurrent = [0], False
-    for layer in layers:
-        spec = getattr(layer, "spec", None)
-        if spec is None or not hasattr(layer, "hidden_shape"):
-            continue
-        recurrent = recurrent or spec.recurrent
-        widths.append(math.prod(layer.hidden_shape))
-    if not recurrent and rows * max(widths) >= STEPWISE_FROM:
-        return "stepwise"
-    return "layerwise"
+    width = max(
+        (
+            math.prod(layer.hidden_shape)
+            for layer in layers
+            if getattr(layer, "spec", None) is not None
+            and hasattr(layer, "hidden_shape")
+        ),
+        default=1,
+    )
+    if differentiated:
+        return ("stepwise", 0) if rows * width >= 2**16 else ("layerwise", 0)
+    if rows >= 256:
+        return "stepwise", 0
+    if T * rows * width >= 2**21 and CHUNK < T:
+        return "chunked", CHUNK
+    return "layerwise", 0
 
 
 def run_model(
