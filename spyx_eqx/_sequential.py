@@ -183,8 +183,8 @@ def run(
     A `Sequential` runs layer by layer: each stateless layer is mapped over
     all ``T * batch`` rows at once, each stateful layer is scanned over time
     on its own, and `PSU_LIF` runs its parallel path; or in chunks of steps
-    (`chunk`); or, for a wide chain at a large batch and for any other
-    model, step by step with `jax.lax.scan`. All give the same results.
+    (`chunk`); or step by step with `jax.lax.scan`, as any other model is.
+    Left open, the choice follows the shape. All give the same results.
 
     Args:
         model: a callable ``(x_t, state) -> (out_t, state)``, such as a
@@ -205,11 +205,12 @@ def run(
             ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
             time-major and transposing back; the final state is batched as usual.
         layerwise: run a `Sequential` layer by layer (``True``) or step by
-            step (``False``). Default (``None``): chosen by the model and the
-            shape of `x` (step by step for a wide, non-recurrent chain at a
-            large batch, else layer by layer; see the performance page), and
-            step by step when `checkpoint` is set (only the step-by-step scan
-            bounds the memory).
+            step (``False``). Default (``None``): chosen by the model, the
+            shape of `x` and whether the run is differentiated (a training
+            step) or not (inference), among layer by layer, in chunks and
+            step by step (see the performance page); step by step when
+            `checkpoint` is set (only the step-by-step scan bounds the
+            memory).
         chunk: run a `Sequential` layer by layer within chunks of this many
             steps, carrying the states from chunk to chunk (the same results;
             a working set of ``chunk * batch`` rows).
