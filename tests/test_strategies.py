@@ -146,3 +146,20 @@ def test_nnx_random_state_cannot_run_in_chunks():
     with pytest.raises(ValueError, match=r"random state .* cannot run in chunks"):
         snn.run(model, jnp.ones((10, 2, 3)), chunk=5)
     snn.run(model, jnp.ones((10, 2, 3)))  # the default does not chunk it
+
+
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_a_plain_step_function_runs_step_by_step(api):
+    """A model that is a plain function ``(x_t, state) -> (out, state)``."""
+
+    def step(x, s):
+        return x + s, s + 1.0
+
+    run = snn.run if api == "nnx" else se.run
+    outs, final = run(step, jnp.ones((3, 2, 2)), jnp.zeros((2, 2)))
+    np.testing.assert_allclose(outs[:, 0, 0], [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(final, 3.0)
+    grads = jax.grad(lambda x: run(step, x, jnp.zeros((2, 2)))[0].sum())(
+        jnp.ones((3, 2, 2))
+    )
+    np.testing.assert_allclose(grads, 1.0)

@@ -200,15 +200,23 @@ def _run(
         sequential=sequential,
         apply_rows=_as_is,
         execution=execution,
-        # NNX random state (a dropout's `rngs`) advances in place, which a
-        # loop over chunks cannot carry
-        chunkable=not jax.tree.leaves(nnx.state(model, nnx.RngState)),
-        differentiated=frontend.under_differentiation((nnx.state(model), x, state)),
+        chunkable=_chunkable(model),
+        differentiated=frontend.under_differentiation(
+            (nnx.state(model) if isinstance(model, nnx.Module) else None, x, state)
+        ),
         check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
         if sequential
         else None,
     )
     return frontend.from_time_major(outs, batch_major), final
+
+
+def _chunkable(model: Any) -> bool:
+    """NNX random state (a dropout's `rngs`) advances in place, which a loop
+    over chunks cannot carry; a plain function has none."""
+    if not isinstance(model, nnx.Module):
+        return True
+    return not jax.tree.leaves(nnx.state(model, nnx.RngState))
 
 
 def describe(layer: Any) -> frontend.ExampleShape | None:
