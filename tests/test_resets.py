@@ -242,15 +242,19 @@ PARTIALS = {
 
 @pytest.mark.parametrize(("mode", "leaky"), list(PARTIALS))
 def test_reset_rules_and_their_partial_derivatives(mode, leaky):
-    """The rule and the derivatives the kernels read off it, by hand."""
+    """The rule and its derivatives, written out and read off the rule, by
+    hand."""
     reset = core.RESET_MODES[mode]
     b, V, s, th = 0.5, jnp.array([2.0]), jnp.array([1.0]), 1.5
     r, *partials = PARTIALS[mode, leaky]
     np.testing.assert_allclose(reset(b, V, s, th, leak_the_reset=leaky), [r])
-    got = reset.partials(b, V, s, th, leak_the_reset=leaky)
-    np.testing.assert_allclose(
-        [float(got.V[0]), float(got.s[0]), float(got.b[0]), float(got.th[0])],
-        partials,
-    )
+    for got in (
+        reset.partials(b, V, s, th, leak_the_reset=leaky),
+        reset.derived_partials(b, V, s, th, leak_the_reset=leaky),
+    ):
+        np.testing.assert_allclose(
+            [np.broadcast_to(d, (1,))[0] for d in (got.V, got.s, got.b, got.th)],
+            partials,
+        )
     assert core.reset_mode("LIF", mode) is reset
     assert core.reset_mode("LIF", reset) is reset

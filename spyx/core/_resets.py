@@ -1,9 +1,10 @@
 """Reset modes: what a spiking neuron's membrane does after it fires.
 
-Each mode is one `ResetMode`, holding its rule, its NIR name and its words
-for messages. The steps call the rule, the sequence kernels differentiate it
-(`ResetMode.partials`), NIR export and import read its names: adding a mode
-means adding one entry to `RESET_MODES`.
+Each mode is one `ResetMode`, holding its rule, the rule's partial
+derivatives (written out, or read off the rule), its NIR name and its words
+for messages. The steps call the rule, the sequence kernels use the
+derivatives (`ResetMode.partials`), NIR export and import read its names:
+adding a mode means adding one entry to `RESET_MODES`.
 
 The rule ``r(b, V, s, th)`` is the membrane after the leak and the reset, to
 which a step adds its input: ``V' = r(b, V, s, th) + x``. A neuron whose
@@ -29,10 +30,10 @@ class Partials(NamedTuple):
     taken as independent (the spike ``s`` too: the kernels chain it through
     the surrogate themselves)."""
 
-    V: Array
-    s: Array
-    b: Array
-    th: Array
+    V: Any
+    s: Any
+    b: Any
+    th: Any
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class ResetMode:
             threshold"``).
         nir_native: NIR's own spiking nodes mean this mode (they reset to
             ``v_reset = 0``); other modes survive only in spyx's metadata.
+        derivatives: ``(b, V, s, th, leak_the_reset) -> Partials``, the
+            rule's partial derivatives written out (cheaper to compile);
+            ``None`` reads them off the rule (`derived_partials`).
     """
 
     name: str
@@ -57,6 +61,7 @@ class ResetMode:
     nir_name: str
     description: str
     nir_native: bool = False
+    derivatives: Callable[[Any, Any, Any, Any, bool], Partials] | None = None
 
     def __call__(
         self,
@@ -81,11 +86,25 @@ class ResetMode:
     ) -> Partials:
         """``dr/dV``, ``dr/ds``, ``dr/db`` and ``dr/dth``, elementwise.
 
-        Read off the rule by forward-mode differentiation (one unit tangent
-        per argument), so the kernels' backward passes follow any rule; for
-        the built-in rules XLA folds them into the hand-written forms (e.g.
-        ``dr/dV = b``, ``dr/ds = -th`` for ``"subtract"``).
+        The mode's `derivatives` where it has them (every built-in mode;
+        tested equal to `derived_partials`), else `derived_partials`: what
+        the kernels' backward passes use, so they follow any rule.
         """
+        if self.derivatives is not None:
+            return self.derivatives(b, V, s, threshold, leak_the_reset)
+        return self.derived_partials(b, V, s, threshold, leak_the_reset=leak_the_reset)
+
+    def derived_partials(
+        self,
+        b: ArrayLike,
+        V: Array,
+        s: Array,
+        threshold: ArrayLike,
+        *,
+        leak_the_reset: bool = False,
+    ) -> Partials:
+        """The partial derivatives read off the rule by forward-mode
+        differentiation, one unit tangent per argument."""
         args = (jnp.asarray(V), jnp.asarray(s), jnp.asarray(b), jnp.asarray(threshold))
 
         def partial(i: int) -> Array:
@@ -106,20 +125,49 @@ def _subtract(b: Any, V: Any, s: Any, th: Any, leak_the_reset: bool) -> Array:
     return b * (V - s * th) if leak_the_reset else b * V - s * th
 
 
+def _subtract_partials(
+    b: Any, V: Any, s: Any, th: Any, leak_the_reset: bool
+) -> Partials:
+    if leak_the_reset:  # b (V - s th)
+        return Partials(V=b, s=-b * th, b=V - s * th, th=-b * s)
+    return Partials(V=b, s=-th, b=V, th=-s)  # b V - s th
+
+
 def _zero(b: Any, V: Any, s: Any, th: Any, leak_the_reset: bool) -> Array:
     return b * (1.0 - s) * V
+
+
+def _zero_partials(b: Any, V: Any, s: Any, th: Any, leak_the_reset: bool) -> Partials:
+    return Partials(V=b * (1.0 - s), s=-b * V, b=(1.0 - s) * V, th=0.0)
 
 
 def _none(b: Any, V: Any, s: Any, th: Any, leak_the_reset: bool) -> Array:
     return b * V
 
 
+def _none_partials(b: Any, V: Any, s: Any, th: Any, leak_the_reset: bool) -> Partials:
+    return Partials(V=b, s=0.0, b=V, th=0.0)
+
+
 RESET_MODES: dict[str, ResetMode] = {
     mode.name: mode
     for mode in (
-        ResetMode("subtract", _subtract, "subtractive", "subtracts the threshold"),
-        ResetMode("zero", _zero, "zero", "resets to zero", nir_native=True),
-        ResetMode("none", _none, "none", "does not reset"),
+        ResetMode(
+            "subtract",
+            _subtract,
+            "subtractive",
+            "subtracts the threshold",
+            derivatives=_subtract_partials,
+        ),
+        ResetMode(
+            "zero",
+            _zero,
+            "zero",
+            "resets to zero",
+            nir_native=True,
+            derivatives=_zero_partials,
+        ),
+        ResetMode("none", _none, "none", "does not reset", derivatives=_none_partials),
     )
 }
 """Every reset mode by name; the first is the default."""
