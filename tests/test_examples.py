@@ -34,7 +34,9 @@ def _assert_is_test_accuracy(acc, out):
     assert abs(correct - round(correct)) < 1e-3 and 0 <= round(correct) <= n
 
 
-@pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
+@pytest.mark.parametrize(
+    "name", ["digits_nnx", pytest.param("digits_eqx", marks=pytest.mark.slow)]
+)
 def test_digits_example_smoke(name, tmp_path, capsys):
     acc = _load(name).main(
         [

@@ -9,6 +9,7 @@ import textwrap
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 import spyx.bench as bench
@@ -86,6 +87,7 @@ SHARDED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a fresh interpreter with four simulated devices
 def test_data_parallel_training_on_four_simulated_devices():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
     out = subprocess.run(

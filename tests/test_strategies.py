@@ -115,6 +115,7 @@ def test_options_that_cannot_work_together_are_refused(options, message, api):
         run(model, jnp.ones((10, 2, 3)), **options)
 
 
+@pytest.mark.slow  # chunks in spyx_eqx run by default in test_layerwise.py
 def test_chunks_carry_equinox_keys_as_one_pass_does():
     """Dropout keys are cut along time with the input: the same masks in
     chunks as in one layer-wise pass, and as step by step."""
