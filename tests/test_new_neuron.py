@@ -448,3 +448,16 @@ def test_declarations_that_do_not_fit_the_spec_are_refused_in_plain_words():
         )
     with pytest.raises(ValueError, match=r"Spiky: `reset` must be one of"):
         Spiky((3,), rho=0.5, reset="subtractive")
+
+
+def test_nir_export_refuses_a_reset_mode_of_ones_own():
+    """A graph could not record it: refused, not written as another mode."""
+    import spyx.nir as snir
+
+    layer = snn.LIF((3,), beta=0.5, reset=HALF)
+    assert layer.reset is HALF
+    model = snn.Sequential(nnx.Linear(2, 3, rngs=nnx.Rngs(0)), layer)
+    with pytest.raises(
+        TypeError, match=r"LIF resets with a mode of its own \('half'\)"
+    ):
+        snir.to_nir(model, (2,))

@@ -61,6 +61,12 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
         )
     zeros = per_unit(0.0, shape)
     reset = core.reset_mode(cls, layer.reset) if spec.resets else None
+    if reset is not None and core.RESET_MODES.get(reset.name) is not reset:
+        raise TypeError(
+            f"to_nir: {cls} resets with a mode of its own ({reset.name!r}), which "
+            f"neither NIR nor spyx's NIR import knows; use one of "
+            f"{', '.join(map(repr, core.RESETS))}."
+        )
     if reset is not None:
         _warn_reset(cls, m.node, reset)
     fields: dict[str, Any] = {}
