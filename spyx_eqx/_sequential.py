@@ -204,19 +204,13 @@ def run(
         batch_major: `x` is ``[Batch, Time, ...]`` and the outputs come back
             ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
             time-major and transposing back; the final state is batched as usual.
-        layerwise: run a `Sequential` layer by layer (``True``) or step by
-            step (``False``). Default (``None``): chosen by the model, the
-            shape of `x` and whether the run is differentiated (a training
-            step) or not (inference), among layer by layer, in chunks and
-            step by step (see the performance page); step by step when
-            `checkpoint` is set (only the step-by-step scan bounds the
-            memory).
-        chunk: run a `Sequential` layer by layer within chunks of this many
-            steps, carrying the states from chunk to chunk (the same results;
-            a working set of ``chunk * batch`` rows).
+        layerwise: layer by layer (``True``), step by step (``False``), or
+            chosen by shape (``None``), as in `spyx.nn.run`.
+        chunk: layer by layer within chunks of this many steps, as in
+            `spyx.nn.run`.
         unroll: time steps per loop iteration of the scans.
-        checkpoint: memory-bounded backpropagation through time: remat blocks
-            of this many steps (see `spyx.core.time_scan`).
+        checkpoint: memory-bounded backpropagation through time, as in
+            `spyx.nn.run`.
 
     Returns:
         ``(outputs, final_state)``, outputs time-major.
