@@ -9,6 +9,7 @@ from spyx import core
 
 from ._checkpoint import describe, restore, save
 from ._convert import from_nnx, to_nnx
+from ._graph import Graph
 from ._layers import (
     ActivityRegularization,
     ChannelsLast,
@@ -46,6 +47,7 @@ __all__ = [
     "AssociativeLIF",
     "ChannelsLast",
     "CuBaLIF",
+    "Graph",
     "Flatten",
     "Neuron",
     "PopulationCode",

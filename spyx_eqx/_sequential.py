@@ -293,13 +293,8 @@ def _run(
     sequential = isinstance(model, Sequential)
     want = frontend.expected_input(model, describe)
     if want is not None:
-        if not sequential:
-            frontend.check_layer_input(layer, x, want, lead="[Time, (Batch,) ...]")
-        else:
-            frontend.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
-        batch = frontend.batch_from_input(
-            layer, model, x, state, want, batch, sequential
-        )
+        frontend.check_model_input(layer, model, x, describe, "[Time, (Batch,) ...]")
+        batch = frontend.batch_from_input(layer, model, x, state, want, batch)
     batch_axes = x.ndim - 1 - len(want) if want is not None else int(batch is not None)
     frontend.check_not_empty(layer, x, batch_axes)
     outs, final = frontend.run_model(
@@ -313,8 +308,6 @@ def _run(
         execution=execution,
         differentiated=frontend.under_differentiation((model, x, state)),
         key=key,
-        check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
-        if sequential
-        else None,
+        check=frontend.layer_checker(model, describe, f"{layer}:"),
     )
     return frontend.from_time_major(outs, batch_major), final

@@ -23,8 +23,15 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from ._graph import (
+    check_graph_state,
+    graph_batch_ndim,
+    graph_row_keys,
+    run_graph_layerwise,
+)
 from ._keys import example_keys, row_keys, takes_key
-from ._protocols import SequenceLayer, is_stateful
+from ._protocols import GraphContainer, SequenceLayer, is_stateful
+from ._rows import apply_stateless
 from ._scan import initial_state_of, state_dtype, time_scan
 from ._shapes import check_sequential_state, sequential_batch_ndim
 
@@ -33,35 +40,12 @@ __all__ = [
     "Execution",
     "choose_strategy",
     "apply_stateless",
+    "in_chunks",
     "run_chunked",
     "run_layerwise",
     "run_model",
     "step_layers",
 ]
-
-
-def _merge_leading(fn: Callable[[Array], Array], xs: Array, n: int) -> Array:
-    """Apply `fn` to `xs` with its `n` leading axes merged into one."""
-    lead = xs.shape[:n]
-    out = fn(xs.reshape(-1, *xs.shape[n:]))
-    return out.reshape(*lead, *out.shape[1:])
-
-
-def apply_stateless(
-    apply_rows: Callable[..., Callable[[Array], Array]],
-    layer: Any,
-    xs: Array,
-    n: int,
-    keys: Array | None = None,
-) -> Array:
-    """A stateless layer on `xs` whose `n` leading axes are rows: the one
-    path of both `run_layerwise` (time and batch axes) and `step_layers`
-    (batch axes). `apply_rows` is the front end's ``(layer, keys=None) ->
-    f`` with ``f: [N, ...] -> [N, ...]``; `keys` has the `n` leading axes."""
-    if keys is None:
-        return _merge_leading(apply_rows(layer), xs, n)
-    rows = keys.reshape(-1, *keys.shape[n:])
-    return _merge_leading(apply_rows(layer, rows), xs, n)
 
 
 def run_layerwise(
@@ -209,9 +193,6 @@ def run_chunked(
     Returns:
         ``(outputs [T, *batch, ...], new_states)``.
     """
-    T = xs.shape[0]
-    k = min(chunk, T)
-    n, rest = divmod(T, k)
     keys = [None] * len(layers) if keys is None else list(keys)
 
     def run(x: Array, states: Any, keys: Any, check: Any = None) -> Any:
@@ -226,28 +207,48 @@ def run_chunked(
             check=check,
         )
 
-    def cut(a: Any, start: int, stop: int, blocks: int | None = None) -> Any:
-        if a is None:
-            return None
-        part = a[start:stop]
-        return part if blocks is None else part.reshape(blocks, k, *a.shape[1:])
+    outs, states = in_chunks(run, xs, list(states), keys, chunk, check)
+    return outs, list(states)
 
-    def body(states: Any, inputs: Any) -> tuple[Any, Array]:
+
+def in_chunks(
+    run: Callable[..., tuple[Array, Any]],
+    xs: Array,
+    state: Any,
+    keys: Any,
+    chunk: int,
+    check: Any = None,
+) -> tuple[Array, Any]:
+    """``run(x, state, keys, check) -> (outs, state)`` over chunks of
+    `chunk` steps of `xs` (a `jax.lax.scan` over the whole chunks, a
+    shorter last one after it), the state carried from chunk to chunk and
+    `keys` (any pytree of ``[T, ...]`` arrays) cut along time with `xs`.
+    `check` is passed to the scanned chunks, where it runs as they are
+    traced."""
+    T = xs.shape[0]
+    k = min(chunk, T)
+    n, rest = divmod(T, k)
+
+    def cut(tree: Any, start: int, stop: int, blocks: int | None = None) -> Any:
+        def one(a: Array) -> Array:
+            part = a[start:stop]
+            return part if blocks is None else part.reshape(blocks, k, *a.shape[1:])
+
+        return jax.tree.map(one, tree)
+
+    def body(state: Any, inputs: Any) -> tuple[Any, Array]:
         x, ks = inputs
-        out, new = run(x, states, ks, check)  # checked as the body is traced
+        out, new = run(x, state, ks, check)
         return new, out
 
-    def cut_keys(start: int, stop: int, blocks: int | None = None) -> list:
-        return [cut(key, start, stop, blocks) for key in keys]
-
-    states, outs = jax.lax.scan(
-        body, list(states), (cut(xs, 0, n * k, n), cut_keys(0, n * k, n))
+    state, outs = jax.lax.scan(
+        body, state, (cut(xs, 0, n * k, n), cut(keys, 0, n * k, n))
     )
     outs = outs.reshape(n * k, *outs.shape[2:])
     if rest:
-        tail, states = run(xs[n * k :], states, cut_keys(n * k, T))
+        tail, state = run(xs[n * k :], state, cut(keys, n * k, T))
         outs = jnp.concatenate([outs, tail])
-    return outs, list(states)
+    return outs, state
 
 
 @dataclass(frozen=True)
@@ -444,13 +445,22 @@ def run_model(
             )
         state = initial_state_of(model, batch_size, state_dtype(xs.dtype))
     layers, batch_ndim = None, 0
+    graph = isinstance(model, GraphContainer)
     if sequential:
         check_sequential_state(model.layers, state)
         layers = model.layers
         batch_ndim = sequential_batch_ndim(layers, state)
+    elif graph:
+        check_graph_state(model.plan, model.nodes, state)
+        layers = [model.nodes[n] for n in model.plan.names]
+        batch_ndim = graph_batch_ndim(model.plan, model.nodes, state)
     strategy, chunk = ex.plan(
         layer, tuple(xs.shape), layers, batch_ndim, chunkable, differentiated
     )
+    if strategy != "stepwise" and graph:
+        return _run_graph(
+            model, xs, state, strategy, chunk, batch_ndim, apply_rows, ex, key, check
+        )
     if strategy != "stepwise":
         shared = {
             "batch_ndim": batch_ndim,
@@ -472,6 +482,44 @@ def run_model(
         state,
         unroll=ex.unroll,
         checkpoint=ex.checkpoint,
+    )
+
+
+def _run_graph(
+    model: Any,
+    xs: Array,
+    state: Any,
+    strategy: str,
+    chunk: int,
+    batch_ndim: int,
+    apply_rows: Any,
+    ex: Execution,
+    key: Any,
+    check: Any,
+) -> tuple[Array, Any]:
+    """A graph layer-wise (`run_graph_layerwise`) or in chunks."""
+    plan, nodes = model.plan, model.nodes
+    batch = tuple(xs.shape[1 : 1 + batch_ndim])
+    keys = None if key is None else graph_row_keys(key, plan, nodes, len(xs), batch)
+    options = {"batch_ndim": batch_ndim, "apply_rows": apply_rows or (lambda f: f)}
+
+    def run(x: Array, state: Any, keys: Any, check: Any = None) -> Any:
+        return run_graph_layerwise(
+            plan, nodes, x, state, unroll=ex.unroll, keys=keys, check=check, **options
+        )
+
+    if strategy == "chunked":
+        return in_chunks(run, xs, dict(state), keys, chunk, check)
+    return run_graph_layerwise(
+        plan,
+        nodes,
+        xs,
+        state,
+        unroll=ex.unroll,
+        checkpoint=ex.checkpoint,
+        keys=keys,
+        check=check,
+        **options,
     )
 
 

@@ -9,13 +9,25 @@ here is a stable API.
 
 from ._checks import under_differentiation, under_transformation
 from ._execution import Execution, run_chunked, run_layerwise, run_model, step_layers
+from ._graph import (
+    GraphPlan,
+    check_graph_state,
+    graph_batch_ndim,
+    graph_initial_state,
+    graph_nodes,
+    plan_graph,
+    step_graph,
+)
 from ._inputs import (
     ExampleShape,
     batch_from_input,
     check_chain_inputs,
     check_layer_input,
+    check_model_input,
     check_not_empty,
     expected_input,
+    layer_checker,
+    output_shape,
     show_shape,
 )
 from ._keys import example_keys, layer_keys, row_keys, takes_key
@@ -30,7 +42,7 @@ from ._layer import (
 )
 from ._manifest import compare_descriptions, describe_value, digest
 from ._pool import population_code, sum_pool_axes
-from ._protocols import Container
+from ._protocols import Container, GraphContainer
 from ._scan import from_time_major, initial_state_of, to_time_major
 from ._shapes import (
     batch_shape,
@@ -46,11 +58,15 @@ from ._shapes import (
 __all__ = [
     "Container",
     "Execution",
+    "GraphContainer",
+    "GraphPlan",
     "ExampleShape",
     "NeuronBase",
     "batch_from_input",
     "batch_shape",
     "check_chain_inputs",
+    "check_graph_state",
+    "check_model_input",
     "check_floating",
     "check_layer_input",
     "check_neuron_inputs",
@@ -58,6 +74,13 @@ __all__ = [
     "check_recurrent_shape",
     "check_sequential_state",
     "compare_descriptions",
+    "graph_batch_ndim",
+    "graph_initial_state",
+    "graph_nodes",
+    "layer_checker",
+    "output_shape",
+    "plan_graph",
+    "step_graph",
     "describe_value",
     "digest",
     "example_keys",

@@ -10,8 +10,8 @@ position and both shapes, instead of a ``dot_general`` error from inside.
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._protocols import Container, is_stateful
-from ._shapes import sequential_batch_ndim
+from ._protocols import Container, GraphContainer, is_stateful
+from ._shapes import state_batch_ndim
 
 __all__ = [
     "ExampleShape",
@@ -19,7 +19,10 @@ __all__ = [
     "check_not_empty",
     "check_chain_inputs",
     "check_layer_input",
+    "check_model_input",
     "expected_input",
+    "layer_checker",
+    "output_shape",
     "show_shape",
 ]
 
@@ -43,10 +46,32 @@ def expected_input(layer: Any, describe: Describe) -> ExampleShape | None:
     if isinstance(layer, Container):
         layers = list(layer.layers)
         return expected_input(layers[0], describe) if layers else None
+    if isinstance(layer, GraphContainer):
+        for a, b in layer.plan.edges:
+            want = None if a != "input" or b == "output" else layer.nodes[b]
+            if want is not None and expected_input(want, describe) is not None:
+                return expected_input(want, describe)
+        return None
     shape = getattr(layer, "hidden_shape", None)
     if is_stateful(layer) and shape is not None:
         return tuple(shape)
     return describe(layer)
+
+
+def output_shape(layer: Any) -> ExampleShape | None:
+    """One example's output shape where a layer says it: a neuron's
+    `hidden_shape`, a linear layer's ``(out_features,)``, a chain's last
+    layer's; else ``None``."""
+    if isinstance(layer, Container):
+        layers = list(layer.layers)
+        return output_shape(layers[-1]) if layers else None
+    shape = getattr(layer, "hidden_shape", None)
+    if is_stateful(layer) and shape is not None:
+        return tuple(shape)
+    out = getattr(layer, "out_features", None)
+    if isinstance(out, int) and not isinstance(out, bool):
+        return (out,)
+    return None
 
 
 def show_shape(shape: ExampleShape) -> str:
@@ -101,12 +126,40 @@ def check_chain_inputs(
     ``(index, x) -> None`` raising with `prefix`, the layer's index and type,
     e.g. ``"Sequential layer 0 (Linear): expects 700 input features ..."``."""
 
-    def check(i: int, x: Any) -> None:
+    def check(i: int | str, x: Any) -> None:
         layer = layers[i]
-        label = f"{prefix} layer {i} ({type(layer).__name__})"
+        where = f"layer {i}" if isinstance(i, int) else f"node {i!r}"
+        label = f"{prefix} {where} ({type(layer).__name__})"
         check_layer_input(label, x, expected_input(layer, describe))
 
     return check
+
+
+def layer_checker(model: Any, describe: Describe, prefix: str) -> Callable | None:
+    """The per-layer input checker of a chain (by index) or a graph (by node
+    name, `Graph node 'fc' (Linear): ...`); ``None`` for any other model."""
+    if isinstance(model, Container):
+        return check_chain_inputs(model.layers, describe, prefix)
+    if isinstance(model, GraphContainer):
+        return check_chain_inputs(model.nodes, describe, prefix)
+    return None
+
+
+def check_model_input(
+    label: str, model: Any, x: Any, describe: Describe, lead: str = ""
+) -> None:
+    """Check `x` against what a model's first layers take: a chain's first
+    layer, every graph node fed by the input, or the model itself."""
+    check = layer_checker(model, describe, f"{label}:")
+    if isinstance(model, Container):
+        if model.layers:
+            check(0, x)
+    elif isinstance(model, GraphContainer):
+        for a, b in model.plan.edges:
+            if a == "input" and b != "output":
+                check(b, x)
+    else:
+        check_layer_input(label, x, expected_input(model, describe), lead=lead)
 
 
 def batch_from_input(
@@ -116,7 +169,6 @@ def batch_from_input(
     state: Any,
     want: ExampleShape,
     batch: int | None,
-    sequential: bool,
 ) -> int | None:
     """The batch size a missing state is built for.
 
@@ -131,10 +183,9 @@ def batch_from_input(
         state: the given state, or ``None``.
         want: the example shape, from `expected_input`.
         batch: the batch size already known (batch-major data) or ``None``.
-        sequential: whether `model` is a chain.
 
     Example: ``batch_from_input("run(LIF)", lif, jnp.ones((9, 4, 8)), None,
-    (8,), None, False)`` is ``4``.
+    (8,), None)`` is ``4``.
     """
     x_batch = x.ndim - 1 - len(want)
     if state is None:
@@ -147,11 +198,8 @@ def batch_from_input(
             f"examples of shape {show_shape(want)}; run takes [T, ...] or "
             f"[T, B, ...]. Flatten the batch axes, or jax.vmap over run."
         )
-    if sequential:
-        state_batch = sequential_batch_ndim(model.layers, state)
-    elif hasattr(model, "state_shape") and hasattr(state, "ndim"):
-        state_batch = state.ndim - len(model.state_shape)
-    else:
+    state_batch = state_batch_ndim(model, state)
+    if state_batch is None:
         return batch
     if x_batch != state_batch:
         have = "a batch axis" if x_batch else "no batch axis"

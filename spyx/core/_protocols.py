@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "Container",
+    "GraphContainer",
     "NeuronLayer",
     "SequenceLayer",
     "StatefulLayer",
@@ -54,6 +55,15 @@ class Container(Protocol):
     """A chain of layers (a `Sequential`), whose state is one entry per layer."""
 
     layers: Sequence[Any]
+
+
+@runtime_checkable
+class GraphContainer(Protocol):
+    """A graph of named layers (a `Graph`): `nodes` by name and the `plan`
+    (`plan_graph`) that says how to compute them; its state is a dict."""
+
+    nodes: Any
+    plan: Any
 
 
 @runtime_checkable

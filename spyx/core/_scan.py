@@ -13,7 +13,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from ._neurons import clip01, li_step
-from ._protocols import Container, SequenceLayer, is_stateful
+from ._protocols import Container, GraphContainer, SequenceLayer, is_stateful
 
 __all__ = [
     "LeakyScanMethod",
@@ -282,4 +282,4 @@ def initial_state_of(layer: Any, batch_size: int | None, dtype: Any = None) -> A
 def _takes_dtype(layer: Any) -> bool:
     # neurons (whole-sequence layers) and chains build their state in the
     # data's dtype; other stateful layers keep their own.
-    return isinstance(layer, SequenceLayer | Container)
+    return isinstance(layer, SequenceLayer | Container | GraphContainer)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._protocols import Container, is_stateful
+from ._protocols import Container, GraphContainer, is_stateful
 
 __all__ = [
     "Shape",
@@ -197,14 +197,30 @@ def sequential_batch_ndim(layers: Any, state: Any) -> int:
     ```
     """
     for layer, s in zip(layers, state, strict=True):
-        if s is None:
-            continue
-        if isinstance(layer, Container) and isinstance(s, list | tuple):
-            return sequential_batch_ndim(layer.layers, s)
-        per_example = getattr(layer, "state_shape", None)
-        if isinstance(per_example, tuple) and hasattr(s, "ndim"):
-            return s.ndim - len(per_example)
+        ndim = state_batch_ndim(layer, s)
+        if ndim is not None:
+            return ndim
     return 0
+
+
+def state_batch_ndim(layer: Any, state: Any) -> int | None:
+    """The number of batch axes of one layer's state, ``None`` if the layer
+    does not say (a stateless layer; a layer without `state_shape`).
+
+    Example: ``state_batch_ndim(spyx.nn.LIF((16,)), jnp.zeros((4, 16)))`` is 1.
+    """
+    if state is None:
+        return None
+    if isinstance(layer, Container) and isinstance(state, list | tuple):
+        return sequential_batch_ndim(layer.layers, state)
+    if isinstance(layer, GraphContainer) and isinstance(state, dict):
+        from ._graph import graph_batch_ndim
+
+        return graph_batch_ndim(layer.plan, layer.nodes, state)
+    per_example = getattr(layer, "state_shape", None)
+    if isinstance(per_example, tuple) and hasattr(state, "ndim"):
+        return state.ndim - len(per_example)
+    return None
 
 
 def check_recurrent_shape(layer: str, hidden_shape: Shape) -> None:

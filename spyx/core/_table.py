@@ -103,6 +103,11 @@ class NeuronSpec:
             equations) of shape ``(H, H)``; the hidden shape must then be 1-D.
         spiking: has a `threshold` and a spike function (the constructor's
             `activation`, stored as `spike`).
+        output_from_state: the output at a step is a function of the state
+            before the step alone (the spike is taken before the update), so
+            a `Graph` knows it before the step's input arrives and a cycle
+            through the neuron needs no delay. Every built-in spiking neuron
+            but `PSU_LIF`; leave it ``False`` unless the step guarantees it.
         resets: a spiking neuron whose step takes ``reset`` (a name in
             `RESET_MODES`); every built-in spiking neuron but `PSU_LIF`.
         state_parts: the names of the state's parts, side by side on the last
@@ -127,6 +132,7 @@ class NeuronSpec:
     decay_fill: float | None = None
     recurrent: bool = False
     spiking: bool = True
+    output_from_state: bool = False
     resets: bool = False
     state_parts: tuple[str, ...] = ("V",)
     sequence: Callable[..., tuple[Array, Array]] | None = None
@@ -310,6 +316,7 @@ IF = NeuronSpec(
     "s = H(V - th); V' = V + x - s th",
     sequence=if_sequence,
     nir=NirMap("IF"),
+    output_from_state=True,
     resets=True,
 )
 LIF = NeuronSpec(
@@ -319,6 +326,7 @@ LIF = NeuronSpec(
     decays=("beta",),
     sequence=lif_sequence,
     nir=_lif_map("LIF"),
+    output_from_state=True,
     resets=True,
 )
 LI = NeuronSpec(
@@ -338,6 +346,7 @@ ALIF = NeuronSpec(
     decays=("beta", "gamma"),
     state_parts=("V", "T"),
     sequence=alif_sequence,
+    output_from_state=True,
     resets=True,
 )
 CUBA_LIF = NeuronSpec(
@@ -348,6 +357,7 @@ CUBA_LIF = NeuronSpec(
     state_parts=("V", "I"),
     sequence=cuba_lif_sequence,
     nir=_CUBA_MAP,
+    output_from_state=True,
     resets=True,
 )
 RIF = NeuronSpec(
@@ -357,6 +367,7 @@ RIF = NeuronSpec(
     recurrent=True,
     sequence=if_sequence,
     nir=NirMap("IF"),
+    output_from_state=True,
     resets=True,
 )
 RLIF = NeuronSpec(
@@ -367,6 +378,7 @@ RLIF = NeuronSpec(
     recurrent=True,
     sequence=lif_sequence,
     nir=_lif_map("LIF"),
+    output_from_state=True,
     resets=True,
 )
 RCUBA_LIF = NeuronSpec(
@@ -378,6 +390,7 @@ RCUBA_LIF = NeuronSpec(
     state_parts=("V", "I"),
     sequence=cuba_lif_sequence,
     nir=_CUBA_MAP,
+    output_from_state=True,
     resets=True,
 )
 PSU_LIF = NeuronSpec(

@@ -25,6 +25,7 @@ traces, final_state = snn.run(model, x)  # traces: [100, 8, 4]
 """
 
 from .. import core
+from ._graph import Graph
 from ._layers import ActivityRegularization, Flatten, PopulationCode, SumPool, sum_pool
 from ._neuron import Neuron, nnx_class
 from ._neurons import (
@@ -58,6 +59,7 @@ __all__ = [
     "ActivityRegularization",
     "AssociativeLIF",
     "CuBaLIF",
+    "Graph",
     "Flatten",
     "Neuron",
     "PopulationCode",

@@ -185,12 +185,9 @@ def _run(
             f"batch axis. For one example pass x[:, None]."
         )
     sequential = isinstance(model, Sequential)
-    if not sequential:
-        frontend.check_layer_input(layer, x, want, lead="[Time, Batch, ...]")
-    elif model.layers:
-        frontend.check_chain_inputs(model.layers, describe, f"{layer}:")(0, x)
+    frontend.check_model_input(layer, model, x, describe, "[Time, Batch, ...]")
     if want is not None and state is not None:
-        frontend.batch_from_input(layer, model, x, state, want, None, sequential)
+        frontend.batch_from_input(layer, model, x, state, want, None)
     outs, final = frontend.run_model(
         model,
         x,
@@ -204,9 +201,7 @@ def _run(
         differentiated=frontend.under_differentiation(
             (nnx.state(model) if isinstance(model, nnx.Module) else None, x, state)
         ),
-        check=frontend.check_chain_inputs(model.layers, describe, f"{layer}:")
-        if sequential
-        else None,
+        check=frontend.layer_checker(model, describe, f"{layer}:"),
     )
     return frontend.from_time_major(outs, batch_major), final
 
