@@ -5,7 +5,8 @@ the other with the same outputs. Flax is imported only when a conversion
 runs, so ``import spyx_eqx`` stays free of it.
 
 - `spyx.nn.<Neuron>` <-> `spyx_eqx.<Neuron>` (same name, same parameters);
-- `spyx.nn.Sequential` <-> `spyx_eqx.Sequential`;
+- `spyx.nn.Sequential` <-> `spyx_eqx.Sequential`, `spyx.nn.Graph` <->
+  `spyx_eqx.Graph` (same names, edges and timing);
 - `nnx.Linear` <-> `eqx.nn.Linear`: kernel ``(in, out)`` <-> weight ``(out, in)``;
 - `nnx.Conv` <-> `ChannelsLast(eqx.nn.Conv)`: kernel ``(*k, in, out)`` <->
   weight ``(out, in, *k)``, and channels-last data on both sides;
@@ -21,7 +22,7 @@ import jax.numpy as jnp
 
 from spyx import core
 
-from . import _layers, _neurons, _sequential
+from . import _graph, _layers, _neurons, _sequential
 from ._neuron import Neuron, eqx_class
 
 __all__ = ["from_nnx", "to_nnx"]
@@ -33,7 +34,7 @@ def _unsupported(module: Any, direction: str) -> TypeError:
     names = ", ".join(spec.name for spec in core.NEURONS)
     return TypeError(
         f"{direction}: no conversion for {type(module).__name__}. Supported: the "
-        f"spyx neurons ({names}), Sequential, Flatten, SumPool, "
+        f"spyx neurons ({names}), Sequential, Graph, Flatten, SumPool, "
         f"PopulationCode, ActivityRegularization, Linear and Conv."
     )
 
@@ -76,7 +77,7 @@ def from_nnx(module: Any) -> Any:
     """The Equinox twin of a `spyx.nn` / `flax.nnx` module, same parameters.
 
     Args:
-        module: a `spyx.nn` neuron, `Sequential`, `Flatten`, `SumPool`,
+        module: a `spyx.nn` neuron, `Sequential`, `Graph`, `Flatten`, `SumPool`,
             `PopulationCode`, `ActivityRegularization`, or an `nnx.Linear` /
             `nnx.Conv`.
 
@@ -92,6 +93,8 @@ def from_nnx(module: Any) -> Any:
 
     if isinstance(module, snn.Sequential):
         return _sequential.Sequential(*(from_nnx(layer) for layer in module.layers))
+    if isinstance(module, snn.Graph):
+        return _twin_graph(_graph.Graph, module, from_nnx)
     if isinstance(module, snn.Neuron):
         cls = _twin_class(module, eqx_class(module.spec), _neurons)
         read = lambda p: jnp.asarray(p[...])  # noqa: E731
@@ -138,6 +141,8 @@ def to_nnx(module: Any) -> Any:
 
     if isinstance(module, _sequential.Sequential):
         return snn.Sequential(*(to_nnx(layer) for layer in module.layers))
+    if isinstance(module, _graph.Graph):
+        return _twin_graph(snn.Graph, module, to_nnx)
     if isinstance(module, Neuron):
         cls = _twin_class(module, snn.nnx_class(module.spec), snn)
         twin, arrays = _neuron_twin(cls, module, jnp.asarray, rngs=nnx.Rngs(0))
@@ -169,6 +174,17 @@ def to_nnx(module: Any) -> Any:
     if callable(module) and not isinstance(module, eqx.Module):
         return module
     raise _unsupported(module, "to_nnx")
+
+
+def _twin_graph(cls: type, module: Any, convert: Any) -> Any:
+    """A graph of the other API: every node converted, the same edges."""
+    plan = module.plan
+    return cls(
+        {name: convert(module.nodes[name]) for name in plan.names},
+        plan.edges,
+        delayed=plan.delayed,
+        spikes_after_update=plan.spikes_after_update,
+    )
 
 
 def _channels_first(what: str) -> ValueError:

@@ -93,6 +93,7 @@ class GraphPlan:
             from groups before it: a group of one without a loop runs over
             the whole sequence at once, a cyclic group step by step.
         out_shapes: each delayed source's output shape (one example).
+        spikes_after_update: as given to `plan_graph`.
     """
 
     label: str
@@ -104,6 +105,7 @@ class GraphPlan:
     order: tuple[str, ...]
     components: tuple[tuple[str, ...], ...]
     out_shapes: tuple[tuple[str, tuple[int, ...]], ...]
+    spikes_after_update: bool = False
 
     def sources(self, name: str) -> tuple[tuple[str, bool], ...]:
         """``(source, delayed)`` for each edge into `name`, in edge order."""
@@ -352,6 +354,7 @@ def plan_graph(
         order=tuple(order),
         components=tuple(_components(names, edge_list)),
         out_shapes=tuple(out_shapes),
+        spikes_after_update=bool(spikes_after_update),
     )
 
 
