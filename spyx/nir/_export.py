@@ -195,7 +195,9 @@ def to_nir(
     """Write a `spyx.nn` model as a NIR graph.
 
     Args:
-        model: a `spyx.nn.Sequential` or a single neuron.
+        model: a `spyx.nn.Sequential`, a single neuron, or a `spyx.nn.Graph`
+            (neurons and Linear layers; each delayed edge becomes a ``Delay``
+            node of one step; see `spyx.nir`).
         input_shape: one example's input shape in NIR's channels-first
             layout, as in spyx 1.0: ``(700,)``, or ``(C, H, W)`` for images
             (the spyx model itself takes ``(H, W, C)``); also spyx 1.0's form
@@ -219,6 +221,14 @@ def to_nir(
     """
     dt = check_dt("to_nir", dt)
     input_shape = _shape_arg(input_shape, "input", "input_shape")
+    if isinstance(model, snn.Graph):
+        from ._export_graph import graph_to_nir
+
+        _check_input_shape(model, input_shape, _spyx_layout(input_shape))
+        out = None
+        if output_shape is not None:
+            out = _shape_arg(output_shape, "output", "output_shape")
+        return graph_to_nir(model, input_shape, out, dt, _neuron_nodes)
     layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
     shape = _spyx_layout(input_shape)
     _check_input_shape(model, input_shape, shape)

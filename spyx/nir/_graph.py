@@ -5,7 +5,7 @@ import nir
 
 from .. import core
 
-__all__ = ["NEURON_NODES", "chain_of", "inline_subgraphs"]
+__all__ = ["NEURON_NODES", "back_edges", "chain_of", "inline_subgraphs", "is_chain"]
 
 
 def inline_subgraphs(graph: nir.NIRGraph) -> tuple[dict, list]:
@@ -91,3 +91,37 @@ def chain_of(nodes: dict, edges: list) -> list[tuple[str, str | None]]:
             )
         seen.add(current)
     return chain
+
+
+def is_chain(nodes: dict, edges: list) -> bool:
+    """Whether `chain_of` can read the graph (a chain with neurons' own
+    feedback loops), rather than a graph with skips or other feedback."""
+    try:
+        chain_of(nodes, edges)
+    except ValueError as e:
+        return "only chains" not in str(e) and "cycle through" not in str(e)
+    return True
+
+
+def back_edges(start: str, edges: list) -> list[tuple[str, str]]:
+    """The edges a depth-first walk from `start` (edges taken in the order
+    given) finds going back to a node on its path: the edges that close a
+    cycle, which a forward simulation in that order reads from the step
+    before."""
+    succ: dict[str, list[str]] = {}
+    for a, b in edges:
+        succ.setdefault(a, []).append(b)
+    back, on_path, done = [], set(), set()
+
+    def visit(v: str) -> None:
+        on_path.add(v)
+        for w in succ.get(v, []):
+            if w in on_path:
+                back.append((v, w))
+            elif w not in done:
+                visit(w)
+        on_path.discard(v)
+        done.add(v)
+
+    visit(start)
+    return back

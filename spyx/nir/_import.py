@@ -10,7 +10,7 @@ from flax import nnx
 
 from .. import core
 from .. import nn as snn
-from ._graph import NEURON_NODES, chain_of, inline_subgraphs
+from ._graph import NEURON_NODES, chain_of, inline_subgraphs, is_chain
 from ._mapping import (
     LEAKY_NODES,
     MODE_OF_NIR_NAME,
@@ -174,6 +174,7 @@ def _neuron(
     dt: float,
     threshold_next: Any,
     reset: str | None,
+    fold: Any = None,
 ) -> Any:
     node_type = type(n).__name__
     shape = b.shape or (
@@ -199,7 +200,7 @@ def _neuron(
     # carrying c * I instead moves it to the input, next to dt w_in / tau_syn.
     # NIR applies the gain to the sum of a node's inputs: the feedback too.
     gain, what = _input_gain(n, spec, shape, dt)
-    _gain_check(gain, node, b, what)
+    (fold or _gain_check)(gain, node, b, what)
     kwargs: dict[str, Any] = {
         decay: jnp.asarray(
             nir_to_decay(from_layout(getattr(n, tau_field), shape), dt, node),
@@ -270,12 +271,17 @@ def from_nir(
     return_all_states: bool = False,
     rngs: Any = None,
 ) -> Any:
-    """Build a `spyx.nn.Sequential` from a NIR graph.
+    """Build a `spyx.nn.Sequential` or `spyx.nn.Graph` from a NIR graph.
 
     Args:
-        graph: a `nir.NIRGraph` (e.g. from `nir.read`), a chain of layers
-            whose neurons may have a Linear/Affine feedback loop; nested subgraphs
-            are inlined.
+        graph: a `nir.NIRGraph` (e.g. from `nir.read`); nested subgraphs are
+            inlined. A chain of layers whose neurons may have a Linear/Affine
+            feedback loop becomes a `Sequential`; any other graph of
+            Affine, Linear, Delay and neuron nodes (skip connections, nodes
+            with several inputs, feedback between layers) a `Graph` that
+            runs as NIR's forward simulation does: spikes after each step's
+            update, nodes in the order of the edges, and an edge that closes
+            a cycle reading the step before.
         input_data: optional time-major data ``[T, B, ...]`` (spyx 1.0's
             form): the model is also run on it.
         dt: the time step to discretise with; match the exporter's.
@@ -313,11 +319,15 @@ def from_nir(
     return model, core.states_over_time(model, x, model.initial_state(x.shape[1]))
 
 
-def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
+def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> Any:
     check_dt("from_nir", dt)
     if reset is not None:
         reset = core.reset_mode("from_nir", reset).name
     nodes, edges = inline_subgraphs(graph)
+    if not is_chain(nodes, edges):
+        from ._import_graph import build_graph
+
+        return build_graph(graph, nodes, edges, dt, reset)
     chain = chain_of(nodes, edges)
     input_node = next(v for v in nodes.values() if isinstance(v, nir.Input))
     in_type = next(iter(input_node.input_type.values()), None)
@@ -416,12 +426,18 @@ def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> snn.Sequential:
             "from_nir: an AvgPool2d or Scale is followed by no weighted "
             "layer to fold its factor into."
         )
-    if b.foreign_resets:
+    warn_foreign_resets(b.foreign_resets)
+    return snn.Sequential(*b.layers)
+
+
+def warn_foreign_resets(names: list[str]) -> None:
+    """Say once per graph which spiking nodes spyx did not write, and so
+    imports with NIR's reset to 0."""
+    if names:
         warnings.warn(
-            f"from_nir: the spiking node(s) {b.foreign_resets} reset to v_reset = 0 "
+            f"from_nir: the spiking node(s) {names} reset to v_reset = 0 "
             f"after a spike, as NIR defines it, and are imported with "
             f"reset='zero'. Graphs exported by snnTorch write v_reset = 0 for its "
             f"default subtractive reset: import those with reset='subtract'.",
-            stacklevel=3,
+            stacklevel=4,
         )
-    return snn.Sequential(*b.layers)
