@@ -519,24 +519,6 @@ def _lif_node(**kw):
             lambda: _graph(nir.Delay(delay=np.ones(H))),
             r"Delay\) has no spyx equivalent",
         ),
-        (
-            lambda: nir.NIRGraph(
-                nodes={
-                    "input": nir.Input(input_type={"input": np.array([F])}),
-                    "a": nir.Affine(weight=W_IN, bias=B_IN),
-                    "b": nir.Affine(weight=W_IN, bias=B_IN),
-                    "output": nir.Output(output_type={"output": np.array([H])}),
-                },
-                edges=[
-                    ("input", "a"),
-                    ("input", "b"),
-                    ("a", "output"),
-                    ("b", "output"),
-                ],
-                type_check=False,
-            ),
-            r"only chains of layers",
-        ),
     ],
     ids=[
         "v_leak",
@@ -544,7 +526,6 @@ def _lif_node(**kw):
         "per-unit-threshold",
         "tau-below-dt",
         "delay",
-        "branching",
     ],
 )
 def test_unrepresentable_graphs_are_refused(graph, match):

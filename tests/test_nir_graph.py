@@ -217,3 +217,16 @@ def test_graph_import_and_export_refusals():
     )
     with pytest.raises(TypeError, match=r"graph node 'f' \(Flatten\)"):
         snir.to_nir(model, (F,), dt=DT)
+
+
+def test_two_branches_from_the_input_sum_at_the_output():
+    """Formerly refused as no chain: now a Graph whose output sums both."""
+    a, b = _affine(F, H), _affine(F, H)
+    graph = _graph(
+        {"a": a, "b": b},
+        [("input", "a"), ("input", "b"), ("a", "output"), ("b", "output")],
+    )
+    model = snir.from_nir(graph, dt=DT)
+    out, _ = snn.run(model, jnp.asarray(XS))
+    want = XS @ (a.weight + b.weight).T + a.bias + b.bias
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
