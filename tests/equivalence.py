@@ -86,7 +86,50 @@ def _conv(neuron):
     return nnx_model, eqx_model, (4, 4, 2)
 
 
-BUILDERS = {"alone": _alone, "dense": _dense, "conv": _conv}
+def _graph(neuron):
+    """The neuron in a `Graph` with a feedback loop onto itself through a
+    Linear (delayed where its output needs its input: LI, PSU_LIF) and a
+    skip from the input to the readout."""
+    rng = np.random.default_rng(12)
+    W1 = rng.normal(0, 0.8, (F_IN, H)).astype(np.float32)
+    Wb = rng.normal(0, 0.4, (H, H)).astype(np.float32)
+    W2 = rng.normal(0, 0.5, (H, N_OUT)).astype(np.float32)
+    Ws = rng.normal(0, 0.5, (F_IN, N_OUT)).astype(np.float32)
+    p = neuron.random_params((H,), seed=5)
+    edges = [
+        ("input", "fc"),
+        ("fc", "neuron"),
+        ("neuron", "back"),
+        ("back", "neuron"),
+        ("neuron", "out"),
+        ("out", "li"),
+        ("input", "skip"),
+        ("skip", "li"),
+        ("li", "output"),
+    ]
+    delayed = [] if neuron.spec.output_from_state else [("neuron", "back")]
+    weights = {"fc": W1, "back": Wb, "out": W2, "skip": Ws}
+    nnx_nodes = {}
+    eqx_nodes = {}
+    for name, w in weights.items():
+        lin = nnx.Linear(*w.shape, use_bias=False, rngs=nnx.Rngs(0))
+        lin.kernel[...] = w
+        nnx_nodes[name] = lin
+        e = eqx.nn.Linear(*w.shape, use_bias=False, key=jax.random.key(0))
+        eqx_nodes[name] = eqx.tree_at(lambda m: m.weight, e, jnp.asarray(w.T))
+    nnx_nodes |= {"neuron": neuron.nnx_from((H,), p), "li": snn.LI((N_OUT,), beta=0.9)}
+    eqx_nodes |= {
+        "neuron": neuron.eqx_from((H,), p),
+        "li": spyx_eqx.LI((N_OUT,), beta=0.9),
+    }
+    return (
+        snn.Graph(nnx_nodes, edges, delayed=delayed),
+        spyx_eqx.Graph(eqx_nodes, edges, delayed=delayed),
+        (F_IN,),
+    )
+
+
+BUILDERS = {"alone": _alone, "dense": _dense, "conv": _conv, "graph": _graph}
 
 # ------------------------------------------------------------------ modes
 
@@ -123,6 +166,9 @@ def in_default_run(neuron, model, mode, transform, twin) -> bool:
     if model == "alone":  # every step; the run of one neuron of each kind
         each = mode == "step" or neuron in one_of_each_kind()
         return each and twin == "from_nnx" and transform == "jit"
+    if model == "graph":  # one neuron of each kind, its run jitted
+        each = neuron in one_of_each_kind()
+        return each and twin == "explicit" and (mode, transform) == ("run", "jit")
     two_kinds = neuron.spec.name in ("LIF", "ALIF")
     return two_kinds and twin == "explicit" and (mode, transform) == ("run", "jit")
 

@@ -2,7 +2,8 @@
 agree to 1e-6 relative in float32.
 
 Matrix: model (each neuron alone; `Sequential` models mixing each neuron with
-Linear layers; Conv models) x mode (one step, `run`, `parallel` where it
+Linear layers; a `Graph` with feedback onto each neuron and a skip; Conv
+models) x mode (one step, `run`, `parallel` where it
 exists) x transform (eager, jit, vmap over the batch) x twin (built by
 `from_nnx`, or independently from the same explicit parameters); each case
 checks the outputs, the final state, and the gradients w.r.t. the input and
@@ -46,7 +47,13 @@ def test_both_apis_have_the_same_neurons_and_the_registry_covers_them():
 
 @pytest.mark.parametrize(
     ("neuron", "model", "mode", "transform", "twin"),
-    list(cases(NEURONS, conv_neurons=one_of_each_kind(NON_RECURRENT))),
+    list(
+        cases(
+            NEURONS,
+            conv_neurons=one_of_each_kind(NON_RECURRENT),
+            models=("alone", "dense", "graph"),
+        )
+    ),
 )
 def test_nnx_and_equinox_agree(neuron, model, mode, transform, twin):
     check_agreement(neuron, model, mode, transform, twin)
