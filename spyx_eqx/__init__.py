@@ -31,6 +31,7 @@ from ._neurons import (
     CuBaLIF,
     RCuBaLIF,
 )
+from ._params import PARAM_KINDS, param_labels, param_mask
 from ._sequential import Sequential, run
 
 StatefulLayer = core.StatefulLayer
@@ -64,4 +65,7 @@ __all__ = [
     "save",
     "sum_pool",
     "to_nnx",
+    "PARAM_KINDS",
+    "param_labels",
+    "param_mask",
 ]

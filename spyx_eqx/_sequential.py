@@ -177,6 +177,7 @@ def run(
     chunk: int | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
+    burnin: int = 0,
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
@@ -211,6 +212,8 @@ def run(
         unroll: time steps per loop iteration of the scans.
         checkpoint: memory-bounded backpropagation through time, as in
             `spyx.nn.run`.
+        burnin: the first `burnin` steps run without gradient, as in
+            `spyx.nn.run` (with a `key`, each part gets ``split(key)[i]``).
 
     Returns:
         ``(outputs, final_state)``, outputs time-major.
@@ -232,6 +235,25 @@ def run(
     """
     label = f"run({type(model).__name__})"
     execution = frontend.Execution(layerwise, chunk, unroll, checkpoint).check(label)
+    if burnin != 0:
+        again = dict(layerwise=layerwise, chunk=chunk, unroll=unroll)
+        return frontend.with_burnin(
+            label,
+            lambda x, s, k: run(
+                model,
+                x,
+                s,
+                key=k,
+                batch_major=batch_major,
+                checkpoint=checkpoint,
+                **again,
+            ),
+            x,
+            state,
+            burnin,
+            batch_major,
+            key,
+        )
     options = (batch_major, execution)
     if frontend.under_transformation((model, x, state, key)):
         return _run(model, x, state, key, *options)  # traced inline by the caller

@@ -41,6 +41,7 @@ __all__ = [
     "choose_strategy",
     "apply_stateless",
     "in_chunks",
+    "with_burnin",
     "run_chunked",
     "run_layerwise",
     "run_model",
@@ -483,6 +484,44 @@ def run_model(
         unroll=ex.unroll,
         checkpoint=ex.checkpoint,
     )
+
+
+def with_burnin(
+    layer: str,
+    run: Callable[[Array, Any, Any], tuple[Array, Any]],
+    xs: Array,
+    state: Any,
+    burnin: int,
+    batch_major: bool = False,
+    key: Any = None,
+) -> tuple[Array, Any]:
+    """`run` over `xs` whose first `burnin` steps carry no gradient.
+
+    ``run(x, state, key) -> (outs, final)`` runs the first `burnin` steps,
+    both its outputs and the state it reaches are cut from the gradient
+    (`jax.lax.stop_gradient`), and the rest of the sequence runs on from
+    that state. The outputs of all steps come back, so the values equal a
+    run without burn-in (without a key); a training loss sees gradients
+    only through the steps after it. With a `key`, each part gets a key of
+    its own (``split(key)``). `xs` is time-major, or batch-major with
+    `batch_major`.
+    """
+    axis = 1 if batch_major else 0
+    T = xs.shape[axis] if xs.ndim > axis else 0
+    if isinstance(burnin, bool) or not isinstance(burnin, int) or not 0 <= burnin <= T:
+        raise ValueError(
+            f"{layer}: `burnin` must be a number of steps from 0 to the sequence's "
+            f"{T}, got {burnin!r}."
+        )
+    keys = (None, None) if key is None else tuple(jax.random.split(key))
+    if burnin == 0:
+        return run(xs, state, key)
+    first, rest = jnp.split(xs, [burnin], axis=axis)
+    outs, state = jax.lax.stop_gradient(run(first, state, keys[0]))
+    if burnin == T:
+        return outs, state
+    later, state = run(rest, state, keys[1])
+    return jnp.concatenate([outs, later], axis=axis), state
 
 
 def _run_graph(

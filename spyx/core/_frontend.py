@@ -8,7 +8,14 @@ here is a stable API.
 """
 
 from ._checks import under_differentiation, under_transformation
-from ._execution import Execution, run_chunked, run_layerwise, run_model, step_layers
+from ._execution import (
+    Execution,
+    run_chunked,
+    run_layerwise,
+    run_model,
+    step_layers,
+    with_burnin,
+)
 from ._graph import (
     GraphPlan,
     check_graph_state,
@@ -106,6 +113,7 @@ __all__ = [
     "takes_key",
     "threshold_of",
     "threshold_value",
+    "with_burnin",
     "to_time_major",
     "under_differentiation",
     "under_transformation",

@@ -149,6 +149,13 @@ class NeuronSpec:
         recurrent."""
         return self.decays + ((RECURRENT_W,) if self.recurrent else ())
 
+    def param_kind(self, name: str) -> str:
+        """What kind of parameter `name` is, for optimiser labels:
+        ``"decay"`` (one of `decays`), ``"recurrent_w"``, or ``"other"``."""
+        if name in self.decays:
+            return "decay"
+        return RECURRENT_W if self.recurrent and name == RECURRENT_W else "other"
+
     def state_shape(self, hidden_shape: Shape) -> Shape:
         """Per-example state shape: the parts side by side on the last axis."""
         return state_shape(hidden_shape, len(self.state_parts))

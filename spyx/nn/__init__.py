@@ -40,6 +40,7 @@ from ._neurons import (
     CuBaLIF,
     RCuBaLIF,
 )
+from ._params import PARAM_KINDS, param_labels, param_mask
 from ._sequential import Sequential, run
 
 StatefulLayer = core.StatefulLayer
@@ -70,4 +71,7 @@ __all__ = [
     "nnx_class",
     "run",
     "sum_pool",
+    "PARAM_KINDS",
+    "param_labels",
+    "param_mask",
 ]

@@ -64,6 +64,7 @@ def run(
     chunk: int | None = None,
     unroll: int | bool = 1,
     checkpoint: int | None = None,
+    burnin: int = 0,
 ) -> tuple[Array, Any]:
     """Run a stateful model over a time-major sequence.
 
@@ -97,6 +98,10 @@ def run(
         unroll: time steps per loop iteration of the scans.
         checkpoint: memory-bounded backpropagation through time: remat blocks
             of this many steps (see `spyx.core.time_scan`).
+        burnin: the first `burnin` steps run without gradient (their outputs
+            and the state they reach are cut from it) and training continues
+            from that state: the outputs of all steps come back, equal to a
+            run without burn-in.
 
     Returns:
         ``(outputs, final_state)``, outputs time-major
@@ -115,6 +120,18 @@ def run(
     """
     label = f"run({type(model).__name__})"
     execution = frontend.Execution(layerwise, chunk, unroll, checkpoint).check(label)
+    if burnin != 0:
+        again = dict(layerwise=layerwise, chunk=chunk, unroll=unroll)
+        return frontend.with_burnin(
+            label,
+            lambda x, s, _: run(
+                model, x, s, batch_major=batch_major, checkpoint=checkpoint, **again
+            ),
+            x,
+            state,
+            burnin,
+            batch_major,
+        )
     options = (batch_major, execution)
     if not isinstance(model, nnx.Module):  # a plain callable: nothing to cache
         return _run(model, x, state, *options)
