@@ -74,7 +74,9 @@ class Graph(eqx.nn.StatefulLayer):
         )
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> dict:
-        """One entry per node (its `initial_state`, or ``None``), and zeros
+        """The zero state: a dict with one entry per node.
+
+        Each node's `initial_state` (``None`` for a stateless one), and zeros
         for each delayed edge's source output (``"<name>@t-1"``)."""
         return frontend.graph_initial_state(self.plan, self.nodes, batch_size, dtype)
 

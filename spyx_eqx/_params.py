@@ -26,6 +26,10 @@ def param_labels(tree: Any) -> Any:
     Example:
 
     ```python
+    k1, k2 = jax.random.split(jax.random.key(0))
+    model = spyx_eqx.Sequential(
+        eqx.nn.Linear(8, 16, key=k1), spyx_eqx.RLIF((16,), beta=None, key=k2)
+    )
     tx = optax.multi_transform(
         {"decay": optax.adam(1e-2), "recurrent_w": optax.adam(1e-4),
          "other": optax.adam(1e-3)},
@@ -52,8 +56,10 @@ def param_labels(tree: Any) -> Any:
 
 
 def param_mask(*kinds: str) -> Callable[[Any], Any]:
-    """A mask for `optax.masked`: ``tree -> True`` for each array of one of
-    `kinds` (see `param_labels`), ``False`` for the other arrays.
+    """A mask for `optax.masked`: which arrays are of one of `kinds`.
+
+    ``tree -> True`` for each array of one of `kinds` (see
+    `param_labels`), ``False`` for the other arrays.
 
     Example: ``optax.masked(optax.add_decayed_weights(1e-4),
     spyx_eqx.param_mask("other"))`` decays the weights but not the neurons'

@@ -176,9 +176,12 @@ def test_docstring_examples_run(module_name, name, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     module = importlib.import_module(module_name)
     namespace = {n: getattr(module, n) for n in getattr(module, "__all__", [])}
+    import optax
+
     namespace.update(
         jax=jax, jnp=jnp, np=np, nnx=nnx, eqx=eqx, spyx=spyx, spyx_eqx=spyx_eqx
     )
+    namespace["optax"] = optax
     exec(compile(code, f"{name} docstring", "exec"), namespace)
 
 

@@ -150,7 +150,8 @@ class NeuronSpec:
         return self.decays + ((RECURRENT_W,) if self.recurrent else ())
 
     def param_kind(self, name: str) -> str:
-        """What kind of parameter `name` is, for optimiser labels:
+        """What kind of parameter `name` is, for optimiser labels.
+
         ``"decay"`` (one of `decays`), ``"recurrent_w"``, or ``"other"``."""
         if name in self.decays:
             return "decay"

@@ -32,6 +32,10 @@ def param_labels(model: nnx.Module) -> Callable[[Any], Any]:
     Example:
 
     ```python
+    model = spyx.nn.Sequential(
+        nnx.Linear(8, 16, rngs=nnx.Rngs(0)),
+        spyx.nn.RLIF((16,), beta=None, rngs=nnx.Rngs(1)),
+    )
     tx = optax.multi_transform(
         {"decay": optax.adam(1e-2), "recurrent_w": optax.adam(1e-4),
          "other": optax.adam(1e-3)},
@@ -57,8 +61,10 @@ def param_labels(model: nnx.Module) -> Callable[[Any], Any]:
 
 
 def param_mask(model: nnx.Module, *kinds: str) -> Callable[[Any], Any]:
-    """A mask for `optax.masked`: ``params -> True`` for each parameter of
-    `model` of one of `kinds` (see `param_labels`).
+    """A mask for `optax.masked`: which parameters are of one of `kinds`.
+
+    ``params -> True`` for each parameter of `model` of one of `kinds`
+    (see `param_labels`), ``False`` for the others.
 
     Example: ``optax.masked(optax.add_decayed_weights(1e-4),
     spyx.nn.param_mask(model, "other"))`` decays the weights but not the
