@@ -270,6 +270,64 @@ def strategies(out: Path) -> None:
     fig.savefig(out / "explanation" / "strategies.svg", bbox_inches="tight")
 
 
+def graph_timing(out: Path) -> None:
+    """When a spike crosses a `Graph`: a two-layer network with feedback
+    from layer 2 to layer 1, one unit each, run by spyx in both timings."""
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    import spyx.nn as snn
+
+    def net(after: bool) -> snn.Graph:
+        def gain(w: float) -> nnx.Linear:
+            layer = nnx.Linear(1, 1, use_bias=False, rngs=nnx.Rngs(0))
+            layer.kernel[...] = jnp.full((1, 1), w)
+            return layer
+
+        nodes = {
+            "lif1": snn.LIF((1,), beta=0.0, reset="zero"),
+            "w12": gain(2.0),
+            "lif2": snn.LIF((1,), beta=0.0, reset="zero"),
+            "back": gain(2.0),
+        }
+        edges = [("input", "lif1"), ("lif1", "w12"), ("w12", "lif2")]
+        edges += [("lif2", "back"), ("back", "lif1"), ("lif2", "output")]
+        delayed = [("back", "lif1")] if after else []
+        return snn.Graph(nodes, edges, delayed=delayed, spikes_after_update=after)
+
+    T = 9
+    x = np.zeros((T, 1, 1), np.float32)
+    x[1] = 2.0  # one input pulse at step 1
+    fig, axes = plt.subplots(1, 2, figsize=(9, 2.8), sharey=True)
+    titles = (
+        "default: the spike comes from the state before the step",
+        "spikes_after_update=True (NIR's, snnTorch's timing)",
+    )
+    for ax, after, title in zip(axes, (False, True), titles, strict=True):
+        model = net(after)
+        state = model.initial_state(1)
+        rows = {"input": x[:, 0, 0], "layer 1": [], "layer 2": []}
+        for t in range(T):
+            before = float(state["lif1"][0, 0])
+            y, state = model(jnp.asarray(x[t]), state)
+            # layer 1's output: the spike of its membrane before (default)
+            # or after (spikes_after_update) this step's update
+            v1 = float(state["lif1"][0, 0]) if after else before
+            rows["layer 1"].append(float(v1 > 1.0))
+            rows["layer 2"].append(float(y[0, 0]))
+        for i, name in enumerate(rows):
+            steps = np.nonzero(np.asarray(rows[name]) > 0)[0]
+            ax.scatter(steps, np.full(len(steps), 2 - i), marker="|", s=400)
+        ax.set_yticks([2, 1, 0], list(rows))
+        ax.set_xticks(range(T))
+        ax.set_xlabel("step t")
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "how-to" / "graph-timing.svg")
+
+
 def digits(out: Path) -> None:
     """The hidden-layer raster and the training curves of
     examples/digits_nnx.py (the README's first command), as it writes them."""
@@ -290,6 +348,7 @@ FIGURES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "primer": (primer, ("explanation/primer.svg",)),
     "performance": (performance, ("explanation/performance.svg",)),
     "strategies": (strategies, ("explanation/strategies.svg",)),
+    "graph-timing": (graph_timing, ("how-to/graph-timing.svg",)),
     "tutorial-nnx": _tutorial("first-snn-nnx"),
     "tutorial-eqx": _tutorial("first-snn-eqx"),
     "digits": (digits, ("digits-raster.png", "digits-curves.png")),
