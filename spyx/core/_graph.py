@@ -662,12 +662,15 @@ def run_graph_layerwise(
         }
         group_keys = {n: keys[n] for n in group if n in keys}
 
-        def body(inputs: Any, carry: Any, group: tuple = group) -> tuple:
+        # only what leaves the cycle is stacked over time
+        leaving = {a for a, b in plan.edges if a in inside and b not in inside}
+
+        def body(inputs: Any, carry: Any, group: tuple = group, keep=leaving) -> tuple:
             ext_t, keys_t = inputs
             outs, changed = runner.step(
                 group, {n: [("outside", v)] for n, v in ext_t.items()}, carry, keys_t
             )
-            return outs, {**carry, **changed}
+            return {n: outs[n] for n in keep}, {**carry, **changed}
 
         outs, carry = time_scan(
             body, (external, group_keys), carry, unroll=unroll, checkpoint=checkpoint
