@@ -158,7 +158,8 @@ def in_default_run(neuron, model, mode, transform, twin) -> bool:
     jitted (and vmapped, for one neuron of each kind); the neuron alone
     through `from_nnx`, its step jitted (and its `run` and `parallel`, for
     one neuron of each kind); the conv model (with a one- and a two-part
-    state), built independently, its `run` jitted.
+    state), built independently, its `run` jitted; the graph for LIF
+    (same-step feedback) and PSU_LIF (delayed feedback), its `run` jitted.
     """
     if model == "dense":
         vmapped = transform == "vmap" and neuron in one_of_each_kind()
@@ -166,9 +167,9 @@ def in_default_run(neuron, model, mode, transform, twin) -> bool:
     if model == "alone":  # every step; the run of one neuron of each kind
         each = mode == "step" or neuron in one_of_each_kind()
         return each and twin == "from_nnx" and transform == "jit"
-    if model == "graph":  # one neuron of each kind, its run jitted
-        each = neuron in one_of_each_kind()
-        return each and twin == "explicit" and (mode, transform) == ("run", "jit")
+    if model == "graph":  # a neuron that feeds back in the step, one delayed
+        which = neuron.spec.name in ("LIF", "PSU_LIF")
+        return which and twin == "explicit" and (mode, transform) == ("run", "jit")
     two_kinds = neuron.spec.name in ("LIF", "ALIF")
     return two_kinds and twin == "explicit" and (mode, transform) == ("run", "jit")
 

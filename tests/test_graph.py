@@ -112,8 +112,18 @@ def test_every_path_of_the_reference_matters():
         assert float(jnp.abs(other - outs).max()) > 1e-2, cut
 
 
-@pytest.mark.parametrize("execution", EXECUTIONS)
-@pytest.mark.parametrize("api", ["nnx", "eqx"])
+@pytest.mark.parametrize(
+    "api, execution",
+    [
+        pytest.param(
+            api,
+            execution,
+            marks=pytest.mark.slow if api == "eqx" and execution != "layerwise" else (),
+        )
+        for api in ("nnx", "eqx")
+        for execution in EXECUTIONS
+    ],
+)
 def test_graph_matches_the_hand_unrolled_network(api, execution):
     model = nnx_graph()
     want, want_final = reference(PARAMS, XS)
@@ -127,7 +137,14 @@ def test_graph_matches_the_hand_unrolled_network(api, execution):
     assert final["fc1"] is None and set(final) == {*model.plan.names, "li@t-1"}
 
 
-@pytest.mark.parametrize("execution", ["stepwise", "layerwise", "chunk7"])
+@pytest.mark.parametrize(
+    "execution",
+    [
+        pytest.param("stepwise", marks=pytest.mark.slow),
+        "layerwise",
+        pytest.param("chunk7", marks=pytest.mark.slow),
+    ],
+)
 def test_graph_gradients_match_the_hand_unrolled_network(execution):
     weights = jnp.asarray(np.random.default_rng(1).normal(size=(T, B, H)))
 
@@ -363,7 +380,7 @@ def test_keys_reach_graph_nodes_alike_stepwise_and_layerwise():
 # ------------------------------------------------- training conveniences
 
 
-@pytest.mark.parametrize("api", ["nnx", "eqx"])
+@pytest.mark.parametrize("api", ["nnx", pytest.param("eqx", marks=pytest.mark.slow)])
 def test_burnin_cuts_the_gradient_through_the_first_steps(api):
     """run(..., burnin=N): the same outputs and final state; the gradient
     equals running the first N steps, cutting the state from the gradient,

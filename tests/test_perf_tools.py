@@ -43,6 +43,7 @@ def test_benchmark_reports_every_field():
     assert "| Sequential | 20 | 4 |" in table and "| 1.00 |" in table
 
 
+@pytest.mark.slow  # spyx.bench's shared path is timed by the test above
 def test_benchmark_equinox_model_and_plain_function():
     e = spyx_eqx.from_nnx(_model())
     r = bench.benchmark(e, (10,), seq_len=8, batch=2, repeats=1, name="eqx")
