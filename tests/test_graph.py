@@ -100,6 +100,7 @@ def _close(a, b, tol=1e-5):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max()))
 
 
+@pytest.mark.slow
 def test_every_path_of_the_reference_matters():
     """The case is not vacuous: both layers fire, and removing the spiking
     feedback or the delayed loop changes the output."""

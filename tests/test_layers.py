@@ -21,9 +21,9 @@ from .helpers import NEURON_IDS, NEURONS, NON_RECURRENT, spiking_input
         pytest.param(
             n,
             id=n.name,
-            # LIF in the default run (the conv equivalence checks ALIF's
-            # two-part state in a conv model too), the rest slow
-            marks=() if n.name == "LIF" else pytest.mark.slow,
+            # slow: the conv equivalence cases of the default run (LIF, and
+            # ALIF's two-part state) run the same model with gradients
+            marks=pytest.mark.slow,
         )
         for n in NON_RECURRENT
     ],
