@@ -26,8 +26,9 @@ OPTIONS = {
 }
 # Every neuron layer-wise, in both APIs; the scan options on one neuron of
 # each kind of state and path (see `one_of_each_kind`). The default run
-# checks every neuron layer-wise through spyx.nn, LIF through spyx_eqx (the equivalence matrix ties the two APIs together), and the
-# options on LIF through spyx.nn; the rest is slow.
+# checks every neuron layer-wise through spyx.nn, LIF through spyx_eqx (the
+# equivalence matrix ties the two APIs together), and the options on LIF
+# through spyx.nn; the rest is slow.
 CASES = [(n, "layerwise") for n in NEURONS] + [
     (n, opt) for n in one_of_each_kind() for opt in OPTIONS if opt != "layerwise"
 ]
