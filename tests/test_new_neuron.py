@@ -6,8 +6,10 @@ the conversions, the equivalence matrix and a clear NIR refusal.
 docs/explanation/design.md word for word, in every reset mode.
 """
 
+import dataclasses
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -461,3 +463,46 @@ def test_nir_export_refuses_a_reset_mode_of_ones_own():
         TypeError, match=r"LIF resets with a mode of its own \('half'\)"
     ):
         snir.to_nir(model, (2,))
+
+
+class SpikyEarly(Spiky):
+    """`Spiky` declaring that its output comes from its state alone."""
+
+    spec = dataclasses.replace(SPIKY, name="SpikyEarly", output_from_state=True)
+
+
+def late_step(x, V, *, rho, threshold, spike, reset="subtract"):
+    V_new = core.clip01(rho) * V + x  # the spike after the update
+    s = spike(V_new - threshold)
+    return s, V_new - s * threshold
+
+
+class Late(Spiky):
+    """A neuron that wrongly declares `output_from_state` (test only)."""
+
+    spec = core.NeuronSpec(
+        "Late",
+        late_step,
+        "V' = r V + x; s = H(V' - th)",
+        decays=("rho",),
+        resets=True,
+        output_from_state=True,
+    )
+
+
+def test_a_neuron_of_ones_own_in_a_graph_follows_its_declaration():
+    """Undeclared, a neuron of one's own needs a delay in a cycle; declared
+    `output_from_state`, it feeds back within the step; declared wrongly,
+    the graph refuses it when built."""
+    w = nnx.Linear(4, 4, use_bias=False, rngs=nnx.Rngs(0))
+    edges = [("input", "n"), ("n", "w"), ("w", "n"), ("n", "output")]
+    with pytest.raises(ValueError, match=r"passes through no spiking neuron"):
+        snn.Graph({"n": Spiky((4,), rho=0.5), "w": w}, edges)
+    graph = snn.Graph({"n": SpikyEarly((4,), rho=0.5), "w": w}, edges)
+    x = jax.random.uniform(jax.random.key(0), (12, 2, 4)) * 1.5
+    a, _ = snn.run(graph, x, layerwise=True)
+    b, _ = snn.run(graph, x, layerwise=False)
+    np.testing.assert_array_equal(a, b)
+    assert float(a.sum()) > 0
+    with pytest.raises(ValueError, match=r"says output_from_state=True, but its"):
+        snn.Graph({"n": Late((4,), rho=0.5), "w": w}, edges)

@@ -28,6 +28,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -36,6 +37,9 @@ from ._protocols import SequenceLayer, is_stateful
 from ._rows import apply_stateless
 from ._scan import initial_state_of, time_scan
 from ._shapes import state_batch_ndim
+from ._table import NEURONS
+
+_BUILT_IN = set(NEURONS)  # their flag is tested against their steps
 
 __all__ = [
     "INPUT",
@@ -67,11 +71,43 @@ def previous_key(source: str) -> str:
 
 def output_from_state(layer: Any) -> bool:
     """Whether a layer's output at a step is a function of its state before
-    the step alone (a spiking neuron whose spec says `output_from_state`)."""
+    the step alone (a spiking neuron whose spec says `output_from_state`).
+
+    A neuron of one's own that says so is tried once per spec: its step's
+    output from one state must not change with the input, or a `ValueError`
+    says so (the graph would feed back a wrong value)."""
     spec = getattr(layer, "spec", None)
-    return bool(getattr(spec, "output_from_state", False)) and hasattr(
-        layer, "hidden_shape"
-    )
+    if not getattr(spec, "output_from_state", False):
+        return False
+    if not hasattr(layer, "hidden_shape"):
+        return False
+    if spec not in _BUILT_IN and spec not in _TRIED:
+        _try_output_from_state(layer)
+        _TRIED.add(spec)
+    return True
+
+
+_TRIED: set = set()
+
+
+def _try_output_from_state(layer: Any) -> None:
+    shape, state_shape = tuple(layer.hidden_shape), tuple(layer.state_shape)
+    keys = jax.random.split(jax.random.key(0), 2)
+    try:
+        with jax.ensure_compile_time_eval():
+            state = 2.0 * jax.random.normal(keys[0], state_shape)
+            a = layer(jnp.zeros(shape), state)[0]
+            b = layer(3.0 * jax.random.normal(keys[1], shape), state)[0]
+            same = bool(jnp.array_equal(a, b))
+    except jax.errors.ConcretizationTypeError:  # built under a transformation
+        return
+    if not same:
+        raise ValueError(
+            f"{type(layer).__name__}: its spec {layer.spec.name!r} says "
+            f"output_from_state=True, but its step's output changes with the input "
+            f"(a graph would feed back a wrong value). Set output_from_state=False "
+            f"in the spec, or take the spike from the state before the update."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
