@@ -185,6 +185,12 @@ def test_one_example_and_vmap_in_equinox():
     _close(jitted, want)
 
 
+def test_batch_major_data():
+    want = reference(PARAMS, XS)[0]
+    got, _ = snn.run(nnx_graph(), jnp.swapaxes(XS, 0, 1), batch_major=True)
+    _close(jnp.swapaxes(got, 0, 1), want)
+
+
 def test_conversions_carry_the_graph_both_ways():
     model = nnx_graph()
     back = se.to_nnx(se.from_nnx(model))

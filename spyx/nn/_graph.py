@@ -38,6 +38,9 @@ class Graph(nnx.Module):
               V2' = f(V2, W_12 s1)
     ```
 
+    A spike thus takes one step per spiking layer it crosses; the how-to
+    "Networks beyond a chain" draws both timings.
+
     Args:
         nodes: the layers by name (not ``"input"`` or ``"output"``).
         edges: ``(source, destination)`` pairs of node names.
