@@ -239,9 +239,11 @@ def _cycle_through(start: str, deps: Mapping[str, list[str]]) -> list[str]:
         seen.add(node)
 
 
-def _order(label: str, names: Sequence[str], deps: Mapping[str, list[str]]) -> list:
+def _order(
+    label: str, names: Sequence[str], deps: Mapping[str, list[str]], after: bool
+) -> list:
     """Kahn's order of `names` where each comes after its `deps`; a cycle is
-    refused, naming it."""
+    refused, naming it (`after`: the graph's `spikes_after_update`)."""
     pending = {n: {d for d in deps[n] if d in deps} for n in names}
     order: list[str] = []
     while pending:
@@ -251,11 +253,17 @@ def _order(label: str, names: Sequence[str], deps: Mapping[str, list[str]]) -> l
             stuck = {n: [d for d in deps[n] if d in pending] for n in left}
             cycle = _cycle_through(left[0], stuck)
             path = " -> ".join(repr(n) for n in reversed(cycle))
+            why = (
+                "with spikes_after_update=True every node of it needs its input "
+                "of the same step"
+                if after
+                else "it passes through no spiking neuron (whose output at step t "
+                "is known from its state before the step)"
+            )
             raise ValueError(
-                f"{label}: the cycle {path} passes through no spiking neuron (whose "
-                f"output at step t is known from its state before the step), so "
-                f"its nodes have no order to compute in. Mark one of its edges as "
-                f"delayed by one step, e.g. delayed=[({cycle[1]!r}, {cycle[0]!r})]."
+                f"{label}: the cycle {path} has no order to compute in: {why}. "
+                f"Mark one of its edges as delayed by one step, e.g. "
+                f"delayed=[({cycle[1]!r}, {cycle[0]!r})]."
             )
         for n in ready:
             order.append(n)
@@ -366,7 +374,9 @@ def plan_graph(
     }
     for n in deps:
         deps[n] = [a for a in deps[n] if (a, n) not in delayed_list]
-    order = _order(label, [n for n in names if n not in early], deps)
+    order = _order(
+        label, [n for n in names if n not in early], deps, spikes_after_update
+    )
     out_shapes = []
     for source in dict.fromkeys(a for a, _ in delayed_list):
         shape = output_shape(layers[source]) if output_shape else None
