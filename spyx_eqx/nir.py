@@ -20,7 +20,7 @@ __all__ = ["from_nir", "to_nir"]
 def to_nir(
     model: Any, input_shape: Any, output_shape: Any = None, dt: float = 1.0
 ) -> nir.NIRGraph:
-    """Write a `spyx_eqx` model (a `Sequential` or a neuron) as a NIR graph.
+    """Write a `spyx_eqx` model (a `Sequential`, a `Graph` or a neuron) as NIR.
 
     `input_shape` is one example's shape in NIR's channels-first layout
     (``(C, H, W)`` for images), or ``{"input": shape}``; `output_shape` is
@@ -38,11 +38,11 @@ def from_nir(
     return_all_states: bool = False,
     key: Any = None,
 ) -> Any:
-    """Build a `spyx_eqx.Sequential` from a NIR graph.
+    """Build a `spyx_eqx.Sequential` or `spyx_eqx.Graph` from a NIR graph.
 
-    Build a `spyx_eqx.Sequential` from a NIR graph (see `spyx.nir.from_nir`,
-    also for `reset`). With time-major `input_data` ``[T, B, ...]``, also run
-    it: ``(model, outputs)``, or ``(model, (outputs, states))`` with
+    A `Sequential` for a chain, a `Graph` for any other graph (see
+    `spyx.nir.from_nir`, also for `reset` and the timing). With time-major
+    `input_data` ``[T, B, ...]``, also run it: ``(model, outputs)``, or ``(model, (outputs, states))`` with
     `return_all_states` (each state entry with a leading time axis). The run
     is the one `spyx.nir.from_nir` makes (the two APIs agree to 1e-6); `key`
     is accepted for uniformity and unused."""

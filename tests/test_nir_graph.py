@@ -14,6 +14,7 @@ from flax import nnx
 import spyx.nir as snir
 import spyx.nn as snn
 import spyx_eqx as se
+import spyx_eqx.nir  # noqa: F401
 
 DT = 1e-3
 F, H = 4, 5
@@ -150,7 +151,11 @@ def test_a_graph_that_is_no_chain_imports_and_spikes_as_nir_simulates_it(build):
     for layerwise in (True, False):
         spikes, _ = snn.run(model, jnp.asarray(XS), layerwise=layerwise)
         np.testing.assert_array_equal(np.asarray(spikes), want)
-    twin, _ = se.run(se.from_nnx(model), jnp.asarray(XS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said above
+        twin_model = se.nir.from_nir(graph, dt=DT)
+    assert isinstance(twin_model, se.Graph)
+    twin, _ = se.run(twin_model, jnp.asarray(XS))
     np.testing.assert_array_equal(np.asarray(twin), want)
 
 
