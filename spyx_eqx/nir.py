@@ -42,8 +42,9 @@ def from_nir(
 
     A `Sequential` for a chain, a `Graph` for any other graph (see
     `spyx.nir.from_nir`, also for `reset` and the timing). With time-major
-    `input_data` ``[T, B, ...]``, also run it: ``(model, outputs)``, or ``(model, (outputs, states))`` with
-    `return_all_states` (each state entry with a leading time axis). The run
+    `input_data` ``[T, B, ...]``, also run it: ``(model, outputs)``, or
+    ``(model, (outputs, states))`` with `return_all_states` (each state
+    entry with a leading time axis). The run
     is the one `spyx.nir.from_nir` makes (the two APIs agree to 1e-6); `key`
     is accepted for uniformity and unused."""
     del key
