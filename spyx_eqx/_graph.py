@@ -69,8 +69,7 @@ class Graph(eqx.nn.StatefulLayer):
             edges,
             delayed,
             spikes_after_update=spikes_after_update,
-            input_shape=lambda layer: frontend.expected_input(layer, describe),
-            output_shape=frontend.output_shape,
+            describe=describe,
         )
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> dict:
@@ -89,13 +88,11 @@ class Graph(eqx.nn.StatefulLayer):
                 "Graph: takes its own dict state (model.initial_state()), not an "
                 "eqx.nn.State."
             )
-        frontend.check_graph_state(self.plan, self.nodes, state)
         return frontend.step_graph(
             self.plan,
             self.nodes,
             x,
             state,
-            batch_ndim=frontend.graph_batch_ndim(self.plan, self.nodes, state),
             apply_rows=_apply_rows,
             key=key,
             check=frontend.layer_checker(self, describe, "Graph"),

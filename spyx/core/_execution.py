@@ -30,9 +30,9 @@ from ._graph import (
     run_graph_layerwise,
 )
 from ._keys import example_keys, row_keys, takes_key
-from ._protocols import GraphContainer, SequenceLayer, is_stateful
+from ._protocols import GraphContainer, is_stateful
 from ._rows import apply_stateless
-from ._scan import initial_state_of, state_dtype, time_scan
+from ._scan import initial_state_of, scan_layer, state_dtype, time_scan
 from ._shapes import check_sequential_state, sequential_batch_ndim
 
 __all__ = [
@@ -109,19 +109,9 @@ def run_layerwise(
             check(i, xs)
         if state is None:
             xs = apply_stateless(apply_rows, layer, xs, 1 + batch_ndim, key)
-        elif key is not None:
-            xs, state = time_scan(
-                lambda xk, s, layer=layer: layer(xk[0], s, key=xk[1]),
-                (xs, key),
-                state,
-                unroll=unroll,
-                checkpoint=checkpoint,
-            )
-        elif checkpoint is None and isinstance(layer, SequenceLayer):
-            xs, state = layer.run_sequence(xs, state, unroll=unroll)
         else:
-            xs, state = time_scan(
-                layer, xs, state, unroll=unroll, checkpoint=checkpoint
+            xs, state = scan_layer(
+                layer, xs, state, keys=key, unroll=unroll, checkpoint=checkpoint
             )
         new_states.append(state)
     return xs, new_states

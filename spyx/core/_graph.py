@@ -32,10 +32,11 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from ._inputs import expected_input, output_shape
 from ._keys import example_keys, layer_keys, row_keys
-from ._protocols import SequenceLayer, is_stateful
+from ._protocols import is_stateful
 from ._rows import apply_stateless
-from ._scan import initial_state_of, time_scan
+from ._scan import initial_state_of, scan_layer, time_scan
 from ._shapes import state_batch_ndim
 from ._table import NEURONS
 
@@ -318,8 +319,7 @@ def plan_graph(
     delayed: Any = (),
     *,
     spikes_after_update: bool = False,
-    input_shape: Callable[[Any], tuple | None] | None = None,
-    output_shape: Callable[[Any], tuple | None] | None = None,
+    describe: Callable[[Any], tuple | None] | None = None,
 ) -> GraphPlan:
     """Check a graph's structure and plan its computation.
 
@@ -332,9 +332,10 @@ def plan_graph(
             of the step before.
         spikes_after_update: spiking nodes give the spike after their update
             (see the module doc).
-        input_shape: ``layer -> one example's input shape or None``, to
-            check each edge's shapes (``None`` entries: any size).
-        output_shape: ``layer -> one example's output shape or None``.
+        describe: the front end's ``layer -> one example's input shape or
+            None`` for its stateless layers (see `expected_input`); with
+            the neurons' shapes and `output_shape`, each edge's shapes are
+            checked (``None`` entries: any size).
 
     Raises:
         ValueError / TypeError: naming the edge or the cycle at fault, for
@@ -379,7 +380,7 @@ def plan_graph(
     )
     out_shapes = []
     for source in dict.fromkeys(a for a, _ in delayed_list):
-        shape = output_shape(layers[source]) if output_shape else None
+        shape = output_shape(layers[source])
         if shape is None or any(d is None for d in shape):
             raise ValueError(
                 f"{label}: a delayed edge leaves {source!r} "
@@ -388,8 +389,12 @@ def plan_graph(
                 f"linear layer instead."
             )
         out_shapes.append((source, tuple(shape)))
-    if input_shape is not None and output_shape is not None:
-        _check_shapes(label, layers, edge_list, input_shape, output_shape)
+    _check_shapes(
+        label,
+        layers,
+        edge_list,
+        lambda layer: expected_input(layer, describe or (lambda _: None)),
+    )
     return GraphPlan(
         label=label,
         names=tuple(names),
@@ -420,7 +425,6 @@ def _check_shapes(
     layers: Mapping[str, Any],
     edges: Sequence[Edge],
     input_shape: Callable[[Any], tuple | None],
-    output_shape: Callable[[Any], tuple | None],
 ) -> None:
     """Each edge's source gives what its destination takes, and the inputs
     a node sums agree with each other."""
@@ -604,12 +608,11 @@ def step_graph(
     x: Array,
     state: Mapping[str, Any],
     *,
-    batch_ndim: int,
     apply_rows: Callable[..., Callable[[Array], Array]],
     key: Array | None = None,
     check: Callable[[str, Array], None] | None = None,
 ) -> tuple[Array, dict[str, Any]]:
-    """One time step of a graph (a `Graph`'s call).
+    """One time step of a graph (a `Graph`'s call), its state checked first.
 
     Spiking nodes give their output from their state first; the other nodes
     follow in `plan.order`, each on the sum of its inputs; then the spiking
@@ -622,6 +625,8 @@ def step_graph(
         ``(out, new_state)``: `out` is the sum of the edges into
             ``"output"``.
     """
+    check_graph_state(plan, layers, state)
+    batch_ndim = graph_batch_ndim(plan, layers, state)
     names = plan.names
     node_keys = layer_keys(key, [layers[n] for n in names])
     batch = tuple(x.shape[:batch_ndim])
@@ -755,18 +760,9 @@ def _whole_sequence(
         return runner.apply(n, x, None, key, 1 + runner.batch_ndim)
     if runner.check is not None:
         runner.check(n, x)
-    if key is not None:
-        out, state = time_scan(
-            lambda xk, s: layer(xk[0], s, key=xk[1]),
-            (x, key),
-            state,
-            unroll=unroll,
-            checkpoint=checkpoint,
-        )
-    elif checkpoint is None and isinstance(layer, SequenceLayer):
-        out, state = layer.run_sequence(x, state, unroll=unroll)
-    else:
-        out, state = time_scan(layer, x, state, unroll=unroll, checkpoint=checkpoint)
+    out, state = scan_layer(
+        layer, x, state, keys=key, unroll=unroll, checkpoint=checkpoint
+    )
     if n in runner.plan.after:  # the spike after step t is the next step's
         last = _emit(layer, state, x.dtype)[None]
         out = jnp.concatenate([out[1:], last])

@@ -262,6 +262,34 @@ def state_dtype(data_dtype: Any) -> Any:
     return jnp.promote_types(data_dtype, jnp.float32)
 
 
+def scan_layer(
+    layer: Any,
+    xs: Any,
+    state: Any,
+    *,
+    keys: Any = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+) -> tuple[Any, Any]:
+    """A stateful layer over a whole time-major sequence.
+
+    Its ``run_sequence`` (a neuron's sequence kernel) where it has one and
+    no `checkpoint` is asked, else `time_scan` of its step; with per-step
+    `keys` ``[T, ...]``, the step is called as ``layer(x_t, state,
+    key=k_t)``. Returns ``(outs, final_state)``."""
+    if keys is not None:
+        return time_scan(
+            lambda xk, s: layer(xk[0], s, key=xk[1]),
+            (xs, keys),
+            state,
+            unroll=unroll,
+            checkpoint=checkpoint,
+        )
+    if checkpoint is None and isinstance(layer, SequenceLayer):
+        return layer.run_sequence(xs, state, unroll=unroll)
+    return time_scan(layer, xs, state, unroll=unroll, checkpoint=checkpoint)
+
+
 def initial_state_of(layer: Any, batch_size: int | None, dtype: Any = None) -> Any:
     """A layer's zero state inside a chain.
 

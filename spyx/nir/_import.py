@@ -235,6 +235,22 @@ def _neuron(
     return layer
 
 
+def linear_from_nir(n: Any, perm: np.ndarray | None = None) -> nnx.Linear:
+    """An `nnx.Linear` from a NIR ``Affine`` or ``Linear`` node (weight
+    ``(out, in)``), its inputs reordered by `perm` (a flatten's layout)."""
+    weight = np.asarray(n.weight, np.float32)
+    if perm is not None:
+        weight = weight[:, np.argsort(perm)]
+    bias = isinstance(n, nir.Affine)
+    layer = nnx.Linear(
+        weight.shape[1], weight.shape[0], use_bias=bias, rngs=nnx.Rngs(0)
+    )
+    layer.kernel[...] = jnp.asarray(weight.T)
+    if bias:
+        layer.bias[...] = jnp.asarray(np.asarray(n.bias, np.float32))
+    return layer
+
+
 def _conv_from_nir(n: Any) -> nnx.Conv:
     weight = np.asarray(n.weight, np.float32)  # (out, in, *k)
     k = weight.ndim - 2
@@ -363,18 +379,8 @@ def _build(graph: nir.NIRGraph, dt: float, reset: str | None) -> Any:
                 )
             )
         elif isinstance(n, nir.Affine | nir.Linear):
-            weight = np.asarray(n.weight, np.float32)  # (out, in)
-            if b.perm is not None:
-                weight = weight[:, np.argsort(b.perm)]
-                b.perm = None
-            bias = isinstance(n, nir.Affine)
-            layer = nnx.Linear(
-                weight.shape[1], weight.shape[0], use_bias=bias, rngs=nnx.Rngs(0)
-            )
-            layer.kernel[...] = jnp.asarray(weight.T)
-            if bias:
-                layer.bias[...] = jnp.asarray(np.asarray(n.bias, np.float32))
-            b.weighted(layer)
+            b.weighted(linear_from_nir(n, b.perm))
+            b.perm = None
         elif isinstance(n, nir.Conv1d | nir.Conv2d):
             b.weighted(_conv_from_nir(n))
         elif isinstance(n, nir.Flatten):

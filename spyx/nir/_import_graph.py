@@ -13,14 +13,13 @@ spyx wrote keeps the timing it was built with (recorded in its metadata).
 import warnings
 from typing import Any
 
-import jax.numpy as jnp
 import nir
 import numpy as np
 from flax import nnx
 
 from .. import nn as snn
 from ._graph import NEURON_NODES, back_edges
-from ._import import _Builder, _neuron, warn_foreign_resets
+from ._import import _Builder, _neuron, linear_from_nir, warn_foreign_resets
 from ._mapping import SPYX, spec_for_node
 
 __all__ = ["GRAPH_TIMING", "build_graph"]
@@ -30,20 +29,12 @@ GRAPH_TIMING = "spikes_after_update"
 
 
 def _linear(name: str, n: Any) -> nnx.Linear:
-    weight = np.asarray(n.weight, np.float32)  # (out, in)
-    if weight.ndim != 2:
+    if np.asarray(n.weight).ndim != 2:
         raise ValueError(
-            f"from_nir: node {name!r} has a weight of shape {weight.shape}; a graph "
-            f"imports 2-D weights only."
+            f"from_nir: node {name!r} has a weight of shape "
+            f"{np.asarray(n.weight).shape}; a graph imports 2-D weights only."
         )
-    bias = isinstance(n, nir.Affine)
-    layer = nnx.Linear(
-        weight.shape[1], weight.shape[0], use_bias=bias, rngs=nnx.Rngs(0)
-    )
-    layer.kernel[...] = jnp.asarray(weight.T)
-    if bias:
-        layer.bias[...] = jnp.asarray(np.asarray(n.bias, np.float32))
-    return layer
+    return linear_from_nir(n)
 
 
 def _without_delays(

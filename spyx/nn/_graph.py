@@ -94,8 +94,7 @@ class Graph(nnx.Module):
             edges,
             delayed,
             spikes_after_update=spikes_after_update,
-            input_shape=lambda layer: frontend.expected_input(layer, describe),
-            output_shape=frontend.output_shape,
+            describe=describe,
         )
 
     def initial_state(self, batch_size: int | None, dtype: Any = None) -> dict:
@@ -107,13 +106,11 @@ class Graph(nnx.Module):
 
     def __call__(self, x: Array, state: Mapping[str, Any]) -> tuple[Array, dict]:
         """One step of every node; returns ``(out, new_state)``."""
-        frontend.check_graph_state(self.plan, self.nodes, state)
         return frontend.step_graph(
             self.plan,
             self.nodes,
             x,
             state,
-            batch_ndim=frontend.graph_batch_ndim(self.plan, self.nodes, state),
             apply_rows=_as_is,
             check=frontend.layer_checker(self, describe, "Graph"),
         )
