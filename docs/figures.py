@@ -296,6 +296,7 @@ def graph_timing(out: Path) -> None:
         delayed = [("back", "lif1")] if after else []
         return snn.Graph(nodes, edges, delayed=delayed, spikes_after_update=after)
 
+    (out / "how-to").mkdir(parents=True, exist_ok=True)
     T = 9
     x = np.zeros((T, 1, 1), np.float32)
     x[1] = 2.0  # one input pulse at step 1

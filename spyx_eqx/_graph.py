@@ -17,21 +17,15 @@ __all__ = ["Graph"]
 class Graph(eqx.nn.StatefulLayer):
     """Layers connected by edges: skip, feedback and several-input connections.
 
-    The Equinox twin of `spyx.nn.Graph`, with the same edges, timing and
-    checks (see there): an edge ``(a, b)`` adds node ``a``'s output to node
-    ``b``'s input, ``"input"`` and ``"output"`` name the graph's ends, a
-    spiking neuron's same-step output may feed back to an earlier node, and
-    a cycle through non-spiking nodes only needs an edge in `delayed`.
+    The twin of `spyx.nn.Graph` (same edges, timing and checks; see there).
+    Stateless nodes take one example and are mapped over the batch axes the
+    state carries, as in `Sequential`, and ``graph(x, state, key=key)``
+    gives a key to each node that takes one.
 
-    Stateless nodes (`eqx.nn.Linear`, `eqx.nn.Conv`, functions) take one
-    example and are mapped over the batch axes the state carries, as in
-    `Sequential`. ``graph(x, state, key=key)`` gives each node that takes
-    a key ``split(key, len(nodes))[i]`` (per example for a stateless one).
-
-    Example:
+    Example (LIF -> LI, a skip into LI, and a delayed loop back to LIF):
 
     ```python
-    k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+    k1, k2 = jax.random.split(jax.random.key(0))
     model = spyx_eqx.Graph(
         nodes={
             "fc": eqx.nn.Linear(8, 16, key=k1),
@@ -40,12 +34,10 @@ class Graph(eqx.nn.StatefulLayer):
             "back": eqx.nn.Linear(16, 16, key=k2),
         },
         edges=[
-            ("input", "fc"), ("fc", "lif"), ("lif", "li"),
-            ("fc", "li"),  # a skip: li sums lif's spikes and fc's output
-            ("li", "back"), ("back", "lif"),  # LI's output feeds back
-            ("li", "output"),
+            ("input", "fc"), ("fc", "lif"), ("lif", "li"), ("fc", "li"),
+            ("li", "back"), ("back", "lif"), ("li", "output"),
         ],
-        delayed=[("li", "back")],  # the cycle lif -> li -> back -> lif
+        delayed=[("li", "back")],
     )
     outs, final = spyx_eqx.run(model, jnp.ones((100, 8)))  # one example
     ```

@@ -18,10 +18,8 @@ def param_labels(tree: Any) -> Any:
     """A label per array: ``"decay"``, ``"recurrent_w"`` or ``"other"``.
 
     `tree` is a model or its parameters (``eqx.filter(model,
-    eqx.is_array)``); the labels are laid out as those parameters
-    (``None`` where they have ``None``). Pass the function itself to optax,
-    which calls it on the parameters (a model is callable, so optax would
-    call a tree of labels instead of reading it).
+    eqx.is_array)``), labelled in its layout. Pass the function itself to
+    optax, which calls it on the parameters.
 
     Example:
 
