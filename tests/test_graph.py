@@ -191,6 +191,26 @@ def test_batch_major_data():
     _close(jnp.swapaxes(got, 0, 1), want)
 
 
+@pytest.mark.slow  # the checkpoint paths are model-agnostic (test_reliability)
+def test_a_graph_saves_and_restores_in_both_apis(tmp_path):
+    import spyx
+
+    model = nnx_graph()
+    spyx.checkpoint.save(tmp_path / "ckpt", model)
+    other = nnx_graph()
+    other.nodes["back"].kernel[...] = 0 * WB
+    restored = spyx.checkpoint.restore(tmp_path / "ckpt", other)
+    np.testing.assert_array_equal(snn.run(restored, XS)[0], snn.run(model, XS)[0])
+    twin = se.from_nnx(model)
+    se.save(tmp_path / "g.eqx", twin)
+    zeroed = nnx_graph()
+    zeroed.nodes["back"].kernel[...] = 0 * WB
+    back = se.restore(tmp_path / "g.eqx", se.from_nnx(zeroed))
+    np.testing.assert_array_equal(se.run(back, XS)[0], se.run(twin, XS)[0])
+    with pytest.raises(ValueError, match=r"saved from a different model"):
+        se.restore(tmp_path / "g.eqx", se.from_nnx(_labelled()))
+
+
 def test_conversions_carry_the_graph_both_ways():
     model = nnx_graph()
     back = se.to_nnx(se.from_nnx(model))
