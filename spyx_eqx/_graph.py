@@ -14,7 +14,7 @@ from ._sequential import _apply_rows, describe
 __all__ = ["Graph"]
 
 
-class Graph(eqx.nn.StatefulLayer):
+class Graph(frontend.GraphBase, eqx.nn.StatefulLayer):
     """Layers connected by edges: skip, feedback and several-input connections.
 
     The twin of `spyx.nn.Graph` (same edges, timing and checks; see there).
@@ -46,6 +46,9 @@ class Graph(eqx.nn.StatefulLayer):
     nodes: dict[str, Any]
     plan: frontend.GraphPlan = eqx.field(static=True)
 
+    _describe = staticmethod(describe)
+    _apply_rows = staticmethod(_apply_rows)
+
     def __init__(
         self,
         nodes: Mapping[str, core.StatefulLayer | Callable[..., Any]],
@@ -54,22 +57,7 @@ class Graph(eqx.nn.StatefulLayer):
         delayed: Sequence[tuple[str, str]] = (),
         spikes_after_update: bool = False,
     ):
-        self.nodes = frontend.graph_nodes("Graph", nodes)
-        self.plan = frontend.plan_graph(
-            "Graph",
-            self.nodes,
-            edges,
-            delayed,
-            spikes_after_update=spikes_after_update,
-            describe=describe,
-        )
-
-    def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> dict:
-        """The zero state: a dict with one entry per node.
-
-        Each node's `initial_state` (``None`` for a stateless one), and zeros
-        for each delayed edge's source output (``"<name>@t-1"``)."""
-        return frontend.graph_initial_state(self.plan, self.nodes, batch_size, dtype)
+        self._setup(nodes, edges, delayed, spikes_after_update)
 
     def __call__(
         self, x: Array, state: Mapping[str, Any], *, key: Array | None = None
@@ -80,12 +68,4 @@ class Graph(eqx.nn.StatefulLayer):
                 "Graph: takes its own dict state (model.initial_state()), not an "
                 "eqx.nn.State."
             )
-        return frontend.step_graph(
-            self.plan,
-            self.nodes,
-            x,
-            state,
-            apply_rows=_apply_rows,
-            key=key,
-            check=frontend.layer_checker(self, describe, "Graph"),
-        )
+        return self._step(x, state, key)

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from ._inputs import expected_input, output_shape
+from ._inputs import expected_input, layer_checker, output_shape, show_shape
 from ._keys import example_keys, layer_keys, row_keys
 from ._protocols import is_stateful
 from ._rows import apply_stateless
@@ -45,6 +45,7 @@ _BUILT_IN = set(NEURONS)  # their flag is tested against their steps
 __all__ = [
     "INPUT",
     "OUTPUT",
+    "GraphBase",
     "GraphPlan",
     "check_graph_state",
     "graph_batch_ndim",
@@ -62,6 +63,64 @@ INPUT = "input"
 OUTPUT = "output"
 
 Edge = tuple[str, str]
+
+
+class GraphBase:
+    """The framework-free half of a front end's `Graph`.
+
+    A front end's class sets `_describe` (its input shapes of stateless
+    layers, as `expected_input` takes them) and `_apply_rows` (how a
+    stateless node runs on rows), stores the nodes its own way
+    (`_store_nodes`) and calls `_setup` from its constructor and `_step`
+    from its ``__call__``; the checks, the plan, the zero state and the
+    step exist once, here."""
+
+    nodes: Any
+    plan: "GraphPlan"
+
+    @staticmethod
+    def _describe(layer: Any) -> tuple | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _apply_rows(layer: Any, keys: Any = None) -> Callable[[Array], Array]:
+        raise NotImplementedError
+
+    def _store_nodes(self, nodes: dict[str, Any]) -> Any:
+        return nodes
+
+    def _setup(
+        self, nodes: Any, edges: Any, delayed: Any, spikes_after_update: bool
+    ) -> None:
+        """Check and store the nodes, and plan the graph (`plan_graph`)."""
+        checked = graph_nodes("Graph", nodes)
+        self.nodes = self._store_nodes(checked)
+        self.plan = plan_graph(
+            "Graph",
+            checked,
+            edges,
+            delayed,
+            spikes_after_update=spikes_after_update,
+            describe=self._describe,
+        )
+
+    def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> dict:
+        """The zero state: a dict with one entry per node.
+
+        Each node's `initial_state` (``None`` for a stateless one), and zeros
+        for each delayed edge's source output (``"<name>@t-1"``)."""
+        return graph_initial_state(self.plan, self.nodes, batch_size, dtype)
+
+    def _step(self, x: Array, state: Any, key: Array | None = None) -> tuple:
+        return step_graph(
+            self.plan,
+            self.nodes,
+            x,
+            state,
+            apply_rows=self._apply_rows,
+            key=key,
+            check=layer_checker(self, self._describe, "Graph"),
+        )
 
 
 def previous_key(source: str) -> str:
@@ -409,11 +468,6 @@ def plan_graph(
     )
 
 
-def _show(shape: tuple) -> str:
-    inner = ", ".join("*" if d is None else str(d) for d in shape)
-    return f"({inner}{',' if len(shape) == 1 else ''})"
-
-
 def _fits(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(
         x is None or y is None or x == y for x, y in zip(a, b, strict=True)
@@ -436,14 +490,15 @@ def _check_shapes(
             if takes is not None and not _fits(tuple(shape), tuple(takes)):
                 raise ValueError(
                     f"{label}: edge {a!r} -> {dst!r}: {a!r} gives examples of shape "
-                    f"{_show(tuple(shape))}, {dst!r} takes {_show(tuple(takes))}."
+                    f"{show_shape(tuple(shape))}, {dst!r} takes "
+                    f"{show_shape(tuple(takes))}."
                 )
         for (a, sa), (b, sb) in zip(known, known[1:], strict=False):
             if not _fits(tuple(sa), tuple(sb)):
                 raise ValueError(
                     f"{label}: node {dst!r} sums its inputs, but {a!r} gives "
-                    f"examples of shape {_show(tuple(sa))} and {b!r} "
-                    f"{_show(tuple(sb))}."
+                    f"examples of shape {show_shape(tuple(sa))} and {b!r} "
+                    f"{show_shape(tuple(sb))}."
                 )
 
 

@@ -95,6 +95,18 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
     return nodes
 
 
+def linear_node(layer: nnx.Linear, perm: np.ndarray | None = None) -> Any:
+    """The NIR ``Affine`` (with a bias) or ``Linear`` node of an `nnx.Linear`
+    (weight ``(out, in)``), its inputs reordered by `perm` (a flatten's
+    layout)."""
+    weight = np.asarray(layer.kernel[...], np.float32).T
+    if perm is not None:
+        weight = weight[:, perm]
+    if layer.use_bias:
+        return nir.Affine(weight=weight, bias=np.asarray(layer.bias[...]))
+    return nir.Linear(weight=weight)
+
+
 def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
     kernel = np.asarray(layer.kernel[...], np.float32)  # (*k, in, out)
     n = kernel.ndim - 2
@@ -228,7 +240,7 @@ def to_nir(
         out = None
         if output_shape is not None:
             out = _shape_arg(output_shape, "output", "output_shape")
-        return graph_to_nir(model, input_shape, out, dt, _neuron_nodes)
+        return graph_to_nir(model, input_shape, out, dt, _neuron_nodes, linear_node)
     layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
     shape = _spyx_layout(input_shape)
     _check_input_shape(model, input_shape, shape)
@@ -256,14 +268,7 @@ def to_nir(
             prev = name
             continue
         if isinstance(layer, nnx.Linear):
-            weight = np.asarray(layer.kernel[...], np.float32).T
-            if perm is not None:
-                weight, perm = weight[:, perm], None
-            nodes[name] = (
-                nir.Affine(weight=weight, bias=np.asarray(layer.bias[...]))
-                if layer.use_bias
-                else nir.Linear(weight=weight)
-            )
+            nodes[name], perm = linear_node(layer, perm), None
         elif isinstance(layer, nnx.Conv):
             nodes[name] = _conv_node(layer, shape)
         elif isinstance(layer, snn.Flatten):

@@ -15,25 +15,20 @@ from ._mapping import SPYX
 __all__ = ["graph_to_nir"]
 
 
-def _linear_node(layer: nnx.Linear) -> Any:
-    weight = np.asarray(layer.kernel[...], np.float32).T  # NIR: (out, in)
-    if layer.use_bias:
-        return nir.Affine(weight=weight, bias=np.asarray(layer.bias[...]))
-    return nir.Linear(weight=weight)
-
-
 def graph_to_nir(
     model: snn.Graph,
     input_shape: tuple[int, ...],
     output_shape: tuple[int, ...] | None,
     dt: float,
     neuron_nodes: Any,
+    linear_node: Any,
 ) -> nir.NIRGraph:
     """The NIR graph of `model` (see `to_nir`): a node per node (a neuron's
     feedback weights as ``"<name>_rec"``), an edge per edge, and a ``Delay``
     node of one step (``dt``) on each delayed edge, named
     ``"<source>_to_<destination>_delay"``; the graph's timing is recorded in
-    its metadata, which `from_nir` reads back."""
+    its metadata, which `from_nir` reads back. `neuron_nodes` and
+    `linear_node` are `to_nir`'s own writers of those layers."""
     plan = model.plan
     nodes: dict[str, Any] = {
         "input": nir.Input(input_type={"input": np.array(input_shape)})
@@ -49,7 +44,7 @@ def graph_to_nir(
                 nodes[f"{name}_rec"] = parts["rec"]
                 edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
         elif isinstance(layer, nnx.Linear):
-            nodes[name] = _linear_node(layer)
+            nodes[name] = linear_node(layer)
         else:
             raise TypeError(
                 f"to_nir: graph node {name!r} ({type(layer).__name__}) has no NIR "

@@ -13,7 +13,7 @@ from ._sequential import _as_is, describe
 __all__ = ["Graph"]
 
 
-class Graph(nnx.Module):
+class Graph(frontend.GraphBase, nnx.Module):
     """Layers connected by edges: skip, feedback and several-input connections.
 
     Each node is a layer (a neuron, `nnx.Linear`, a `Sequential`, ...); an
@@ -79,6 +79,9 @@ class Graph(nnx.Module):
     ```
     """
 
+    _describe = staticmethod(describe)
+    _apply_rows = staticmethod(_as_is)
+
     def __init__(
         self,
         nodes: Mapping[str, core.StatefulLayer | Callable[..., Any]],
@@ -87,30 +90,11 @@ class Graph(nnx.Module):
         delayed: Sequence[tuple[str, str]] = (),
         spikes_after_update: bool = False,
     ):
-        self.nodes = nnx.Dict(frontend.graph_nodes("Graph", nodes))
-        self.plan = frontend.plan_graph(
-            "Graph",
-            dict(nodes),
-            edges,
-            delayed,
-            spikes_after_update=spikes_after_update,
-            describe=describe,
-        )
+        self._setup(nodes, edges, delayed, spikes_after_update)
 
-    def initial_state(self, batch_size: int | None, dtype: Any = None) -> dict:
-        """The zero state: a dict with one entry per node.
-
-        Each node's `initial_state` (``None`` for a stateless one), and zeros
-        for each delayed edge's source output (``"<name>@t-1"``)."""
-        return frontend.graph_initial_state(self.plan, self.nodes, batch_size, dtype)
+    def _store_nodes(self, nodes: dict[str, Any]) -> nnx.Dict:
+        return nnx.Dict(nodes)
 
     def __call__(self, x: Array, state: Mapping[str, Any]) -> tuple[Array, dict]:
         """One step of every node; returns ``(out, new_state)``."""
-        return frontend.step_graph(
-            self.plan,
-            self.nodes,
-            x,
-            state,
-            apply_rows=_as_is,
-            check=frontend.layer_checker(self, describe, "Graph"),
-        )
+        return self._step(x, state)
