@@ -50,6 +50,36 @@ history = spyx.optimize.fit(
 )
 print([round(h["train_loss"], 3) for h in history])
 ```
+
+Example (Equinox): the same network, unbatched modules mapped over the
+batch, trained by `compile_fit` as one compiled loop over staged batches.
+
+```python
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+import spyx.fn, spyx.optimize, spyx_eqx
+
+k = jax.random.split(jax.random.key(0), 3)
+model = spyx_eqx.Sequential(
+    eqx.nn.Linear(4, 8, key=k[0]), spyx_eqx.LIF((8,), key=k[1]),
+    eqx.nn.Linear(8, 3, key=k[2]), spyx_eqx.LI((3,)),
+)
+loss = spyx.fn.integral_crossentropy(time_axis=0)
+
+
+def loss_fn(model, x, y):
+    return loss(spyx_eqx.run(model, x)[0], y)
+
+
+X = jnp.ones((2, 10, 16, 4))  # two staged batches of [T, B, 4]
+Y = jnp.zeros((2, 16), jnp.int32)
+model, history = spyx.optimize.compile_fit(
+    model, optax.adam(1e-2), loss_fn, (X, Y), epochs=3
+)
+print(history["train_loss"].shape)  # (3,): one mean loss per epoch
+```
 """
 
 from collections.abc import Callable, Iterable

@@ -122,10 +122,18 @@ def _neurons():
 
 
 def _reference_modules() -> list[str]:
-    """The modules the API reference shows (its ``::: module`` lines)."""
+    """The modules the API reference shows (its ``::: name`` lines name
+    modules, or members of a module, as spyx.core's topic pages do)."""
+    import importlib.util
+
     pages = sorted((DOCS / "reference").glob("*.md"))
     found = [m for p in pages for m in re.findall(r"^::: (\S+)", p.read_text(), re.M)]
-    return list(dict.fromkeys(found))  # spyx.core spans several pages
+    modules = []
+    for name in found:
+        while importlib.util.find_spec(name) is None:
+            name = name.rpartition(".")[0]
+        modules.append(name)
+    return list(dict.fromkeys(modules))  # spyx.core spans several pages
 
 
 def _docstring_examples():
@@ -373,3 +381,70 @@ def test_every_core_name_is_on_a_core_page():
     for page in (DOCS / "reference").glob("core*.md"):
         listed |= set(re.findall(r"^ +- (\w+)$", page.read_text(), re.M))
     assert set(spyx.core.__all__) <= listed, set(spyx.core.__all__) - listed
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    """The site as CI builds it: strict, warnings counted."""
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path_factory.mktemp("site")
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    result = subprocess.run(
+        [str(mkdocs), "build", "--strict", "-d", str(site)],
+        cwd=DOCS.parent,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return site
+
+
+# What a page fetches by itself: scripts, styles, images, fonts, frames.
+_FETCHED = re.compile(
+    r"<(?:script|img|iframe|source|audio|video|embed)\b[^>]*\bsrc=\"([^\"]+)\""
+    r"|<link\b(?![^>]*\brel=\"(?:canonical|alternate|prev|next)\")[^>]*"
+    r"\bhref=\"([^\"]+)\""
+)
+
+
+def test_the_built_site_requests_nothing_outside_itself(built_site):
+    """Offline, every page renders: nothing a page loads (fonts included)
+    comes from another host; links a reader may follow are not loads."""
+    outside = []
+    for page in built_site.rglob("*.html"):
+        for match in _FETCHED.finditer(page.read_text()):
+            url = match.group(1) or match.group(2)
+            if re.match(r"(https?:)?//", url):
+                outside.append(f"{page.relative_to(built_site)}: {url}")
+    for sheet in built_site.rglob("*.css"):
+        for url in re.findall(
+            r"(?:url\(|@import\s)['\"]?((?:https?:)?//[^'\")]+)", sheet.read_text()
+        ):
+            outside.append(f"{sheet.relative_to(built_site)}: {url}")
+    assert not outside, "\n".join(sorted(set(outside))[:20])
+    assert list(built_site.rglob("*.html"))
+
+
+def test_signatures_fit_their_box(built_site):
+    """The reference's signatures are formatted (ruff) and each line fits
+    its box at desktop width (72 columns) without a scrollbar."""
+    import html
+
+    long, count = [], 0
+    for page in (built_site / "reference").rglob("*.html"):
+        boxes = re.findall(
+            r'<div class="doc-signature highlight"><pre>(.*?)</pre>',
+            page.read_text(),
+            re.S,
+        )
+        for box in boxes:
+            count += 1
+            for line in html.unescape(re.sub(r"<[^>]+>", "", box)).splitlines():
+                if len(line) > 72:
+                    long.append(f"{page.parent.name}: {line}")
+    assert count > 100, count
+    assert not long, "\n".join(long)

@@ -350,7 +350,7 @@ LI = NeuronSpec(
 ALIF = NeuronSpec(
     "ALIF",
     alif_step,
-    "th_t = th + T; s = H(V - th_t); V' = b V + x - s th_t; T' = g T + (1 - g) s",
+    "s = H(V - th - T); V' = b V + x - s (th + T); T' = g T + (1-g) s",
     decays=("beta", "gamma"),
     state_parts=("V", "T"),
     sequence=alif_sequence,
