@@ -296,9 +296,21 @@ def _run(
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
     if isinstance(state, eqx.nn.State):  # Equinox's own state: step by step
         if execution.layerwise or execution.chunk is not None:
+            members = getattr(model, "layers", None) or getattr(model, "nodes", {})
+            if isinstance(members, dict):
+                members = members.values()
+            holders = [
+                type(a).__name__
+                for a in members
+                if _is_eqx_stateful(a) and getattr(a, "spec", None) is None
+            ]
             raise ValueError(
-                f"{layer}: with an eqx.nn.State the model runs step by step; pass "
-                f"the array state (model.initial_state()) to run it layer-wise."
+                f"{layer}: with an eqx.nn.State (held by "
+                f"{', '.join(dict.fromkeys(holders)) or 'the model'}) the model runs "
+                f"step by step, one example per call (for eqx.nn.BatchNorm: inside "
+                f"jax.vmap(..., axis_name='batch')); leave `layerwise` and `chunk` "
+                f"unset, or pass the array state (model.initial_state()) of a model "
+                f"without Equinox stateful layers to run it layer-wise."
             )
         outs, final = frontend.run_model(
             model,

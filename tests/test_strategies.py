@@ -60,11 +60,6 @@ def test_an_open_choice_follows_the_shape(neuron, batch, hidden, training, infer
         "layerwise",
         100,
     )
-    # a model that cannot run in chunks is not chunked by the open choice
-    open_plan = frontend.Execution().plan(
-        "run", shape, layers, chunkable=False, differentiated=False
-    )
-    assert open_plan[0] != "chunked"
 
 
 def test_the_default_run_is_differentiated_like_the_explicit_choice():

@@ -300,7 +300,6 @@ class Execution:
         xs_shape: tuple[int, ...],
         layers: Sequence[Any] | None = None,
         batch_ndim: int = 1,
-        chunkable: bool = True,
         differentiated: bool = True,
     ) -> tuple[str, int]:
         """The strategy and the chunk length (the whole sequence unless chunked).
@@ -308,7 +307,6 @@ class Execution:
         The strategy is ``"layerwise"``, ``"chunked"`` or ``"stepwise"``;
         `layers` is a `Sequential`'s chain (``None``: any other model, which
         only steps), `batch_ndim` the number of batch axes of `xs`, and
-        `chunkable` false for a model that cannot run in chunks, and
         `differentiated` whether the run is being differentiated (a training
         step) or not (inference).
 
@@ -320,12 +318,6 @@ class Execution:
         if layers is None or self.layerwise is False:
             return "stepwise", T
         if self.chunk is not None:
-            if not chunkable:
-                raise ValueError(
-                    f"{layer}: the model holds random state that advances in place "
-                    f"(an nnx.Dropout's `rngs`), which cannot run in chunks; leave "
-                    f"`chunk` unset."
-                )
             return ("chunked", self.chunk) if self.chunk < T else ("layerwise", T)
         if self.layerwise is None:
             if self.checkpoint is not None:
@@ -333,8 +325,6 @@ class Execution:
             strategy, chunk = choose_strategy(
                 layers, xs_shape, batch_ndim, differentiated
             )
-            if strategy == "chunked" and not chunkable:
-                return "layerwise", T
             return strategy, chunk or T
         return "layerwise", T
 
@@ -399,8 +389,8 @@ def run_model(
     apply_rows: Callable[..., Callable[[Array], Array]] | None = None,
     key: Any = None,
     check: Callable[[int, Array], None] | None = None,
-    chunkable: bool = True,
     differentiated: bool = True,
+    default_batch_ndim: int = 0,
 ) -> tuple[Any, Any]:
     """The `run` of both front ends.
 
@@ -418,9 +408,10 @@ def run_model(
     model stepped as a whole is called as ``model(x_t, state, key=k_t)`` if
     it takes a key. `check` is passed to the layer-wise runners (a
     `Sequential` checks its layers' inputs itself when stepped).
-    `chunkable` is false for a model that cannot run in chunks (NNX random
-    state), `differentiated` false for an inference-only run (see
-    `under_differentiation`).
+    `differentiated` is false for an inference-only run (see
+    `under_differentiation`), and `default_batch_ndim` the number of batch
+    axes of a step's input when no layer's state says (a chain of stateless
+    layers).
 
     Example: ``outs, final = run_model(neuron, xs, None, layer="run", batch_size=B)``.
     """
@@ -440,13 +431,15 @@ def run_model(
     if sequential:
         check_sequential_state(model.layers, state)
         layers = model.layers
-        batch_ndim = sequential_batch_ndim(layers, state)
+        batch_ndim = sequential_batch_ndim(layers, state, default_batch_ndim)
     elif graph:
         check_graph_state(model.plan, model.nodes, state)
         layers = [model.nodes[n] for n in model.plan.names]
-        batch_ndim = graph_batch_ndim(model.plan, model.nodes, state)
+        batch_ndim = graph_batch_ndim(
+            model.plan, model.nodes, state, default_batch_ndim
+        )
     strategy, chunk = ex.plan(
-        layer, tuple(xs.shape), layers, batch_ndim, chunkable, differentiated
+        layer, tuple(xs.shape), layers, batch_ndim, differentiated
     )
     if strategy != "stepwise" and graph:
         return _run_graph(
@@ -457,7 +450,9 @@ def run_model(
             "batch_ndim": batch_ndim,
             "apply_rows": apply_rows or (lambda layer: layer),
             "unroll": ex.unroll,
-            "keys": None if key is None else _layerwise_keys(key, model, xs, state),
+            "keys": None
+            if key is None
+            else row_keys(key, model.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim]),
             "check": check,
         }
         if strategy == "chunked":
@@ -550,8 +545,3 @@ def _run_graph(
         check=check,
         **options,
     )
-
-
-def _layerwise_keys(key: Any, model: Any, xs: Array, state: Any) -> list[Any]:
-    batch_ndim = sequential_batch_ndim(model.layers, state)
-    return row_keys(key, model.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim])

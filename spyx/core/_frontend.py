@@ -16,7 +16,7 @@ from ._execution import (
     step_layers,
     with_burnin,
 )
-from ._graph import GraphBase, GraphPlan
+from ._graph import GraphBase, GraphPlan, step_graph
 from ._inputs import (
     ExampleShape,
     batch_from_input,
@@ -95,6 +95,7 @@ __all__ = [
     "sequential_batch_ndim",
     "shape_argument",
     "show_shape",
+    "step_graph",
     "step_layers",
     "sum_pool_axes",
     "takes_key",

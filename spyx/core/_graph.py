@@ -77,6 +77,7 @@ class GraphBase:
 
     nodes: Any
     plan: "GraphPlan"
+    _default_batch_ndim = 0  # batch axes of `x` when no node's state says
 
     @staticmethod
     def _describe(layer: Any) -> tuple | None:
@@ -120,6 +121,7 @@ class GraphBase:
             apply_rows=self._apply_rows,
             key=key,
             check=layer_checker(self, self._describe, "Graph"),
+            default_batch_ndim=self._default_batch_ndim,
         )
 
 
@@ -550,15 +552,18 @@ def check_graph_state(plan: GraphPlan, layers: Mapping[str, Any], state: Any) ->
             )
 
 
-def graph_batch_ndim(plan: GraphPlan, layers: Mapping[str, Any], state: Any) -> int:
-    """The number of batch axes of a graph's state."""
+def graph_batch_ndim(
+    plan: GraphPlan, layers: Mapping[str, Any], state: Any, default: Any = 0
+) -> Any:
+    """The number of batch axes of a graph's state; `default` when no node
+    says (a graph of stateless layers: the front end's convention)."""
     for n in plan.names:
         ndim = state_batch_ndim(layers[n], state[n])
         if ndim is not None:
             return ndim
     for source, shape in plan.out_shapes:
         return state[previous_key(source)].ndim - len(shape)
-    return 0
+    return default
 
 
 # ------------------------------------------------------------------- steps
@@ -666,6 +671,7 @@ def step_graph(
     apply_rows: Callable[..., Callable[[Array], Array]],
     key: Array | None = None,
     check: Callable[[str, Array], None] | None = None,
+    default_batch_ndim: int = 0,
 ) -> tuple[Array, dict[str, Any]]:
     """One time step of a graph (a `Graph`'s call), its state checked first.
 
@@ -674,14 +680,15 @@ def step_graph(
     nodes take their inputs and update. A delayed edge reads its source's
     previous output from the state. With `key`, the nodes that take one get
     ``split(key, len(nodes))[i]`` (per example for a stateless one), as
-    `Sequential` does.
+    `Sequential` does. `default_batch_ndim` is the number of batch axes of
+    `x` when no node's state says (a graph of stateless layers).
 
     Returns:
         ``(out, new_state)``: `out` is the sum of the edges into
             ``"output"``.
     """
     check_graph_state(plan, layers, state)
-    batch_ndim = graph_batch_ndim(plan, layers, state)
+    batch_ndim = graph_batch_ndim(plan, layers, state, default_batch_ndim)
     names = plan.names
     node_keys = layer_keys(key, [layers[n] for n in names])
     batch = tuple(x.shape[:batch_ndim])

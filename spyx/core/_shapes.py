@@ -181,11 +181,13 @@ def check_sequential_state(layers: Any, state: Any) -> None:
             )
 
 
-def sequential_batch_ndim(layers: Any, state: Any) -> int:
+def sequential_batch_ndim(layers: Any, state: Any, default: int = 0) -> int:
     """The number of batch axes of a Sequential's state.
 
     Batch axes of a `Sequential`'s state, read off its first layer that
-    states its per-example `state_shape` (a nested `Sequential` is searched).
+    states its per-example `state_shape` (a nested `Sequential` is searched);
+    `default` when none does (a chain of stateless layers: the front end's
+    convention, one batch axis in `spyx.nn`, none in `spyx_eqx`).
 
     Example:
 
@@ -196,11 +198,16 @@ def sequential_batch_ndim(layers: Any, state: Any) -> int:
     sequential_batch_ndim(model.layers, model.initial_state(32))  # 1
     ```
     """
+    ndim = _chain_batch_ndim(layers, state)
+    return default if ndim is None else ndim
+
+
+def _chain_batch_ndim(layers: Any, state: Any) -> int | None:
     for layer, s in zip(layers, state, strict=True):
         ndim = state_batch_ndim(layer, s)
         if ndim is not None:
             return ndim
-    return 0
+    return None
 
 
 def state_batch_ndim(layer: Any, state: Any) -> int | None:
@@ -211,12 +218,15 @@ def state_batch_ndim(layer: Any, state: Any) -> int | None:
     """
     if state is None:
         return None
+    inner = getattr(layer, "state_batch_ndim", None)
+    if callable(inner):  # a layer that counts its own state's batch axes
+        return inner(state)
     if isinstance(layer, Container) and isinstance(state, list | tuple):
-        return sequential_batch_ndim(layer.layers, state)
+        return _chain_batch_ndim(layer.layers, state)
     if isinstance(layer, GraphContainer) and isinstance(state, dict):
         from ._graph import graph_batch_ndim
 
-        return graph_batch_ndim(layer.plan, layer.nodes, state)
+        return graph_batch_ndim(layer.plan, layer.nodes, state, default=None)
     per_example = getattr(layer, "state_shape", None)
     if isinstance(per_example, tuple) and hasattr(state, "ndim"):
         return state.ndim - len(per_example)

@@ -81,6 +81,7 @@ class Graph(frontend.GraphBase, nnx.Module):
 
     _describe = staticmethod(describe)
     _apply_rows = staticmethod(_as_is)
+    _default_batch_ndim = 1
 
     def __init__(
         self,

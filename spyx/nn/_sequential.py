@@ -10,6 +10,7 @@ from jax import Array
 
 from .. import core
 from ..core import _frontend as frontend
+from ._threaded import Threaded, holds_variables, thread, unthread
 
 __all__ = ["Sequential", "run"]
 
@@ -43,15 +44,23 @@ class Sequential(nnx.Sequential):
 
     def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list[Any]]:  # type: ignore[override]
         """Apply every layer in order; returns ``(out, new_state)``."""
-        frontend.check_sequential_state(self.layers, state)
-        return frontend.step_layers(
-            self.layers,
-            x,
-            state,
-            batch_ndim=frontend.sequential_batch_ndim(self.layers, state),
-            apply_rows=_as_is,
-            check=frontend.check_chain_inputs(self.layers, describe),
-        )
+        return _step_chain(self.layers, x, state, self.layers)
+
+
+def _step_chain(
+    layers: Sequence[Any], x: Array, state: Sequence[Any], named: Sequence[Any]
+) -> tuple[Array, list[Any]]:
+    """One step of a chain (`named`: the layers the checks' messages name).
+    `x` has one batch axis unless a layer's state says otherwise."""
+    frontend.check_sequential_state(layers, state)
+    return frontend.step_layers(
+        layers,
+        x,
+        state,
+        batch_ndim=frontend.sequential_batch_ndim(layers, state, 1),
+        apply_rows=_as_is,
+        check=frontend.check_chain_inputs(named, describe),
+    )
 
 
 def run(
@@ -201,40 +210,35 @@ def _run(
             f"shape {frontend.show_shape(want)}, got {tuple(x.shape)}: there is no "
             f"batch axis. For one example pass x[:, None]."
         )
-    sequential = isinstance(model, Sequential)
     frontend.check_model_input(layer, model, x, describe, "[Time, Batch, ...]")
     if want is not None and state is not None:
         frontend.batch_from_input(layer, model, x, state, want, None)
+    differentiated = frontend.under_differentiation(
+        (nnx.state(model) if isinstance(model, nnx.Module) else None, x, state)
+    )
+    runnable, state, finish = _threaded(model, x, state)
     outs, final = frontend.run_model(
-        model,
+        runnable,
         x,
         state,
         layer=layer,
         batch_size=x.shape[1],
-        sequential=sequential,
+        sequential=isinstance(runnable, Sequential | _ChainView),
         apply_rows=_as_is,
         execution=execution,
-        chunkable=_chunkable(model),
-        differentiated=frontend.under_differentiation(
-            (nnx.state(model) if isinstance(model, nnx.Module) else None, x, state)
-        ),
+        differentiated=differentiated,
         check=frontend.layer_checker(model, describe, f"{layer}:"),
+        default_batch_ndim=1,
     )
-    return frontend.from_time_major(outs, batch_major), final
-
-
-def _chunkable(model: Any) -> bool:
-    """NNX random state (a dropout's `rngs`) advances in place, which a loop
-    over chunks cannot carry; a plain function has none."""
-    if not isinstance(model, nnx.Module):
-        return True
-    return not jax.tree.leaves(nnx.state(model, nnx.RngState))
+    return frontend.from_time_major(outs, batch_major), finish(final)
 
 
 def describe(layer: Any) -> frontend.ExampleShape | None:
     """The per-example input shape of a Flax layer: ``(in_features,)`` for
     `nnx.Linear`, ``(*, ..., in_features)`` (channels last) for `nnx.Conv`;
     ``None`` for any other layer (not checked)."""
+    if isinstance(layer, Threaded):
+        return frontend.expected_input(layer.layer, describe)
     if isinstance(layer, nnx.Linear):
         return (layer.in_features,)
     if isinstance(layer, nnx.Conv):
@@ -245,3 +249,61 @@ def describe(layer: Any) -> frontend.ExampleShape | None:
 def _as_is(layer: Any) -> Any:
     """NNX layers take any leading batch axes: apply them unchanged."""
     return layer
+
+
+class _ChainView:
+    """A `Sequential`'s chain with its `Threaded` layers, as `run` steps it."""
+
+    def __init__(self, layers: list[Any], named: Sequence[Any]):
+        self.layers, self.named = layers, named
+
+    def __call__(self, x: Array, state: Sequence[Any]) -> tuple[Array, list[Any]]:
+        return _step_chain(self.layers, x, state, self.named)
+
+
+class _GraphView(frontend.GraphBase):
+    """A `Graph`'s nodes with its `Threaded` layers, as `run` steps it."""
+
+    _describe = staticmethod(describe)
+    _apply_rows = staticmethod(_as_is)
+    _default_batch_ndim = 1
+
+    def __init__(self, plan: frontend.GraphPlan, nodes: dict[str, Any], named: Any):
+        self.plan, self.nodes, self.named = plan, nodes, named
+
+    def __call__(self, x: Array, state: Any) -> tuple[Array, dict]:
+        return frontend.step_graph(
+            self.plan,
+            self.nodes,
+            x,
+            state,
+            apply_rows=_as_is,
+            check=frontend.layer_checker(self.named, describe, "Graph"),
+            default_batch_ndim=1,
+        )
+
+
+def _threaded(model: Any, x: Array, state: Any) -> tuple[Any, Any, Callable]:
+    """The model as `run` hands it to the core: layers that hold variables
+    other than parameters (`nnx.Dropout`'s RNG state, `nnx.BatchNorm`'s
+    statistics, ...) become `Threaded` twins that carry them in the state.
+    Returns ``(runnable, state, finish)``; ``finish(final_state)`` gives the
+    user's final state and writes the variables back into the layers."""
+    chain = isinstance(model, Sequential)
+    graph = isinstance(model, frontend.GraphBase)
+    parts = list(model.layers) if chain else dict(model.nodes) if graph else None
+    members = parts.values() if isinstance(parts, dict) else parts or ()
+    if not any(holds_variables(layer) for layer in members):
+        if parts is not None or not holds_variables(model):
+            return model, state, lambda final: final
+    if state is None:
+        state = frontend.initial_state_of(model, x.shape[1], core.state_dtype(x.dtype))
+    if parts is None:
+        twin = Threaded(model)
+        return twin, (state, twin.variables), lambda final: unthread([twin], [final])[0]
+    twins, state = thread(parts, state)
+    if chain:
+        view: Any = _ChainView(twins, model.layers)
+    else:
+        view = _GraphView(model.plan, twins, model)
+    return view, state, lambda final: unthread(twins, final)

@@ -1,0 +1,98 @@
+"""NNX layers whose own variables change as they run, inside `run`'s scans.
+
+An `nnx.Dropout` advances its RNG counter at every call, an `nnx.BatchNorm`
+in training mode updates its batch statistics: NNX writes those variables
+in place, which a `jax.lax.scan` body (one step of `run`) may not do to a
+module built outside it. `run` therefore hands the core a `Threaded` twin of
+each such layer: a pure stateful layer whose state is the layer's own state
+and its variables, rebuilt from them at every step (`nnx.merge`) and read
+back after it, as `nnx.scan` would carry them. After the run the variables
+the layer reached are written back into it (`nnx.update`).
+
+A threaded layer runs step by step in every execution (it is stateful to
+the core), so what it computes per step (a dropout mask, batch statistics
+over the step's examples, each update of the running averages) is what
+stepping the model by hand computes.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from flax import nnx
+from jax import Array
+
+from .. import core
+from ..core import _frontend as frontend
+
+__all__ = ["Threaded", "holds_variables", "thread", "unthread"]
+
+_OWN = nnx.Not(nnx.Param)  # what a layer carries besides its parameters
+
+
+def holds_variables(layer: Any) -> bool:
+    """Whether an NNX layer holds variables other than parameters (RNG
+    state, batch statistics, ...); spyx's own layers hold none."""
+    if not isinstance(layer, nnx.Module):
+        return False
+    return bool(nnx.to_flat_state(nnx.state(layer, _OWN)))
+
+
+class Threaded:
+    """`layer` as a pure stateful layer whose state is ``(layer_state,
+    variables)``; `layer_state` is ``None`` for a stateless layer."""
+
+    def __init__(self, layer: Any):
+        self.layer = layer
+        self.stateful = core.is_stateful(layer)
+        self.graphdef, self.params, self.variables = nnx.split(layer, nnx.Param, _OWN)
+
+    def initial_state(self, batch_size: int | None, dtype: Any = None) -> tuple:
+        inner = frontend.initial_state_of(self.layer, batch_size, dtype)
+        return inner, self.variables
+
+    def state_batch_ndim(self, state: Any) -> int | None:
+        """Batch axes of the layer's own state (see `state_batch_ndim`)."""
+        from ..core._shapes import state_batch_ndim
+
+        return state_batch_ndim(self.layer, state[0])
+
+    def __call__(self, x: Array, state: tuple, key: Any = None) -> tuple:
+        inner, variables = state
+        layer = nnx.merge(self.graphdef, self.params, variables)
+        if not self.stateful:
+            out = layer(x)
+        elif key is None:
+            out, inner = layer(x, inner)
+        else:
+            out, inner = layer(x, inner, key=key)
+        return out, (inner, nnx.state(layer, _OWN))
+
+
+def thread(layers: Mapping[Any, Any] | list, state: Any) -> tuple[Any, Any]:
+    """Each layer that `holds_variables` as its `Threaded` twin, with its
+    state entry paired with its variables; the others as they are."""
+    items = layers.items() if isinstance(layers, Mapping) else enumerate(layers)
+    twins, states = {}, {}
+    for k, layer in items:
+        if holds_variables(layer):
+            twins[k] = Threaded(layer)
+            states[k] = (state[k], twins[k].variables)
+        else:
+            twins[k], states[k] = layer, state[k]
+    if isinstance(layers, Mapping):
+        return twins, {**state, **states}
+    return [twins[i] for i in range(len(layers))], [
+        states[i] for i in range(len(layers))
+    ]
+
+
+def unthread(twins: Mapping[Any, Any] | list, state: Any) -> Any:
+    """The state without the threaded variables, which are written back
+    into their layers (`nnx.update`)."""
+    items = twins.items() if isinstance(twins, Mapping) else enumerate(twins)
+    out = dict(state) if isinstance(twins, Mapping) else list(state)
+    for k, twin in items:
+        if isinstance(twin, Threaded):
+            out[k], variables = state[k]
+            nnx.update(twin.layer, variables)
+    return out
