@@ -67,6 +67,8 @@ def describe(model: nnx.Module) -> dict[str, str]:
         for name, value in vars(module).items():
             if name.startswith("_") or isinstance(value, nnx.Variable | nnx.Module):
                 continue
+            if name in frontend.MODE_SETTINGS:  # train / eval: not architecture
+                continue
             # of the callables, only a neuron's spike function is part of the
             # model (e.g. "superspike(k=25.0)"); others are initialisers
             text = (
@@ -81,9 +83,23 @@ def describe(model: nnx.Module) -> dict[str, str]:
     for path, var in nnx.to_flat_state(nnx.state(model)):
         value = var.get_value() if hasattr(var, "get_value") else var[...]
         out["/".join(map(str, path))] = (
-            f"{type(var).__name__} {np.dtype(value.dtype).name}{list(np.shape(value))}"
+            f"{type(var).__name__} {_dtype_name(value)}{list(np.shape(value))}"
         )
     return out
+
+
+def _is_key(value: Any) -> bool:
+    """A typed PRNG key array (an `nnx.Rngs` stream's key)."""
+    return hasattr(value, "dtype") and jnp.issubdtype(value.dtype, jax.dtypes.prng_key)
+
+
+def _dtype_name(value: Any) -> str:
+    return str(value.dtype) if _is_key(value) else np.dtype(value.dtype).name
+
+
+def _storable(tree: Any) -> Any:
+    """Typed PRNG keys as their raw key data (uint32), which Orbax stores."""
+    return jax.tree.map(lambda v: jax.random.key_data(v) if _is_key(v) else v, tree)
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -149,7 +165,7 @@ def save(path: str | os.PathLike, model: nnx.Module) -> Path:
         if p.exists():
             shutil.rmtree(p)
     checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(tmp, nnx.to_pure_dict(nnx.state(model)))
+    checkpointer.save(tmp, _storable(nnx.to_pure_dict(nnx.state(model))))
     checkpointer.wait_until_finished()
     manifest = {"files": _digests(tmp), "model": describe(model)}
     with open(tmp / MANIFEST, "w") as f:
@@ -192,7 +208,8 @@ def restore(path: str | os.PathLike, model: nnx.Module) -> nnx.Module:
             f"was restored."
         ) from err
     state = nnx.state(model)
-    target = _flat(nnx.to_pure_dict(state))
+    typed = _flat(nnx.to_pure_dict(state))
+    target = _flat(_storable(nnx.to_pure_dict(state)))
     missing = sorted(set(target) - set(loaded))
     extra = sorted(set(loaded) - set(target))
     if missing or extra:
@@ -212,7 +229,14 @@ def restore(path: str | os.PathLike, model: nnx.Module) -> nnx.Module:
                 f"{list(np.shape(got))} in the checkpoint but the model expects "
                 f"{np.asarray(want).dtype}{list(np.shape(want))}."
             )
-    values = {k: jnp.asarray(loaded[k]) for k in target}
+    values = {
+        k: jax.random.wrap_key_data(
+            jnp.asarray(loaded[k]), impl=jax.random.key_impl(typed[k])
+        )
+        if _is_key(typed[k])
+        else jnp.asarray(loaded[k])
+        for k in target
+    }
     pure = nnx.to_pure_dict(state)
     leaves_paths = nnx.traversals.flatten_mapping(pure)
     rebuilt = nnx.traversals.unflatten_mapping(

@@ -133,7 +133,9 @@ class SolverImpl(NamedTuple):
 Solver = Callable[[Callable[[Any, tuple], jax.Array], Any], SolverImpl]
 """A solver builder, ``(loss_flat, params0) -> SolverImpl``: `compile_fit`
 hands it the loss as a function of the parameters and a batch,
-``loss_flat(params, batch) -> scalar``, and the initial parameters."""
+``loss_flat(params, batch) -> scalar``, and the initial parameters. A solver
+passes each batch it is given to `loss_flat` as it is (it also carries the
+model's variables other than parameters)."""
 
 
 def _is_nnx(model: Any) -> bool:
@@ -416,19 +418,37 @@ def compile_fit(
     train_data = _staged("train_data", train_data)
     if eval_data is not None:
         eval_data = _staged("eval_data", eval_data)
+    # An NNX model's other variables (a dropout's RNG state, batch
+    # statistics) are carried from step to step: the solver sees them as
+    # part of each batch, ``(variables, *batch)``, and they advance once per
+    # step as one forward pass of the loss on that batch moves them.
     if _is_nnx(model):
-        graphdef, params0, rest = nnx.split(model, nnx.Param, ...)
+        graphdef, params0, variables0 = nnx.split(model, nnx.Param, ...)
 
-        def rebuild(params: Any) -> Any:
-            return nnx.merge(graphdef, params, rest)
+        def rebuild(params: Any, variables: Any) -> Any:
+            # fresh Variables, owned by the trace that runs the loss (which
+            # mutates them): not the carry's, made by an outer scan
+            return nnx.merge(graphdef, params, jax.tree.map(lambda v: v, variables))
+
+        def advance(params: Any, variables: Any, batch: tuple) -> Any:
+            moved = rebuild(params, variables)
+            loss_fn(moved, *batch)
+            return nnx.state(moved, nnx.Not(nnx.Param))
     else:
         params0, static = eqx.partition(model, eqx.is_inexact_array)
+        variables0 = None
 
-        def rebuild(params: Any) -> Any:
+        def rebuild(params: Any, variables: Any) -> Any:
             return eqx.combine(params, static)
 
+        def advance(params: Any, variables: Any, batch: tuple) -> Any:
+            return variables
+
+    moving = bool(jax.tree.leaves(variables0))
+
     def loss_flat(params: Any, batch: tuple) -> jax.Array:
-        return loss_fn(rebuild(params), *batch)
+        variables, *data = batch
+        return loss_fn(rebuild(params, variables), *data)
 
     if isinstance(solver, optax.GradientTransformation):
         solver = backprop(solver)
@@ -439,23 +459,26 @@ def compile_fit(
         init_key, loop_key = jax.random.split(key)
 
         def step(carry: tuple, batch: tuple) -> tuple:
-            state, key = carry
+            state, key, variables = carry
             key, sub = jax.random.split(key)
-            state, metric = impl.step(state, batch, sub)
-            return (state, key), metric
+            before = impl.get_params(state)
+            state, metric = impl.step(state, (variables, *batch), sub)
+            if moving:
+                variables = advance(before, variables, batch)
+            return (state, key, variables), metric
 
         def epoch(carry: tuple, _: Any) -> tuple:
             carry, metrics = jax.lax.scan(step, carry, train_data)
             record = {"train_loss": jnp.mean(metrics)}
             if eval_data is not None:
-                trained = rebuild(impl.get_params(carry[0]))
+                trained = rebuild(impl.get_params(carry[0]), carry[2])
                 scores = jax.lax.map(lambda b: metric_fn(trained, *b), eval_data)
                 record["eval_metric"] = jnp.mean(scores)
             return carry, record
 
-        carry = (impl.init(init_key), loop_key)
-        (state, _), history = jax.lax.scan(epoch, carry, None, length=epochs)
-        return impl.get_params(state), history
+        carry = (impl.init(init_key), loop_key, variables0)
+        (state, _, variables), history = jax.lax.scan(epoch, carry, None, length=epochs)
+        return impl.get_params(state), variables, history
 
-    params, history = run(jax.random.key(0) if key is None else key)
-    return rebuild(params), history
+    params, variables, history = run(jax.random.key(0) if key is None else key)
+    return rebuild(params, variables), history

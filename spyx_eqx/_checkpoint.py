@@ -45,6 +45,8 @@ def describe(model: Any) -> dict[str, str]:
             fields = dataclasses.fields(obj)
             settings, children = [], []
             for f in fields:
+                if f.name in frontend.MODE_SETTINGS:  # inference mode
+                    continue
                 value = getattr(obj, f.name, None)
                 if value is None and f.default is None:
                     continue  # left at its default (PSU_LIF's `reset`)
@@ -72,6 +74,11 @@ def describe(model: Any) -> dict[str, str]:
 
     walk(model, "")
     return out
+
+
+def _is_mode(path: tuple) -> bool:
+    last = path[-1] if path else None
+    return getattr(last, "name", None) in frontend.MODE_SETTINGS
 
 
 def save(path: str | os.PathLike, model: Any) -> Path:
@@ -145,6 +152,10 @@ def restore(path: str | os.PathLike, like: Any) -> Any:
         raise ValueError(
             f"restore: the file at {path} does not fit this model ({err})."
         ) from err
+    # the mode (eqx.nn.inference_mode) is `like`'s, not the file's
+    restored = jax.tree_util.tree_map_with_path(
+        lambda path, want, got: want if _is_mode(path) else got, like, restored
+    )
     pairs = zip(
         jax.tree_util.tree_leaves_with_path(like),
         jax.tree.leaves(restored),

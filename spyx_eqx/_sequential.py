@@ -107,6 +107,7 @@ class Sequential(eqx.nn.StatefulLayer):
 
     def initial_state(self, batch_size: int | None = None, dtype: Any = None) -> list:
         """One entry per layer: its `initial_state`, or ``None``."""
+        frontend.batch_shape("Sequential", batch_size)  # a positive int or None
         return [
             frontend.initial_state_of(layer, batch_size, dtype) for layer in self.layers
         ]

@@ -379,7 +379,7 @@ def test_every_core_name_is_on_a_core_page():
 
     listed = set()
     for page in (DOCS / "reference").glob("core*.md"):
-        listed |= set(re.findall(r"^ +- (\w+)$", page.read_text(), re.M))
+        listed |= set(re.findall(r"^::: spyx\.core\.(\w+)$", page.read_text(), re.M))
     assert set(spyx.core.__all__) <= listed, set(spyx.core.__all__) - listed
 
 

@@ -25,6 +25,7 @@ from jax import Array
 
 from ._graph import (
     check_graph_state,
+    current_plan,
     graph_batch_ndim,
     graph_row_keys,
     run_graph_layerwise,
@@ -433,11 +434,10 @@ def run_model(
         layers = model.layers
         batch_ndim = sequential_batch_ndim(layers, state, default_batch_ndim)
     elif graph:
-        check_graph_state(model.plan, model.nodes, state)
-        layers = [model.nodes[n] for n in model.plan.names]
-        batch_ndim = graph_batch_ndim(
-            model.plan, model.nodes, state, default_batch_ndim
-        )
+        plan = current_plan(model)
+        check_graph_state(plan, model.nodes, state)
+        layers = [model.nodes[n] for n in plan.names]
+        batch_ndim = graph_batch_ndim(plan, model.nodes, state, default_batch_ndim)
     strategy, chunk = ex.plan(
         layer, tuple(xs.shape), layers, batch_ndim, differentiated
     )
@@ -522,7 +522,7 @@ def _run_graph(
     check: Any,
 ) -> tuple[Array, Any]:
     """A graph layer-wise (`run_graph_layerwise`) or in chunks."""
-    plan, nodes = model.plan, model.nodes
+    plan, nodes = current_plan(model), model.nodes
     batch = tuple(xs.shape[1 : 1 + batch_ndim])
     keys = None if key is None else graph_row_keys(key, plan, nodes, len(xs), batch)
     options = {"batch_ndim": batch_ndim, "apply_rows": apply_rows or (lambda f: f)}

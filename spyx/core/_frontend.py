@@ -16,7 +16,7 @@ from ._execution import (
     step_layers,
     with_burnin,
 )
-from ._graph import GraphBase, GraphPlan, step_graph
+from ._graph import GraphBase, GraphPlan, current_plan, step_graph
 from ._inputs import (
     ExampleShape,
     batch_from_input,
@@ -39,7 +39,7 @@ from ._layer import (
     random_description,
     threshold_of,
 )
-from ._manifest import compare_descriptions, describe_value, digest
+from ._manifest import MODE_SETTINGS, compare_descriptions, describe_value, digest
 from ._pool import population_code, sum_pool_axes
 from ._protocols import Container, GraphContainer
 from ._scan import from_time_major, initial_state_of, to_time_major
@@ -55,6 +55,7 @@ from ._shapes import (
 )
 
 __all__ = [
+    "MODE_SETTINGS",
     "Container",
     "Execution",
     "GraphContainer",
@@ -72,6 +73,7 @@ __all__ = [
     "check_not_empty",
     "check_recurrent_shape",
     "check_sequential_state",
+    "current_plan",
     "compare_descriptions",
     "layer_checker",
     "output_shape",

@@ -37,7 +37,7 @@ from ._keys import example_keys, layer_keys, row_keys
 from ._protocols import is_stateful
 from ._rows import apply_stateless
 from ._scan import initial_state_of, scan_layer, time_scan
-from ._shapes import state_batch_ndim
+from ._shapes import batch_shape, state_batch_ndim
 from ._table import NEURONS
 
 _BUILT_IN = set(NEURONS)  # their flag is tested against their steps
@@ -48,6 +48,7 @@ __all__ = [
     "GraphBase",
     "GraphPlan",
     "check_graph_state",
+    "current_plan",
     "graph_batch_ndim",
     "graph_initial_state",
     "graph_nodes",
@@ -110,11 +111,11 @@ class GraphBase:
 
         Each node's `initial_state` (``None`` for a stateless one), and zeros
         for each delayed edge's source output (``"<name>@t-1"``)."""
-        return graph_initial_state(self.plan, self.nodes, batch_size, dtype)
+        return graph_initial_state(current_plan(self), self.nodes, batch_size, dtype)
 
     def _step(self, x: Array, state: Any, key: Array | None = None) -> tuple:
         return step_graph(
-            self.plan,
+            current_plan(self),
             self.nodes,
             x,
             state,
@@ -192,6 +193,8 @@ class GraphPlan:
             the whole sequence at once, a cyclic group step by step.
         out_shapes: each delayed source's output shape (one example).
         spikes_after_update: as given to `plan_graph`.
+        kinds: what the plan read off each node (`node_kinds`); a graph
+            whose nodes no longer fit it is planned again (`current_plan`).
     """
 
     label: str
@@ -204,6 +207,7 @@ class GraphPlan:
     components: tuple[tuple[str, ...], ...]
     out_shapes: tuple[tuple[str, tuple[int, ...]], ...]
     spikes_after_update: bool = False
+    kinds: tuple = ()
 
     def sources(self, name: str) -> tuple[tuple[str, bool], ...]:
         """``(source, delayed)`` for each edge into `name`, in edge order."""
@@ -467,6 +471,38 @@ def plan_graph(
         components=tuple(_components(names, edge_list)),
         out_shapes=tuple(out_shapes),
         spikes_after_update=bool(spikes_after_update),
+        kinds=node_kinds(layers),
+    )
+
+
+def node_kinds(layers: Mapping[str, Any]) -> tuple:
+    """What a plan depends on, per node: its type, whether its output comes
+    from its state (`output_from_state`) and its output shape."""
+    return tuple(
+        (n, type(layer), output_from_state(layer), output_shape(layer))
+        for n, layer in layers.items()
+    )
+
+
+def current_plan(graph: Any) -> GraphPlan:
+    """A graph's plan for the nodes it holds now.
+
+    The plan a graph was built with, or, after its nodes were swapped (an
+    `eqx.tree_at`, an assignment to ``graph.nodes[name]``) for nodes of
+    another kind, a new plan for the same edges, checked as when built (a
+    swap that leaves a cycle without order, or edges whose shapes no longer
+    fit, is refused naming the edge)."""
+    plan = graph.plan
+    nodes = {n: graph.nodes[n] for n in plan.names}
+    if node_kinds(nodes) == plan.kinds:
+        return plan
+    return plan_graph(
+        plan.label,
+        nodes,
+        plan.edges,
+        plan.delayed,
+        spikes_after_update=plan.spikes_after_update,
+        describe=getattr(graph, "_describe", None),
     )
 
 
@@ -515,8 +551,8 @@ def graph_initial_state(
 ) -> dict[str, Any]:
     """One entry per node (its `initial_state`, ``None`` if stateless), and
     zeros for each delayed source's previous output (``"<name>@t-1"``)."""
+    batch = () if batch_size is None else batch_shape(plan.label, batch_size)
     state = {n: initial_state_of(layers[n], batch_size, dtype) for n in plan.names}
-    batch = () if batch_size is None else (int(batch_size),)
     for source, shape in plan.out_shapes:
         state[previous_key(source)] = jnp.zeros(
             (*batch, *shape), jnp.float32 if dtype is None else dtype

@@ -60,8 +60,9 @@ def expected_input(layer: Any, describe: Describe) -> ExampleShape | None:
 
 def output_shape(layer: Any) -> ExampleShape | None:
     """One example's output shape where a layer says it: a neuron's
-    `hidden_shape`, a linear layer's ``(out_features,)``, a chain's last
-    layer's; else ``None``."""
+    `hidden_shape`, a linear layer's ``(out_features,)``, a channels-last
+    convolution's ``(*, ..., out_features)`` (its spatial sizes follow its
+    input), a chain's last layer's; else ``None``."""
     if isinstance(layer, Container):
         layers = list(layer.layers)
         return output_shape(layers[-1]) if layers else None
@@ -69,9 +70,13 @@ def output_shape(layer: Any) -> ExampleShape | None:
     if is_stateful(layer) and shape is not None:
         return tuple(shape)
     out = getattr(layer, "out_features", None)
-    if isinstance(out, int) and not isinstance(out, bool):
-        return (out,)
-    return None
+    if not isinstance(out, int) or isinstance(out, bool):
+        return None
+    kernel = getattr(layer, "kernel_size", None)
+    if kernel is not None:  # `nnx.Conv`: [*spatial, out_features]
+        spatial = len(kernel) if isinstance(kernel, tuple | list) else 1
+        return (*([None] * spatial), out)
+    return (out,)
 
 
 def show_shape(shape: ExampleShape) -> str:

@@ -11,7 +11,15 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["compare_descriptions", "describe_value", "digest"]
+__all__ = ["MODE_SETTINGS", "compare_descriptions", "describe_value", "digest"]
+
+MODE_SETTINGS = frozenset({"deterministic", "use_running_average", "inference"})
+"""Settings that say a layer's mode, not its architecture: NNX's
+``deterministic`` (`nnx.Dropout`) and ``use_running_average``
+(`nnx.BatchNorm`), which ``model.eval()`` / ``model.train()`` switch, and
+Equinox's ``inference`` (`eqx.nn.inference_mode`). A description leaves them
+out, so a checkpoint saved in one mode restores into a model in the other;
+the restored model keeps its own mode."""
 
 _SIMPLE = (int, float, str, bool, type(None))
 

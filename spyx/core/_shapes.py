@@ -224,9 +224,9 @@ def state_batch_ndim(layer: Any, state: Any) -> int | None:
     if isinstance(layer, Container) and isinstance(state, list | tuple):
         return _chain_batch_ndim(layer.layers, state)
     if isinstance(layer, GraphContainer) and isinstance(state, dict):
-        from ._graph import graph_batch_ndim
+        from ._graph import current_plan, graph_batch_ndim
 
-        return graph_batch_ndim(layer.plan, layer.nodes, state, default=None)
+        return graph_batch_ndim(current_plan(layer), layer.nodes, state, default=None)
     per_example = getattr(layer, "state_shape", None)
     if isinstance(per_example, tuple) and hasattr(state, "ndim"):
         return state.ndim - len(per_example)

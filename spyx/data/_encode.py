@@ -17,6 +17,7 @@ from jax.typing import ArrayLike
 
 __all__ = [
     "angle_code",
+    "check_count",
     "check_steps",
     "latency",
     "latency_code",
@@ -28,11 +29,18 @@ __all__ = [
 
 def check_steps(name: str, num_steps: Any) -> int:
     """`num_steps` as a positive int, or a clear error naming `name`."""
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
-        raise TypeError(f"{name}: `num_steps` must be an int, got {num_steps!r}.")
-    if num_steps <= 0:
-        raise ValueError(f"{name}: `num_steps` must be positive, got {num_steps}.")
-    return int(num_steps)
+    return check_count(name, "num_steps", num_steps)
+
+
+def check_count(where: str, name: str, value: Any, minimum: int = 1) -> int:
+    """A size or count as an int of at least `minimum`: a float such as
+    ``12.5`` (or ``12.0``) is a `TypeError` naming `where` and `name`, never
+    rounded into a different size."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{where}: `{name}` must be an int, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{where}: `{name}` must be >= {minimum}, got {value}.")
+    return int(value)
 
 
 def _is_count(value: Any) -> bool:
@@ -163,12 +171,7 @@ def shift_augment(max_shift: int = 10, axes: tuple[int, ...] = (-1,)) -> Any:
     x = augment(jnp.ones((100, 32, 700)), jax.random.key(0))  # same shape
     ```
     """
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int | np.integer):
-        raise TypeError(
-            f"shift_augment: `max_shift` must be an int, got {max_shift!r}."
-        )
-    if max_shift < 1:
-        raise ValueError(f"shift_augment: `max_shift` must be >= 1, got {max_shift}.")
+    max_shift = check_count("shift_augment", "max_shift", max_shift)
     axes = tuple(int(a) for a in axes)
 
     @jax.jit
@@ -203,7 +206,8 @@ def shuffler(dataset: tuple[Any, Any], batch_size: int) -> Any:
             f"shuffler: `x` and `y` must hold the same number of examples, got "
             f"{np.shape(x)[0]} and {n}."
         )
-    if isinstance(batch_size, bool) or not 1 <= int(batch_size) <= n:
+    batch_size = check_count("shuffler", "batch_size", batch_size)
+    if batch_size > n:
         raise ValueError(
             f"shuffler: `batch_size` must be between 1 and the {n} examples, got "
             f"{batch_size!r}."
@@ -240,10 +244,7 @@ def angle_code(neuron_count: int, min_val: float, max_val: float) -> Any:
     Example: ``spyx.data.angle_code(4, 0.0, 3.0)(jnp.array([1.5]))`` is
     ``[[0., 1., 0., 0.]]``.
     """
-    if isinstance(neuron_count, bool) or int(neuron_count) < 2:
-        raise ValueError(
-            f"angle_code: `neuron_count` must be an int >= 2, got {neuron_count!r}."
-        )
+    neuron_count = check_count("angle_code", "neuron_count", neuron_count, 2)
     if not min_val < max_val:
         raise ValueError(
             f"angle_code: `min_val` must be below `max_val`, got {min_val} and "

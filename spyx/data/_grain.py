@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import grain.python as grain
 import numpy as np
 
-from ._encode import angle_code, latency
+from ._encode import angle_code, check_count, latency
 
 __all__ = [
     "AngleCode",
@@ -61,7 +61,7 @@ class RateCode(grain.MapTransform):
         input_key: str = "obs",
         output_key: str = "obs",
     ):
-        self.sample_T = int(sample_T)
+        self.sample_T = check_count("RateCode", "sample_T", sample_T)
         self.max_r = float(max_r)
         self.input_key, self.output_key = input_key, output_key
         self._rng = np.random.default_rng()
@@ -91,7 +91,7 @@ class LatencyCode(grain.MapTransform):
         input_key: str = "obs",
         output_key: str = "obs",
     ):
-        self.sample_T = int(sample_T)
+        self.sample_T = check_count("LatencyCode", "sample_T", sample_T)
         self.threshold = float(threshold)
         self.input_key, self.output_key = input_key, output_key
 
@@ -121,7 +121,7 @@ class AngleCode(grain.MapTransform):
         input_key: str = "obs",
         output_key: str = "obs",
     ):
-        self.neuron_count = int(neuron_count)
+        self.neuron_count = check_count("AngleCode", "neuron_count", neuron_count, 2)
         self.min_val, self.max_val = float(min_val), float(max_val)
         self.input_key, self.output_key = input_key, output_key
         self._encode = angle_code(self.neuron_count, self.min_val, self.max_val)
@@ -145,7 +145,7 @@ class ShiftAugment(grain.MapTransform):
     def __init__(
         self, max_shift: int = 10, axes: Sequence[int] = (-1,), input_key: str = "obs"
     ):
-        self.max_shift = int(max_shift)
+        self.max_shift = check_count("ShiftAugment", "max_shift", max_shift)
         self.axes = tuple(int(a) for a in axes)
         self.input_key = input_key
         self._rng = np.random.default_rng()
@@ -228,10 +228,7 @@ class GrainLoader:
         seed: int = 0,
         worker_count: int | None = None,
     ):
-        if isinstance(batch_size, bool) or int(batch_size) < 1:
-            raise ValueError(
-                f"GrainLoader: `batch_size` must be >= 1, got {batch_size!r}."
-            )
+        batch_size = check_count("GrainLoader", "batch_size", batch_size)
         if len(dataset) < batch_size:
             raise ValueError(
                 f"GrainLoader: the data set holds {len(dataset)} records, fewer than "

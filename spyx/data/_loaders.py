@@ -16,6 +16,7 @@ import numpy as np
 from tonic import datasets, transforms
 from tonic.io import make_structured_array
 
+from ._encode import check_count
 from ._grain import GrainLoader, SpyxMapDataset, TonicSource
 
 __all__ = ["NMNIST_loader", "SHD_loader"]
@@ -134,8 +135,9 @@ class SHD_loader(_TonicLoader):
         download_dir: str = "./data",
         worker_count: int | None = None,
     ):
-        self.batch_size, self.sample_T = int(batch_size), int(sample_T)
-        self.obs_shape = (int(channels),)
+        self.batch_size = check_count("SHD_loader", "batch_size", batch_size)
+        self.sample_T = check_count("SHD_loader", "sample_T", sample_T)
+        self.obs_shape = (check_count("SHD_loader", "channels", channels),)
         self.act_shape = (20,)
         raster = _SHDRaster(self.sample_T, int(channels))
         splits = {
@@ -208,7 +210,8 @@ class NMNIST_loader(_TonicLoader):
         download_dir: str = "./data",
         worker_count: int | None = None,
     ):
-        self.batch_size, self.sample_T = int(batch_size), int(sample_T)
+        self.batch_size = check_count("NMNIST_loader", "batch_size", batch_size)
+        self.sample_T = check_count("NMNIST_loader", "sample_T", sample_T)
         self.obs_shape = (2, 34, 34)
         self.act_shape = (10,)
         to_frames = transforms.ToFrame(

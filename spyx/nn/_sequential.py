@@ -38,6 +38,7 @@ class Sequential(nnx.Sequential):
 
     def initial_state(self, batch_size: int | None, dtype: Any = None) -> list[Any]:
         """One entry per layer: its `initial_state`, or ``None``."""
+        frontend.batch_shape("Sequential", batch_size)  # a positive int or None
         return [
             frontend.initial_state_of(layer, batch_size, dtype) for layer in self.layers
         ]
@@ -305,5 +306,5 @@ def _threaded(model: Any, x: Array, state: Any) -> tuple[Any, Any, Callable]:
     if chain:
         view: Any = _ChainView(twins, model.layers)
     else:
-        view = _GraphView(model.plan, twins, model)
+        view = _GraphView(frontend.current_plan(model), twins, model)
     return view, state, lambda final: unthread(twins, final)
