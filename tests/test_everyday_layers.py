@@ -478,3 +478,60 @@ def test_sizes_that_are_not_positive_integers_are_refused():
         spyx.data.LatencyCode(12.5)
     with pytest.raises(ValueError, match="neuron_count"):
         spyx.data.AngleCode(1, 0.0, 1.0)
+
+
+# ---------------------------------------------------------- nnx.capture
+
+
+class _Sower(nnx.Module):
+    """A layer that sows its output (and holds a dropout)."""
+
+    def __init__(self):
+        self.fc = nnx.Linear(6, 5, rngs=nnx.Rngs(0))
+        self.drop = nnx.Dropout(0.3, rngs=nnx.Rngs(dropout=2))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = self.drop(self.fc(x))
+        self.sow(nnx.Intermediate, "h", y)
+        return y
+
+
+def _sowing(container: str) -> nnx.Module:
+    lif = snn.LIF((5,), beta=0.8, threshold=0.5)
+    if container == "sequential":
+        return snn.Sequential(_Sower(), lif)
+    return snn.Graph(
+        nodes={"s": _Sower(), "lif": lif},
+        edges=[("input", "s"), ("s", "lif"), ("lif", "output")],
+    )
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("layerwise", [None, True, False])
+@pytest.mark.parametrize("container", ["sequential", "graph"])
+def test_nnx_capture_around_run_returns_what_each_step_sowed(container, layerwise, jit):
+    """Each value a layer sows comes back stacked over time, ``[T, ...]``,
+    eager and under `nnx.jit`, in every execution; outputs and variables are
+    those of stepping by hand."""
+    model = _sowing(container)
+    twin = nnx.clone(model)
+    forward = nnx.capture(
+        lambda m, x: snn.run(m, x, layerwise=layerwise), nnx.Intermediate
+    )
+    (outs, _), sown = (nnx.jit(forward) if jit else forward)(model, X)
+
+    def by_hand(m: nnx.Module, x: jax.Array) -> tuple:
+        state, outs = m.initial_state(x.shape[1]), []
+        for t in range(x.shape[0]):
+            out, state = m(x[t], state)
+            outs.append(out)
+        return jnp.stack(outs)
+
+    want_outs, want_sown = nnx.capture(by_hand, nnx.Intermediate)(twin, X)
+    _close(outs, want_outs)
+    path = ("layers", 0) if container == "sequential" else ("nodes", "s")
+    got = sown[path[0]][path[1]]["h"].get_value()
+    want = want_sown[path[0]][path[1]]["h"].get_value()
+    assert len(got) == 1 and got[0].shape == (T, B, 5)
+    _close(got[0], jnp.stack(want))
+    _close(_variables(model), _variables(twin))

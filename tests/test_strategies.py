@@ -131,17 +131,6 @@ def test_chunks_carry_equinox_keys_as_one_pass_does():
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
-def test_nnx_random_state_cannot_run_in_chunks():
-    model = snn.Sequential(
-        nnx.Linear(3, 4, rngs=nnx.Rngs(0)),
-        nnx.Dropout(0.5, rngs=nnx.Rngs(1)),
-        snn.LIF((4,), beta=0.9),
-    )
-    with pytest.raises(ValueError, match=r"random state .* cannot run in chunks"):
-        snn.run(model, jnp.ones((10, 2, 3)), chunk=5)
-    snn.run(model, jnp.ones((10, 2, 3)))  # the default does not chunk it
-
-
 @pytest.mark.parametrize("api", ["nnx", "eqx"])
 def test_a_plain_step_function_runs_step_by_step(api):
     """A model that is a plain function ``(x_t, state) -> (out, state)``."""

@@ -6,11 +6,19 @@ from typing import Any
 
 import jax
 from flax import nnx
+from flax.nnx import graphlib
 from jax import Array
 
 from .. import core
 from ..core import _frontend as frontend
-from ._threaded import Threaded, holds_variables, thread, unthread
+from ._threaded import (
+    Captured,
+    Threaded,
+    capturing,
+    holds_variables,
+    thread,
+    unthread,
+)
 
 __all__ = ["Sequential", "run"]
 
@@ -143,7 +151,8 @@ def run(
             batch_major,
         )
     options = (batch_major, execution)
-    if not isinstance(model, nnx.Module):  # a plain callable: nothing to cache
+    if not isinstance(model, nnx.Module) or capturing(model):
+        # a plain callable: nothing to cache; inside nnx.capture: inline
         return _run(model, x, state, *options)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     if frontend.under_transformation((params, rest, x, state)) or not _hashable(
@@ -214,9 +223,22 @@ def _run(
     frontend.check_model_input(layer, model, x, describe, "[Time, Batch, ...]")
     if want is not None and state is not None:
         frontend.batch_from_input(layer, model, x, state, want, None)
-    differentiated = frontend.under_differentiation(
-        (nnx.state(model) if isinstance(model, nnx.Module) else None, x, state)
-    )
+    differentiated = frontend.under_differentiation((_param_values(model), x, state))
+    if capturing(model):  # inside nnx.capture: step by step, sown values stacked
+        if state is None:
+            state = frontend.initial_state_of(
+                model, x.shape[1], core.state_dtype(x.dtype)
+            )
+        captured = Captured(model)
+        (outs, sown), (final, values) = core.time_scan(
+            captured,
+            x,
+            (state, captured.values),
+            unroll=execution.unroll,
+            checkpoint=execution.checkpoint,
+        )
+        captured.write_back(sown, values)
+        return frontend.from_time_major(outs, batch_major), final
     runnable, state, finish = _threaded(model, x, state)
     outs, final = frontend.run_model(
         runnable,
@@ -232,6 +254,15 @@ def _run(
         default_batch_ndim=1,
     )
     return frontend.from_time_major(outs, batch_major), finish(final)
+
+
+def _param_values(model: Any) -> list[Any]:
+    """A model's parameter arrays, flat (under `nnx.capture` its state mixes
+    string and integer keys, which a pytree cannot sort)."""
+    if not isinstance(model, nnx.Module):
+        return []
+    flat = graphlib.flatten(model)[1]
+    return [var.get_value() for _, var in flat if isinstance(var, nnx.Param)]
 
 
 def describe(layer: Any) -> frontend.ExampleShape | None:

@@ -19,12 +19,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flax import nnx
+from flax.nnx import graphlib, statelib
 from jax import Array
 
 from .. import core
 from ..core import _frontend as frontend
 
-__all__ = ["Threaded", "holds_variables", "thread", "unthread"]
+__all__ = ["Captured", "Threaded", "capturing", "holds_variables", "thread", "unthread"]
 
 _OWN = nnx.Not(nnx.Param)  # what a layer carries besides its parameters
 
@@ -96,3 +97,85 @@ def unthread(twins: Mapping[Any, Any] | list, state: Any) -> Any:
             out[k], variables = state[k]
             nnx.update(twin.layer, variables)
     return out
+
+
+def capturing(model: Any) -> bool:
+    """Whether `model` runs inside `nnx.capture` (its modules collect what
+    they `sow`)."""
+    return isinstance(model, nnx.Module) and any(
+        hasattr(m, "__captures__") for _, m in nnx.iter_modules(model)
+    )
+
+
+class Captured:
+    """A whole model run under `nnx.capture`, as a pure stateful layer.
+
+    Its state is ``(model_state, values)``, `values` the model's variables
+    other than parameters and captures, carried as a flat list (a capture
+    adds string keys beside a list's integer ones, which a pytree of the
+    state cannot sort). Each step starts from empty captures and returns
+    what it sowed beside its output, ``(out, sown)``, so that the scan
+    stacks it over time; `write_back` adds the stacked values to the
+    model's captures."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.graphdef, flat = graphlib.flatten(model)
+        self.paths = [path for path, _ in flat]
+        self.templates = [var for _, var in flat]
+        self.sown = {i for i, path in enumerate(self.paths) if "__captures__" in path}
+        self.fixed = {
+            i for i, var in enumerate(self.templates) if isinstance(var, nnx.Param)
+        }
+        self.values = [
+            var.get_value()
+            for i, var in enumerate(self.templates)
+            if i not in self.sown | self.fixed
+        ]
+
+    def __call__(self, x: Array, state: tuple) -> tuple:
+        inner, values = state
+        carried = iter(values)
+        rebuilt = []
+        for i, var in enumerate(self.templates):
+            if i in self.fixed:
+                rebuilt.append(var.replace(var.get_value()))
+            else:
+                rebuilt.append(var.replace({} if i in self.sown else next(carried)))
+        flat = statelib.FlatState(zip(self.paths, rebuilt, strict=True), sort=False)
+        model = graphlib.unflatten(self.graphdef, flat)
+        out, inner = model(x, inner)
+        after = [var.get_value() for _, var in graphlib.flatten(model)[1]]
+        sown = [after[i] for i in sorted(self.sown)]
+        values = [v for i, v in enumerate(after) if i not in self.sown | self.fixed]
+        return (out, sown), (inner, values)
+
+    def write_back(self, sown: list, values: list) -> None:
+        """Each capture gets, per name, one ``[T, ...]`` array per value
+        the step sowed under it (after what it already held); the other
+        variables take their values after the run."""
+        carried = iter(values)
+        for i, path in enumerate(self.paths):
+            if i not in self.sown | self.fixed:
+                _variable_at(self.model, path).set_value(next(carried))
+        for i, stacked in zip(sorted(self.sown), sown, strict=True):
+            target = _variable_at(self.model, self.paths[i])
+            held = dict(target.get_value())
+            for name, values_t in stacked.items():
+                before = held.get(name, ())
+                held[name] = (*before, *values_t)
+            target.set_value(held)
+
+
+def _variable_at(model: Any, path: tuple) -> Any:
+    obj = model
+    for key in path:
+        if isinstance(obj, tuple | list) or (
+            isinstance(obj, Mapping | nnx.List | nnx.Dict) and not isinstance(key, str)
+        ):
+            obj = obj[key]
+        elif isinstance(obj, Mapping | nnx.Dict) and key in obj:
+            obj = obj[key]
+        else:
+            obj = getattr(obj, key)
+    return obj
