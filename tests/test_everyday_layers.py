@@ -101,13 +101,17 @@ NNX_KINDS = ["dropout", "batchnorm", "batchnorm-eval"]
 
 
 def _cases(kinds: list[str]) -> list:
+    """Every kind x container x execution; the default run samples them:
+    every execution of the first kind in a Sequential, the others' default
+    and step-wise runs, and each kind's default run in a Graph."""
     cases = []
-    for kind in kinds:
+    for i, kind in enumerate(kinds):
         for container in ("sequential", "graph"):
             for name in EXECUTIONS:
-                # the graph's other executions run with the slow tests
-                slow = container == "graph" and name not in ("default", "stepwise")
-                marks = pytest.mark.slow if slow else ()
+                sampled = name == "default" or (
+                    container == "sequential" and (i == 0 or name == "stepwise")
+                )
+                marks = () if sampled else pytest.mark.slow
                 cases.append(pytest.param(kind, container, name, marks=marks))
     return cases
 
@@ -535,3 +539,27 @@ def test_nnx_capture_around_run_returns_what_each_step_sowed(container, layerwis
     assert len(got) == 1 and got[0].shape == (T, B, 5)
     _close(got[0], jnp.stack(want))
     _close(_variables(model), _variables(twin))
+
+
+def test_compile_fit_trains_an_equinox_dropout_with_keys_in_the_batch():
+    import optax
+
+    import spyx.fn
+    import spyx.optimize
+
+    model = _eqx_model("dropout", "sequential")
+    ce = spyx.fn.integral_crossentropy(time_axis=0)
+
+    def loss_fn(m, x, y, key):
+        return ce(spyx_eqx.run(m, x, key=key)[0], y)
+
+    xs = jax.random.normal(jax.random.key(3), (3, T, B, 6))
+    ys = jnp.asarray([[0, 1, 2, 0], [1, 2, 0, 1], [2, 0, 1, 2]])
+    keys = jax.random.split(jax.random.key(9), 3)
+    trained, history = spyx.optimize.compile_fit(
+        model, optax.adam(1e-2), loss_fn, (xs, ys, keys), epochs=4
+    )
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert not np.isclose(
+        loss_fn(model, xs[0], ys[0], keys[0]), loss_fn(model, xs[0], ys[0], keys[1])
+    )  # the batch's key draws the masks
