@@ -9,7 +9,7 @@ from jax import Array
 from spyx import core
 from spyx.core import _frontend as frontend
 
-from ._sequential import _apply_rows, describe
+from ._sequential import _apply_rows, describe, refuse_eqx_state_layers
 
 __all__ = ["Graph"]
 
@@ -68,4 +68,5 @@ class Graph(frontend.GraphBase, eqx.nn.StatefulLayer):
                 "Graph: takes its own dict state (model.initial_state()), not an "
                 "eqx.nn.State."
             )
+        refuse_eqx_state_layers("Graph", self.nodes)
         return self._step(x, state, key)

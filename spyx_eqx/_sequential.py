@@ -1,7 +1,7 @@
 """`Sequential` and `run` on Equinox."""
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -122,6 +122,7 @@ class Sequential(eqx.nn.StatefulLayer):
         """Apply every layer in order; returns ``(out, new_state)``."""
         if isinstance(state, eqx.nn.State):
             return self._call_with_state(x, state, key)
+        refuse_eqx_state_layers("Sequential", dict(enumerate(self.layers)))
         frontend.check_sequential_state(self.layers, state)
         return frontend.step_layers(
             self.layers,
@@ -146,6 +147,25 @@ class Sequential(eqx.nn.StatefulLayer):
             else:
                 x = layer(x, **extra)
         return x, state
+
+
+def refuse_eqx_state_layers(where: str, layers: Mapping[Any, Any]) -> None:
+    """A layer that keeps its state in an `eqx.nn.State` (`eqx.nn.BatchNorm`)
+    cannot run on a container's own list or dict state: say so by name."""
+    for i, layer in layers.items():
+        if _is_eqx_stateful(layer) and not core.is_stateful(layer):
+            what = f"layer {i}" if isinstance(i, int) else f"node {i!r}"
+            raise TypeError(
+                f"{where} {what} ({type(layer).__name__}) keeps its state in an "
+                f"eqx.nn.State: build the model with eqx.nn.make_with_state and "
+                f"pass that state (inside jax.vmap(..., axis_name='batch') for "
+                f"eqx.nn.BatchNorm)"
+                + (
+                    "; a Graph cannot hold it, use a Sequential."
+                    if "Graph" in where
+                    else "."
+                )
+            )
 
 
 def _is_eqx_stateful(layer: Any) -> bool:
@@ -326,6 +346,10 @@ def _run(
     if state is not None and x.ndim >= 2:
         core.check_time_major(layer, x, state)
     sequential = isinstance(model, Sequential)
+    if sequential:
+        refuse_eqx_state_layers(layer + ":", dict(enumerate(model.layers)))
+    elif isinstance(model, frontend.GraphBase):
+        refuse_eqx_state_layers(layer + ": Graph", dict(model.nodes))
     want = frontend.expected_input(model, describe)
     if want is not None:
         frontend.check_model_input(layer, model, x, describe, "[Time, (Batch,) ...]")

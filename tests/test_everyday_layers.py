@@ -563,3 +563,42 @@ def test_compile_fit_trains_an_equinox_dropout_with_keys_in_the_batch():
     assert not np.isclose(
         loss_fn(model, xs[0], ys[0], keys[0]), loss_fn(model, xs[0], ys[0], keys[1])
     )  # the batch's key draws the masks
+
+
+class _Mask(nnx.Module):
+    """A layer of one's own that draws from an `nnx.Rngs` it is given."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.rngs = rngs
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x * jax.random.bernoulli(self.rngs.dropout(), 0.5, x.shape)
+
+
+@pytest.mark.parametrize("layerwise", [True, False])
+def test_layers_sharing_one_rng_stream_draw_as_stepped_by_hand(layerwise):
+    """Two layers holding one `nnx.Rngs`: each draw advances the one
+    counter, in the order stepping gives (not one copy per layer)."""
+    rngs = nnx.Rngs(dropout=1)
+    model = snn.Sequential(
+        nnx.Linear(6, 5, rngs=nnx.Rngs(0)),
+        _Mask(rngs),
+        snn.LIF((5,), beta=0.8, threshold=0.5),
+        _Mask(rngs),
+    )
+    twin = nnx.clone(model)
+    want, want_state = _by_hand(twin, X)
+    outs, final = snn.run(model, X, layerwise=layerwise)
+    _close(outs, want)
+    _close(final, want_state)
+    _close(_variables(model), _variables(twin))
+
+
+@pytest.mark.parametrize("container", ["sequential", "graph"])
+def test_eqx_batchnorm_without_its_state_is_refused_by_name(container):
+    model = _eqx_model("batchnorm", container)
+    where = "layer 1" if container == "sequential" else "node 'mid'"
+    with pytest.raises(TypeError, match=rf"{where} \(BatchNorm\) keeps its state"):
+        spyx_eqx.run(model, X)
+    with pytest.raises(TypeError, match=rf"{where} \(BatchNorm\) keeps its state"):
+        model(X[0, 0], model.initial_state())

@@ -16,6 +16,7 @@ from ._threaded import (
     Threaded,
     capturing,
     holds_variables,
+    share_variables,
     thread,
     unthread,
 )
@@ -330,6 +331,8 @@ def _threaded(model: Any, x: Array, state: Any) -> tuple[Any, Any, Callable]:
             return model, state, lambda final: final
     if state is None:
         state = frontend.initial_state_of(model, x.shape[1], core.state_dtype(x.dtype))
+    if parts is not None and share_variables(members):
+        parts = None  # the layers share a variable: step the whole model
     if parts is None:
         twin = Threaded(model)
         return twin, (state, twin.variables), lambda final: unthread([twin], [final])[0]

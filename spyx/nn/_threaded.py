@@ -25,7 +25,15 @@ from jax import Array
 from .. import core
 from ..core import _frontend as frontend
 
-__all__ = ["Captured", "Threaded", "capturing", "holds_variables", "thread", "unthread"]
+__all__ = [
+    "Captured",
+    "Threaded",
+    "capturing",
+    "holds_variables",
+    "share_variables",
+    "thread",
+    "unthread",
+]
 
 _OWN = nnx.Not(nnx.Param)  # what a layer carries besides its parameters
 
@@ -33,9 +41,28 @@ _OWN = nnx.Not(nnx.Param)  # what a layer carries besides its parameters
 def holds_variables(layer: Any) -> bool:
     """Whether an NNX layer holds variables other than parameters (RNG
     state, batch statistics, ...); spyx's own layers hold none."""
+    return bool(_own_variables(layer))
+
+
+def _own_variables(layer: Any) -> set[int]:
+    """The identities of a layer's variables other than parameters."""
     if not isinstance(layer, nnx.Module):
-        return False
-    return bool(nnx.to_flat_state(nnx.state(layer, _OWN)))
+        return set()
+    flat = graphlib.flatten(layer)[1]
+    return {id(var) for _, var in flat if not isinstance(var, nnx.Param)}
+
+
+def share_variables(layers: Any) -> bool:
+    """Whether two of `layers` hold the same variable (one `nnx.Rngs`
+    stream, or one layer, used in two places): their twins would each
+    carry a copy, so the model must be stepped as a whole."""
+    seen: set[int] = set()
+    for layer in layers:
+        own = _own_variables(layer)
+        if own & seen:
+            return True
+        seen |= own
+    return False
 
 
 class Threaded:
