@@ -67,7 +67,7 @@ def describe(model: nnx.Module) -> dict[str, str]:
         for name, value in vars(module).items():
             if name.startswith("_") or isinstance(value, nnx.Variable | nnx.Module):
                 continue
-            if name in frontend.MODE_SETTINGS:  # train / eval: not architecture
+            if frontend.left_out(name, value):  # a mode (train / eval), ...
                 continue
             # of the callables, only a neuron's spike function is part of the
             # model (e.g. "superspike(k=25.0)"); others are initialisers

@@ -45,9 +45,9 @@ def describe(model: Any) -> dict[str, str]:
             fields = dataclasses.fields(obj)
             settings, children = [], []
             for f in fields:
-                if f.name in frontend.MODE_SETTINGS:  # inference mode
-                    continue
                 value = getattr(obj, f.name, None)
+                if frontend.left_out(f.name, value):  # inference mode, ...
+                    continue
                 if value is None and f.default is None:
                     continue  # left at its default (PSU_LIF's `reset`)
                 # hyperparameters: static fields, and plain numbers such as

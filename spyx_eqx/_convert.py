@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from spyx import core
+from spyx.core import _frontend as frontend
 
 from . import _graph, _layers, _neurons, _sequential
 from ._neuron import Neuron, eqx_class
@@ -70,6 +71,8 @@ def _neuron_twin(cls: type, module: Any, read: Any, **randomness: Any) -> tuple:
         kwargs["activation"] = module.spike
     if spec.resets:
         kwargs["reset"] = module.reset
+    if spec.output_from_state:
+        kwargs["spikes_after_update"] = frontend.spikes_after_update(module)
     return cls(module.hidden_shape, **kwargs, **randomness), arrays
 
 

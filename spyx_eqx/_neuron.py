@@ -163,7 +163,8 @@ class SpikingNeuron(Neuron):
     """A `Neuron` with a firing `threshold`, a `spike` function and a `reset`.
 
     `spike` is the constructor's `activation`; `reset` is the reset mode
-    where the spec resets (``None`` otherwise).
+    where the spec resets (``None`` otherwise); `spikes_after_update` the
+    spike timing (see `spyx.nn.LIF`).
 
     The threshold is a plain float hyperparameter, as Equinox keeps
     `eqx.nn.Dropout.p`: not an array, so `eqx.filter(model,
@@ -175,6 +176,7 @@ class SpikingNeuron(Neuron):
     threshold: float
     spike: SpikeFn
     reset: str | None = eqx.field(static=True, default=None)
+    spikes_after_update: bool = eqx.field(static=True, default=False)
 
 
 def _fields(cls: type) -> set[str]:

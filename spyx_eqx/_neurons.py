@@ -45,6 +45,7 @@ class _Integrating(SpikingNeuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         key: Array | None = None,
     ):
         """Create the layer.
@@ -57,6 +58,8 @@ class _Integrating(SpikingNeuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
+            spikes_after_update: the spike timing (static); see
+                `spyx.nn.LIF`.
             key: a `jax.random` key for the recurrent weights ``recurrent_w``
                 (IF ignores it).
         """
@@ -67,6 +70,7 @@ class _Integrating(SpikingNeuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 
@@ -81,6 +85,7 @@ class _Leaky(SpikingNeuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         key: Array | None = None,
     ):
         """Create the layer.
@@ -95,6 +100,8 @@ class _Leaky(SpikingNeuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
+            spikes_after_update: the spike timing (static); see
+                `spyx.nn.LIF`.
             key: a `jax.random` key, needed when `beta` is ``None`` or the
                 neuron is recurrent (``recurrent_w``).
         """
@@ -105,6 +112,7 @@ class _Leaky(SpikingNeuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 
@@ -121,6 +129,7 @@ class _CurrentBased(SpikingNeuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         key: Array | None = None,
     ):
         """Create the layer.
@@ -134,6 +143,8 @@ class _CurrentBased(SpikingNeuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
+            spikes_after_update: the spike timing (static); see
+                `spyx.nn.LIF`.
             key: a `jax.random` key, needed when a decay is ``None`` or the
                 neuron is recurrent (``recurrent_w``).
         """
@@ -145,6 +156,7 @@ class _CurrentBased(SpikingNeuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 
@@ -250,6 +262,7 @@ class ALIF(SpikingNeuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         key: Array | None = None,
     ):
         """Create the layer.
@@ -264,6 +277,8 @@ class ALIF(SpikingNeuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static);
                 see `spyx.nn.LIF`.
+            spikes_after_update: the spike timing (static); see
+                `spyx.nn.LIF`.
             key: a `jax.random` key.
         """
         decays = {"beta": beta, "gamma": gamma}
@@ -274,6 +289,7 @@ class ALIF(SpikingNeuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 

@@ -37,9 +37,16 @@ from ._layer import (
     neuron_sequence,
     neuron_step,
     random_description,
+    spikes_after_update,
     threshold_of,
 )
-from ._manifest import MODE_SETTINGS, compare_descriptions, describe_value, digest
+from ._manifest import (
+    MODE_SETTINGS,
+    compare_descriptions,
+    describe_value,
+    digest,
+    left_out,
+)
 from ._pool import population_code, sum_pool_axes
 from ._protocols import Container, GraphContainer
 from ._scan import from_time_major, initial_state_of, to_time_major
@@ -76,6 +83,7 @@ __all__ = [
     "current_plan",
     "compare_descriptions",
     "layer_checker",
+    "left_out",
     "output_shape",
     "describe_value",
     "digest",
@@ -96,6 +104,7 @@ __all__ = [
     "run_model",
     "sequential_batch_ndim",
     "shape_argument",
+    "spikes_after_update",
     "show_shape",
     "step_graph",
     "step_layers",

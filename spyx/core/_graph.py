@@ -142,6 +142,8 @@ def output_from_state(layer: Any) -> bool:
     spec = getattr(layer, "spec", None)
     if not getattr(spec, "output_from_state", False):
         return False
+    if getattr(layer, "spikes_after_update", False):  # its timing is NIR's
+        return False
     if not hasattr(layer, "hidden_shape"):
         return False
     if spec not in _BUILT_IN and spec not in _TRIED:

@@ -25,6 +25,7 @@ __all__ = [
     "neuron_sequence",
     "neuron_step",
     "random_description",
+    "spikes_after_update",
     "threshold_of",
 ]
 
@@ -75,6 +76,7 @@ class NeuronBase:
         threshold: Any = None,
         activation: Callable[[Array], Array] | None = None,
         reset: Any = None,
+        spikes_after_update: bool = False,
     ) -> None:
         """Store the shape, the spike settings and the table's parameters.
 
@@ -82,8 +84,9 @@ class NeuronBase:
         argument (`shape`), its decay arguments by name (`decays`, one per
         name in ``spec.decays``), the front end's randomness (`randomness`:
         `rngs` or `key`), and, as its spec requires, `threshold` and
-        `activation` (spiking neurons) and `reset` (neurons that reset). What
-        the spec requires and the call lacks is a `TypeError` naming it.
+        `activation` (spiking neurons), `reset` (neurons that reset) and
+        `spikes_after_update` (the spike timing). What the spec requires and
+        the call lacks is a `TypeError` naming it.
 
         The spike function is stored as `spike` (spyx 1.0's attribute).
         """
@@ -96,6 +99,7 @@ class NeuronBase:
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
         for name, value in {**settings, **params}.items():
             self._store(name, value)
@@ -191,7 +195,10 @@ def neuron_step(
         check_neuron_inputs(neuron, x, state)
     _check_values(layer, spec, params, x)
     kwargs = spec.step_kwargs(params, *_spike_settings(neuron, jnp.result_type(state)))
-    return spec.step(x, state, **kwargs)
+    out, new = spec.step(x, state, **kwargs)
+    if spikes_after_update(neuron):
+        out = _spike_of(spec, new, x, kwargs, out.dtype)
+    return out, new
 
 
 def neuron_sequence(
@@ -239,10 +246,31 @@ def neuron_sequence(
     if spec.sequence is not None:
         if unroll is not True and unroll != 1:  # kernels of one's own may not take it
             options["unroll"] = unroll
-        return spec.sequence(x, state, **kwargs, **options)
-    return time_scan(
-        lambda x_t, s: spec.step(x_t, s, **kwargs), x, state, unroll=unroll
-    )
+        outs, final = spec.sequence(x, state, **kwargs, **options)
+    else:
+        outs, final = time_scan(
+            lambda x_t, s: spec.step(x_t, s, **kwargs), x, state, unroll=unroll
+        )
+    if spikes_after_update(neuron):
+        # the spike after step t is the spike before step t + 1
+        last = _spike_of(spec, final, x[0], kwargs, outs.dtype)
+        outs = jnp.concatenate([outs[1:], last[None]])
+    return outs, final
+
+
+def spikes_after_update(neuron: Any) -> bool:
+    """Whether a neuron gives the spike of its membrane after the step's
+    update (NIR's timing) instead of before it (spyx's default)."""
+    return bool(getattr(neuron, "spikes_after_update", False))
+
+
+def _spike_of(
+    spec: NeuronSpec, state: Array, x: Array, kwargs: Mapping[str, Any], dtype: Any
+) -> Array:
+    """The spike a neuron with `output_from_state` gives from `state`: its
+    step's output, which does not depend on the input (the rest of the step
+    is dead code to XLA)."""
+    return spec.step(jnp.zeros_like(x), state, **kwargs)[0].astype(dtype)
 
 
 def neuron_parallel(

@@ -11,7 +11,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MODE_SETTINGS", "compare_descriptions", "describe_value", "digest"]
+__all__ = [
+    "MODE_SETTINGS",
+    "compare_descriptions",
+    "describe_value",
+    "digest",
+    "left_out",
+]
 
 MODE_SETTINGS = frozenset({"deterministic", "use_running_average", "inference"})
 """Settings that say a layer's mode, not its architecture: NNX's
@@ -20,6 +26,19 @@ MODE_SETTINGS = frozenset({"deterministic", "use_running_average", "inference"})
 Equinox's ``inference`` (`eqx.nn.inference_mode`). A description leaves them
 out, so a checkpoint saved in one mode restores into a model in the other;
 the restored model keeps its own mode."""
+
+_NEWER_DEFAULTS = {"spikes_after_update": False}
+"""Settings added after checkpoints were first written, at their default: a
+description leaves them out, so an older checkpoint still matches."""
+
+
+def left_out(name: str, value: Any) -> bool:
+    """Whether a description leaves the setting `name` out: a mode
+    (`MODE_SETTINGS`), or a newer setting at its default."""
+    if name in MODE_SETTINGS:
+        return True
+    return name in _NEWER_DEFAULTS and value is _NEWER_DEFAULTS[name]
+
 
 _SIMPLE = (int, float, str, bool, type(None))
 

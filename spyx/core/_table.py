@@ -222,6 +222,7 @@ class NeuronSpec:
         threshold: Any = None,
         activation: Any = None,
         reset: Any = None,
+        spikes_after_update: bool = False,
     ) -> tuple[Shape, dict[str, Any], dict[str, Array]]:
         """Everything a front end's constructor stores, checked.
 
@@ -236,12 +237,18 @@ class NeuronSpec:
             reset: the reset mode, a name in `RESET_MODES` or a
                 `ResetMode` (required for neurons that `resets`, refused for
                 others).
+            spikes_after_update: the spike timing of a neuron whose spec
+                has `output_from_state`: ``False`` gives the spike of the
+                membrane before the step's update (spyx's default), ``True``
+                the spike of the membrane after it (NIR's, snnTorch's and
+                Norse's timing). Refused (``True``) for other neurons.
 
         Returns:
             ``(hidden_shape, settings, params)``: the normalised shape, the
                 spike settings (``{"threshold": float, "spike": fn}`` and
-                ``"reset"`` for a neuron that resets; empty for a non-spiking
-                one) and the parameter arrays.
+                ``"reset"`` for a neuron that resets, ``"spikes_after_update"``
+                for one with `output_from_state`; empty for a non-spiking one)
+                and the parameter arrays.
         """
         self.check_arguments(layer, decays, threshold, reset)
         hidden_shape = normalize_shape(layer, self.shape_arg, shape)
@@ -254,6 +261,19 @@ class NeuronSpec:
             # a built-in mode is stored by name (what checkpoints and NIR record)
             settings["reset"] = (
                 mode.name if RESET_MODES.get(mode.name) is mode else mode
+            )
+        if not isinstance(spikes_after_update, bool):
+            raise TypeError(
+                f"{layer}: `spikes_after_update` must be True or False, got "
+                f"{spikes_after_update!r}."
+            )
+        if self.output_from_state:
+            settings["spikes_after_update"] = spikes_after_update
+        elif spikes_after_update:
+            raise TypeError(
+                f"{layer}: `spikes_after_update` chooses between the spike of the "
+                f"membrane before and after the update; {self.name!r} has one "
+                f"timing only ({self.equation})."
             )
         params = self.init_params(layer, hidden_shape, decays, keys)
         return hidden_shape, settings, params

@@ -44,6 +44,7 @@ class _Integrating(Neuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         rngs: nnx.Rngs | None = None,
     ):
         """Create the layer.
@@ -55,6 +56,9 @@ class _Integrating(Neuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
                 membrane that fired is cleared before it leaks) or ``"none"``.
+            spikes_after_update: give the spike of the membrane after the
+                step's update (NIR's, snnTorch's and Norse's timing) instead of
+                before it (default); the membrane is the same.
             rngs: `nnx.Rngs` for the recurrent weights ``recurrent_w`` (IF has
                 no parameters and ignores it).
         """
@@ -65,6 +69,7 @@ class _Integrating(Neuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 
@@ -77,6 +82,7 @@ class _Leaky(Neuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         rngs: nnx.Rngs | None = None,
     ):
         """Create the layer.
@@ -90,6 +96,9 @@ class _Leaky(Neuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
                 membrane that fired is cleared before it leaks) or ``"none"``.
+            spikes_after_update: give the spike of the membrane after the
+                step's update (NIR's, snnTorch's and Norse's timing) instead of
+                before it (default); the membrane is the same.
             rngs: `nnx.Rngs`, needed when `beta` is ``None`` or the neuron
                 is recurrent (``recurrent_w``).
         """
@@ -100,6 +109,7 @@ class _Leaky(Neuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 
@@ -113,6 +123,7 @@ class _CurrentBased(Neuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         rngs: nnx.Rngs | None = None,
     ):
         """Create the layer.
@@ -125,6 +136,9 @@ class _CurrentBased(Neuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
                 membrane that fired is cleared before it leaks) or ``"none"``.
+            spikes_after_update: give the spike of the membrane after the
+                step's update (NIR's, snnTorch's and Norse's timing) instead of
+                before it (default); the membrane is the same.
             rngs: `nnx.Rngs`, needed when a decay is ``None`` or the neuron
                 is recurrent (``recurrent_w``).
         """
@@ -136,6 +150,7 @@ class _CurrentBased(Neuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 
@@ -242,6 +257,7 @@ class ALIF(Neuron):
         activation: SpikeFn | None = None,
         *,
         reset: core.Reset = "subtract",
+        spikes_after_update: bool = False,
         rngs: nnx.Rngs | None = None,
     ):
         """Create the layer.
@@ -254,6 +270,9 @@ class ALIF(Neuron):
             activation: spike function from `spyx.axn`; default `superspike()`.
             reset: ``"subtract"`` (default: ``V -= s th``), ``"zero"`` (a
                 membrane that fired is cleared before it leaks) or ``"none"``.
+            spikes_after_update: give the spike of the membrane after the
+                step's update (NIR's, snnTorch's and Norse's timing) instead of
+                before it (default); the membrane is the same.
             rngs: `nnx.Rngs`, needed when `beta` or `gamma` is ``None``.
         """
         decays = {"beta": beta, "gamma": gamma}
@@ -264,6 +283,7 @@ class ALIF(Neuron):
             threshold=threshold,
             activation=activation,
             reset=reset,
+            spikes_after_update=spikes_after_update,
         )
 
 
