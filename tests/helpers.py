@@ -27,11 +27,14 @@ class Neuron:
     spec: core.NeuronSpec
     reference: Any = None
     reset: str = "subtract"
+    after: bool = False  # spikes_after_update
 
     @property
     def name(self) -> str:
-        """The class name, with the reset mode when it is not the default."""
-        return self.spec.name + ("" if self.reset == "subtract" else f"-{self.reset}")
+        """The class name, with the reset mode when it is not the default
+        and ``-after`` for the spike after the update."""
+        mode = "" if self.reset == "subtract" else f"-{self.reset}"
+        return self.spec.name + mode + ("-after" if self.after else "")
 
     @property
     def decays(self) -> tuple[str, ...]:
@@ -69,6 +72,8 @@ class Neuron:
         """The NNX layer with default (random) parameters."""
         if self.spec.resets:
             kwargs.setdefault("reset", self.reset)
+        if self.after:
+            kwargs.setdefault("spikes_after_update", True)
         return self.nnx_cls(hidden_shape, rngs=nnx.Rngs(seed), **kwargs)
 
     def random_params(self, hidden_shape, seed: int = 0) -> dict:
@@ -87,6 +92,8 @@ class Neuron:
             kwargs["threshold"] = p["threshold"]
         if self.spec.resets:
             kwargs["reset"] = p.get("reset", "subtract")
+        if self.after:
+            kwargs["spikes_after_update"] = True
         return kwargs
 
     def nnx_from(self, hidden_shape, p: dict) -> nnx.Module:
@@ -138,6 +145,26 @@ RESET_VARIANTS = [
     if mode != "subtract"
 ]
 RESET_IDS = [n.name for n in RESET_VARIANTS]
+
+
+def _after(reference: Any) -> Any:
+    """A reference step giving the spike of the membrane after the update:
+    the step's output from the new state (it does not depend on the input)."""
+
+    def step(x, state, p):
+        _, new = reference(x, state, p)
+        return reference(0.0 * x, new, p)[0], new
+
+    return step
+
+
+# Every neuron with a choice of spike timing, spiking after the update.
+TIMING_VARIANTS = [
+    Neuron(n.spec, _after(n.reference), after=True)
+    for n in NEURONS
+    if n.spec.output_from_state
+]
+TIMING_IDS = [n.name for n in TIMING_VARIANTS]
 
 
 def one_of_each_kind(neurons=NEURONS) -> list[Neuron]:

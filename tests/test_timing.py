@@ -1,0 +1,141 @@
+"""Spike timing: every neuron with a choice (`output_from_state`) spiking
+after the update (`spikes_after_update=True`, NIR's and snnTorch's timing),
+against values worked out by hand, the NumPy reference, the dual-number
+gradient reference, the other API, layer-wise execution, conversions and
+checkpoints. The default timing runs through every other matrix."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import spyx.nn as snn
+import spyx_eqx
+from spyx import core
+
+from .equivalence import cases, check_agreement
+from .helpers import NEURONS, TIMING_IDS, TIMING_VARIANTS, spiking_input
+from .test_gradients import check_gradient
+from .test_layerwise import check_layerwise
+
+KERNEL_KINDS = ("LIF", "ALIF", "RCuBaLIF")
+
+
+def test_every_neuron_with_a_choice_has_the_setting():
+    """Exactly the neurons whose output comes from their state choose; the
+    others refuse the setting by name."""
+    chooses = {n.spec.name for n in TIMING_VARIANTS}
+    assert chooses == {n.spec.name for n in NEURONS if n.spiking and not n.parallel}
+    with pytest.raises(TypeError, match="spikes_after_update"):
+        core.PSU_LIF.build(
+            "PSU_LIF",
+            shape=(2,),
+            decays={"beta": 0.5},
+            keys=None,
+            threshold=1.0,
+            spikes_after_update=True,
+        )
+    with pytest.raises(TypeError, match="True or False"):
+        snn.LIF((2,), beta=0.5, spikes_after_update=1)
+
+
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_hand_computed_lif_spikes_after_the_update(api):
+    """beta = 0.5, threshold 1, x = 0.6, 0.8, 0.3, 0.0: the update of step 1
+    takes the membrane to 1.1; spiking after the update, the spike comes at
+    that step, one step before the default timing gives it. The membrane
+    is the same in both timings."""
+    xs = [[0.6], [0.8], [0.3], [0.0]]
+    # V after each update: 0.6; 0.3 + 0.8 = 1.1; 0.55 + 0.3 - 1 = -0.15;
+    # -0.075 + 0.0 = -0.075
+    states = [[0.6], [1.1], [-0.15], [-0.075]]
+    after = [[0.0], [1.0], [0.0], [0.0]]  # H(V' - 1)
+    before = [[0.0], [0.0], [1.0], [0.0]]  # H(V - 1), V before the update
+    cls = snn.LIF if api == "nnx" else spyx_eqx.LIF
+    for timing, want in ((True, after), (False, before)):
+        layer = cls((1,), beta=0.5, spikes_after_update=timing)
+        V = layer.initial_state(1)
+        for x, out, state in zip(xs, want, states, strict=True):
+            o, V = layer(jnp.asarray([x], jnp.float32), V)
+            np.testing.assert_allclose(o[0], out, atol=1e-6)
+            np.testing.assert_allclose(V[0], state, atol=1e-6)
+
+
+@pytest.mark.parametrize("neuron", TIMING_VARIANTS, ids=TIMING_IDS)
+def test_matches_numpy_reference(neuron):
+    hidden = (5,)
+    p = neuron.random_params(hidden, seed=1)
+    layer = neuron.nnx_from(hidden, p)
+    assert layer.spikes_after_update
+    xs = spiking_input(2, (12, 3, *hidden), scale=1.6)
+    V, fired = layer.initial_state(3), 0.0
+    ref_state = neuron.split(V)
+    for x in xs:
+        out, V = layer(x, V)
+        ref_out, ref_state = neuron.reference(np.asarray(x, np.float64), ref_state, p)
+        np.testing.assert_allclose(out, ref_out, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(V, neuron.join(ref_state), rtol=1e-5, atol=1e-5)
+        fired += float(jnp.sum(out))
+    assert fired > 0
+
+
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        pytest.param(
+            n, id=n.name, marks=() if n.spec.name == "LIF" else pytest.mark.slow
+        )
+        for n in TIMING_VARIANTS
+    ],
+)
+def test_gradient_equals_the_chain_rule_reference(neuron):
+    check_gradient(neuron)
+
+
+@pytest.mark.parametrize(
+    ("neuron", "model", "mode", "transform", "twin"),
+    list(
+        cases(
+            TIMING_VARIANTS,
+            models=("dense",),
+            default=lambda neuron, model, mode, transform, twin: (
+                neuron.spec.name in KERNEL_KINDS
+                and (mode, transform, twin) == ("run", "jit", "explicit")
+            ),
+        )
+    ),
+)
+def test_nnx_and_equinox_agree(neuron, model, mode, transform, twin):
+    check_agreement(neuron, model, mode, transform, twin)
+
+
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        pytest.param(
+            n, id=n.name, marks=() if n.spec.name in KERNEL_KINDS else pytest.mark.slow
+        )
+        for n in TIMING_VARIANTS
+    ],
+)
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+def test_layerwise_equals_stepwise(neuron, api):
+    """The sequence kernels give the after-update spikes (one shift) with
+    the same outputs, state and gradients as stepping."""
+    check_layerwise(neuron, "layerwise", api, spikes_after_update=True)
+
+
+def test_conversions_and_checkpoints_keep_the_timing(tmp_path):
+    import spyx.checkpoint
+
+    layer = snn.RLIF((3,), spikes_after_update=True, rngs=nnx.Rngs(0))
+    twin = spyx_eqx.from_nnx(layer)
+    assert twin.spikes_after_update and spyx_eqx.to_nnx(twin).spikes_after_update
+    spyx.checkpoint.save(tmp_path / "ckpt", layer)
+    with pytest.raises(ValueError, match=r"spikes_after_update=True\) in the file"):
+        spyx.checkpoint.restore(tmp_path / "ckpt", snn.RLIF((3,), rngs=nnx.Rngs(0)))
+    spyx_eqx.save(tmp_path / "m.eqx", twin)
+    with pytest.raises(ValueError, match=r"spikes_after_update=True\) in the file"):
+        spyx_eqx.restore(
+            tmp_path / "m.eqx", spyx_eqx.from_nnx(snn.RLIF((3,), rngs=nnx.Rngs(0)))
+        )
