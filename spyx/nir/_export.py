@@ -12,7 +12,9 @@ from .. import nn as snn
 from ..core import _frontend as frontend
 from ..nn._sequential import describe
 from ._mapping import (
+    GRAPH_TIMING,
     LEAKY_NODES,
+    NODE_TIMING,
     SPIKING_NODES,
     SPYX,
     check_dt,
@@ -21,16 +23,19 @@ from ._mapping import (
     from_nir_layout,
     out_shape,
     per_unit,
+    same_pads,
     to_nir_layout,
 )
 
 __all__ = ["to_nir"]
 
 
-def _meta(cls: str, reset: core.ResetMode | None) -> dict:
+def _meta(cls: str, reset: core.ResetMode | None, after: bool | None = None) -> dict:
     meta: dict[str, Any] = {"class": cls}
     if reset is not None:
         meta["reset"] = reset.nir_name
+    if after is not None:
+        meta[NODE_TIMING] = after
     return {SPYX: meta}
 
 
@@ -49,9 +54,17 @@ def _warn_reset(cls: str, node: str, reset: core.ResetMode) -> None:
     )
 
 
-def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
+def _neuron_nodes(
+    layer: Any,
+    shape: tuple[int, ...],
+    dt: float,
+    perm: np.ndarray | None = None,
+    after: bool = False,
+) -> dict[str, Any]:
     """NIR node(s) of a spyx neuron, from its row of the neuron table:
-    ``{"": node}`` plus ``"rec"`` (feedback) or ``"threshold"`` entries."""
+    ``{"": node}`` plus ``"rec"`` (feedback) or ``"threshold"`` entries.
+    `perm` is the layout of a flattened input (per-unit values are written
+    in NIR's order); `after` the neuron's spike timing."""
     spec, cls = layer.spec, type(layer).__name__
     m = spec.nir
     if m is None:
@@ -82,16 +95,20 @@ def _neuron_nodes(layer: Any, shape: tuple[int, ...], dt: float) -> dict[str, An
     if m.node in SPIKING_NODES:
         fields["v_threshold"] = per_unit(frontend.threshold_of(layer), shape)
         fields["v_reset"] = zeros
-    nodes = {"": getattr(nir, m.node)(**fields, metadata=_meta(cls, reset))}
+    if perm is not None:
+        fields = {k: v[perm] for k, v in fields.items()}
+    timing = after if spec.output_from_state else None
+    nodes = {"": getattr(nir, m.node)(**fields, metadata=_meta(cls, reset, timing))}
     if m.threshold_node:
+        th = per_unit(frontend.threshold_of(layer), shape)
         nodes["threshold"] = nir.Threshold(
-            threshold=per_unit(frontend.threshold_of(layer), shape),
-            metadata=_meta(cls, None),
+            threshold=th if perm is None else th[perm], metadata=_meta(cls, None)
         )
     if spec.recurrent:
-        nodes["rec"] = nir.Linear(
-            weight=np.asarray(layer.recurrent_w[...], np.float32).T
-        )
+        weight = np.asarray(layer.recurrent_w[...], np.float32).T
+        if perm is not None:
+            weight = weight[perm][:, perm]
+        nodes["rec"] = nir.Linear(weight=weight)
     return nodes
 
 
@@ -207,9 +224,9 @@ def to_nir(
     """Write a `spyx.nn` model as a NIR graph.
 
     Args:
-        model: a `spyx.nn.Sequential`, a single neuron, or a `spyx.nn.Graph`
-            (neurons and Linear layers; each delayed edge becomes a ``Delay``
-            node of one step; see `spyx.nir`).
+        model: a `spyx.nn.Sequential`, a `spyx.nn.Graph` or a single neuron
+            (see `spyx.nir` for the node table; a graph's delayed edge becomes
+            a ``Delay`` node of one step).
         input_shape: one example's input shape in NIR's channels-first
             layout, as in spyx 1.0: ``(700,)``, or ``(C, H, W)`` for images
             (the spyx model itself takes ``(H, W, C)``); also spyx 1.0's form
@@ -222,9 +239,15 @@ def to_nir(
             positional as in spyx 1.0, or by name.
 
     Nodes are named as spyx 1.0 names them: ``"layer_{i}"`` for the i-th
-    layer of the Sequential, ``"layer_{i}_threshold"`` for the `Threshold`
-    after a `PSU_LIF`'s `LI` node, ``"layer_{i}_rec"`` for a recurrent
-    neuron's feedback weights.
+    layer of a Sequential (a Graph's nodes keep their names),
+    ``"<name>_threshold"`` for the `Threshold` after a `PSU_LIF`'s `LI`
+    node, ``"<name>_rec"`` for a recurrent neuron's feedback weights and
+    ``"<source>_to_<destination>_delay"`` for a delayed edge; a generated
+    name that another node has is made unique with a number. Each neuron
+    records its reset mode and spike timing in its metadata, which
+    `from_nir` reads back; a spiking neuron with spyx's default timing (the
+    spike before the update) warns that other tools simulate the spike
+    after the update.
 
     Returns:
         a `nir.NIRGraph` with ``input`` and ``output`` nodes.
@@ -233,88 +256,211 @@ def to_nir(
     """
     dt = check_dt("to_nir", dt)
     input_shape = _shape_arg(input_shape, "input", "input_shape")
-    if isinstance(model, snn.Graph):
-        from ._export_graph import graph_to_nir
-
-        _check_input_shape(model, input_shape, _spyx_layout(input_shape))
-        out = None
-        if output_shape is not None:
-            out = _shape_arg(output_shape, "output", "output_shape")
-        return graph_to_nir(model, input_shape, out, dt, _neuron_nodes, linear_node)
-    layers = list(model.layers) if isinstance(model, snn.Sequential) else [model]
     shape = _spyx_layout(input_shape)
     _check_input_shape(model, input_shape, shape)
-    nodes: dict[str, Any] = {
-        "input": nir.Input(input_type={"input": np.array(input_shape)})
-    }
-    edges: list[tuple[str, str]] = []
-    prev = "input"
-    perm = None
-    for i, layer in enumerate(layers):
-        name = f"layer_{i}"
-        if isinstance(layer, snn.ActivityRegularization):
-            continue
-        if isinstance(layer, snn.Neuron):
-            parts = _neuron_nodes(layer, shape, dt)
-            nodes[name] = parts[""]
-            edges.append((prev, name))
-            if "rec" in parts:
-                nodes[f"{name}_rec"] = parts["rec"]
-                edges += [(name, f"{name}_rec"), (f"{name}_rec", name)]
-            if "threshold" in parts:
-                nodes[f"{name}_threshold"] = parts["threshold"]
-                edges.append((name, f"{name}_threshold"))
-                name = f"{name}_threshold"
-            prev = name
-            continue
-        if isinstance(layer, nnx.Linear):
-            nodes[name], perm = linear_node(layer, perm), None
-        elif isinstance(layer, nnx.Conv):
-            nodes[name] = _conv_node(layer, shape)
-        elif isinstance(layer, snn.Flatten):
-            nir_shape = to_nir_layout(np.empty(shape)).shape
-            nodes[name] = nir.Flatten(
-                input_type={"input": np.array(nir_shape)}, start_dim=0, end_dim=-1
-            )
-            if len(shape) >= 2:
-                perm = flatten_perm(shape)
-        elif isinstance(layer, snn.SumPool):
-            nodes[name] = _sumpool_node(layer, shape)
-        else:
-            raise TypeError(
-                f"to_nir: layer {i} ({type(layer).__name__}) has no NIR equivalent."
-            )
-        edges.append((prev, name))
-        prev = name
-        shape = out_shape(layer, shape)
+    writer = _Writer(model, input_shape, dt)
+    out = writer.output_shape()
     if output_shape is not None:
         expected = _shape_arg(output_shape, "output", "output_shape")
-        if expected != _nir_layout(shape):
+        if expected != _nir_layout(out):
             raise ValueError(
                 f"to_nir: `output_shape` is {expected}, but the model maps "
-                f"input_shape {input_shape} to {_nir_layout(shape)} (NIR's "
+                f"input_shape {input_shape} to {_nir_layout(out)} (NIR's "
                 f"channels-first layout)."
             )
-    nodes["output"] = nir.Output(
-        output_type={"output": np.array(to_nir_layout(np.empty(shape)).shape)}
-    )
-    edges.append((prev, "output"))
-    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    return writer.graph()
 
 
-def _sumpool_node(layer: snn.SumPool, shape: tuple[int, ...]) -> Any:
+class _Writer:
+    """A chain or graph of spyx layers as NIR nodes and edges: one node (or
+    a neuron's pair) per layer, shapes and flatten layouts carried along
+    the edges."""
+
+    def __init__(self, model: Any, input_shape: tuple[int, ...], dt: float):
+        self.dt = dt
+        self.after = False  # the container's own timing (a Graph's)
+        if isinstance(model, snn.Graph):
+            plan = frontend.current_plan(model)
+            self.layers = {n: model.nodes[n] for n in plan.names}
+            self.edges, self.delayed = list(plan.edges), set(plan.delayed)
+            self.after = plan.spikes_after_update
+        else:
+            chain = list(model.layers) if isinstance(model, snn.Sequential) else [model]
+            self.layers = {f"layer_{i}": layer for i, layer in enumerate(chain)}
+            names = ["input", *self.layers, "output"]
+            self.edges = list(zip(names, names[1:], strict=False))
+            self.delayed = set()
+        self._skip_identities()
+        self.taken = {"input", "output", *self.layers}
+        self.nodes: dict[str, Any] = {
+            "input": nir.Input(input_type={"input": np.array(input_shape)})
+        }
+        self.inner: list[tuple[str, str]] = []
+        self.entry: dict[str, str] = {"input": "input", "output": "output"}
+        self.exit: dict[str, str] = {"input": "input"}
+        self.shapes: dict[str, tuple[int, ...]] = {"input": _spyx_layout(input_shape)}
+        self.perms: dict[str, np.ndarray | None] = {"input": None}
+        self.early: list[str] = []
+        todo = list(self.layers)
+        while todo:
+            ready = [n for n in todo if all(a in self.shapes for a, b in self._into(n))]
+            n = (ready or todo)[0]
+            todo.remove(n)
+            self._write(n)
+
+    def _into(self, n: str) -> list[tuple[str, str]]:
+        return [(a, b) for a, b in self.edges if b == n]
+
+    def _skip_identities(self) -> None:
+        """`ActivityRegularization` (an identity on the data) has no node:
+        its inputs connect to its outputs."""
+        for n in [
+            k
+            for k, v in self.layers.items()
+            if isinstance(v, snn.ActivityRegularization)
+        ]:
+            if any(n in e for e in self.delayed):
+                raise TypeError(
+                    f"to_nir: a delayed edge touches {n!r} (ActivityRegularization), "
+                    f"which NIR has no node for; delay the edge before or after it."
+                )
+            before = [a for a, b in self.edges if b == n]
+            after = [b for a, b in self.edges if a == n]
+            self.edges = [e for e in self.edges if n not in e]
+            self.edges += [(a, b) for a in before for b in after]
+            del self.layers[n]
+
+    def fresh(self, name: str) -> str:
+        """`name`, or `name` with a number, not yet taken by a node."""
+        candidate, i = name, 2
+        while candidate in self.taken:
+            candidate, i = f"{name}_{i}", i + 1
+        self.taken.add(candidate)
+        return candidate
+
+    def _input_of(self, n: str) -> tuple[tuple[int, ...], np.ndarray | None]:
+        known = [a for a, _ in self._into(n) if a in self.shapes]
+        if not known:
+            shape = frontend.expected_input(self.layers[n], describe)
+            if shape is None or any(d is None for d in shape):
+                raise TypeError(
+                    f"to_nir: the input shape of node {n!r} is not known before it "
+                    f"is written (a cycle through layers that do not state it)."
+                )
+            return tuple(shape), None
+        return self.shapes[known[0]], self.perms[known[0]]
+
+    def _write(self, n: str) -> None:
+        layer = self.layers[n]
+        shape, perm = self._input_of(n)
+        out_perm = None
+        if isinstance(layer, snn.Neuron):
+            after = frontend.spikes_after_update(layer) or self.after
+            if layer.spec.output_from_state and not after:
+                self.early.append(n)
+            parts = _neuron_nodes(
+                layer, tuple(layer.hidden_shape), self.dt, perm, after
+            )
+            self.nodes[n] = parts[""]
+            self.entry[n] = self.exit[n] = n
+            if "rec" in parts:
+                rec = self.fresh(f"{n}_rec")
+                self.nodes[rec] = parts["rec"]
+                self.inner += [(n, rec), (rec, n)]
+            if "threshold" in parts:
+                th = self.fresh(f"{n}_threshold")
+                self.nodes[th] = parts["threshold"]
+                self.inner.append((n, th))
+                self.exit[n] = th
+            self.shapes[n], self.perms[n] = tuple(layer.hidden_shape), perm
+            return
+        if perm is not None and not isinstance(layer, nnx.Linear):
+            raise TypeError(
+                f"to_nir: node {n!r} ({type(layer).__name__}) follows a Flatten of a "
+                f"feature map, whose order NIR lays out differently; only Linear "
+                f"layers and neurons may follow it."
+            )
+        if isinstance(layer, nnx.Linear):
+            node = linear_node(layer, perm)
+        elif isinstance(layer, nnx.Conv):
+            node = _conv_node(layer, shape)
+        elif isinstance(layer, snn.Flatten):
+            nir_shape = to_nir_layout(np.empty(shape)).shape
+            node = nir.Flatten(
+                input_type={"input": np.array(nir_shape)}, start_dim=0, end_dim=-1
+            )
+            out_perm = flatten_perm(shape) if len(shape) >= 2 else None
+        elif isinstance(layer, snn.SumPool):
+            node = _sumpool_node(layer, shape, n)
+        else:
+            raise TypeError(
+                f"to_nir: node {n!r} ({type(layer).__name__}) has no NIR equivalent."
+            )
+        self.nodes[n] = node
+        self.entry[n] = self.exit[n] = n
+        self.shapes[n], self.perms[n] = out_shape(layer, shape), out_perm
+
+    def output_shape(self) -> tuple[int, ...]:
+        sources = [a for a, b in self.edges if b == "output"]
+        for a in sources:
+            if self.perms.get(a) is not None:
+                raise TypeError(
+                    f"to_nir: the output comes from {a!r} in the layout of a "
+                    f"flattened feature map, which NIR orders differently; add a "
+                    f"Linear layer after it."
+                )
+        return self.shapes[sources[0]]
+
+    def graph(self) -> nir.NIRGraph:
+        edges = list(self.inner)
+        for a, b in self.edges:
+            src, dst = self.exit[a], self.entry[b]
+            if (a, b) in self.delayed:
+                delay = self.fresh(f"{a}_to_{b}_delay")
+                shape = _nir_layout(self.shapes[a])
+                self.nodes[delay] = nir.Delay(delay=np.full(shape, self.dt, np.float32))
+                edges += [(src, delay), (delay, dst)]
+            else:
+                edges.append((src, dst))
+        out = _nir_layout(self.output_shape())
+        self.nodes["output"] = nir.Output(output_type={"output": np.array(out)})
+        if self.early:
+            warnings.warn(
+                f"to_nir: the spiking neuron(s) {self.early} give the spike of their "
+                f"membrane before the update (spyx's default timing); NIR tools "
+                f"simulate the spike after the update, so paths through them run "
+                f"one step earlier there. spyx records the timing and reads it back. "
+                f"Build them with spikes_after_update=True for a graph that means the "
+                f"same everywhere.",
+                stacklevel=3,
+            )
+        metadata = {SPYX: {GRAPH_TIMING: bool(self.after)}}
+        return nir.NIRGraph(
+            nodes=self.nodes, edges=edges, metadata=metadata, type_check=False
+        )
+
+
+def _sumpool_node(layer: snn.SumPool, shape: tuple[int, ...], name: str) -> Any:
     if len(shape) != 3 or layer.channel_axis not in (-1, 2):
         raise TypeError("to_nir: only 2-D channels-last SumPool has a NIR node.")
-    window = np.broadcast_to(np.asarray(layer.window_shape), (2,))
+    window = tuple(
+        int(v) for v in np.broadcast_to(np.asarray(layer.window_shape), (2,))
+    )
     stride = (
         window
         if layer.strides is None
-        else np.broadcast_to(np.asarray(layer.strides), (2,))
+        else tuple(int(v) for v in np.broadcast_to(np.asarray(layer.strides), (2,)))
     )
-    if layer.padding == "SAME" and any(
-        s % w for s, w in zip(shape[:2], window, strict=True)
-    ):
-        raise TypeError("to_nir: SumPool 'SAME' padding that pads has no NIR form.")
+    padding = [0, 0]
+    if layer.padding == "SAME":
+        pads = same_pads(shape[:2], window, stride)
+        if any(lo != hi for lo, hi in pads):
+            raise TypeError(
+                f"to_nir: node {name!r} (SumPool, 'SAME') pads its {shape[:2]} input "
+                f"by {pads} (low, high) per axis; NIR's SumPool2d pads both sides "
+                f"alike. Use 'VALID', or an input size the window divides evenly."
+            )
+        padding = [lo for lo, _ in pads]
     return nir.SumPool2d(
-        kernel_size=np.array(window), stride=np.array(stride), padding=np.array([0, 0])
+        kernel_size=np.array(window), stride=np.array(stride), padding=np.array(padding)
     )

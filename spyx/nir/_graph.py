@@ -1,11 +1,14 @@
-"""Reading a NIR graph's structure: nested graphs inlined, then the chain
-of nodes from the input to the output (with each neuron's feedback loop)."""
+"""Reading a NIR graph's structure: nested graphs inlined, and which edges
+of a cycle read the step before."""
+
+from collections import deque
+from typing import Any
 
 import nir
 
 from .. import core
 
-__all__ = ["NEURON_NODES", "back_edges", "chain_of", "inline_subgraphs", "is_chain"]
+__all__ = ["NEURON_NODES", "inline_subgraphs", "previous_step_edges"]
 
 
 def inline_subgraphs(graph: nir.NIRGraph) -> tuple[dict, list]:
@@ -46,82 +49,71 @@ def inline_subgraphs(graph: nir.NIRGraph) -> tuple[dict, list]:
 NEURON_NODES = tuple(
     getattr(nir, node) for node in sorted({s.nir.node for s in core.NEURONS if s.nir})
 )
-_WEIGHTED = (nir.Affine, nir.Linear)
 
 
-def chain_of(nodes: dict, edges: list) -> list[tuple[str, str | None]]:
-    """The nodes from input to output as ``(name, feedback_name_or_None)``."""
-    succ: dict[str, list[str]] = {k: [] for k in nodes}
-    pred: dict[str, list[str]] = {k: [] for k in nodes}
-    for a, b in edges:
-        if a not in nodes or b not in nodes:
-            raise ValueError(f"from_nir: edge {a!r} -> {b!r} names an unknown node.")
-        succ[a].append(b)
-        pred[b].append(a)
-    inputs = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
-    if len(inputs) != 1:
-        raise ValueError(f"from_nir: expected one Input node, found {inputs}.")
-    chain, current, seen = [], inputs[0], {inputs[0]}
-    while not isinstance(nodes[current], nir.Output):
-        nexts = succ[current]
-        feedback = None
-        if isinstance(nodes[current], NEURON_NODES):
-            loops = [
-                n
-                for n in nexts
-                if isinstance(nodes[n], _WEIGHTED)
-                and succ[n] == [current]
-                and pred[n] == [current]
-            ]
-            if loops:
-                feedback = loops[0]
-                nexts = [n for n in nexts if n != feedback]
-        if current != inputs[0]:
-            chain.append((current, feedback))
-        if len(nexts) != 1:
-            raise ValueError(
-                f"from_nir: node {current!r} leads to {nexts}; only chains of layers "
-                f"(with recurrent feedback loops) can be imported."
-            )
-        current = nexts[0]
-        if current in seen:
-            raise ValueError(
-                f"from_nir: cycle through {current!r} that is not a "
-                f"neuron's feedback loop."
-            )
-        seen.add(current)
-    return chain
+def previous_step_edges(
+    nodes: Any, edges: list[tuple[str, str]], start: str, end: str
+) -> set[tuple[str, str]]:
+    """The edges whose source's output of the step before is read, as
+    nirtorch 2.x (what snnTorch 1.0 imports with) orders a graph.
 
+    Nodes are taken in name order (`nir.read` lists a file's nodes so,
+    whatever order they were written in), the input first and the output
+    last; a node waits until each of its inputs is computed, except that a
+    node with several inputs reads an input it reaches itself (a cycle) from
+    the step before. The answer does not depend on the order of the edges.
 
-def is_chain(nodes: dict, edges: list) -> bool:
-    """Whether `chain_of` can read the graph (a chain with neurons' own
-    feedback loops), rather than a graph with skips or other feedback."""
-    try:
-        chain_of(nodes, edges)
-    except ValueError as e:
-        return "only chains" not in str(e) and "cycle through" not in str(e)
-    return True
+    Raises:
+        ValueError: a cycle with no order (every node of it has one input,
+            from inside it).
+    """
+    names = sorted(nodes)
+    sources = {n: {a for a, b in edges if b == n} for n in names}
+    succ = {n: {b for a, b in edges if a == n} for n in names}
 
+    def reaches(a: str, b: str) -> bool:
+        seen, todo = set(), [a]
+        while todo:
+            v = todo.pop()
+            if v == b:
+                return True
+            if v not in seen:
+                seen.add(v)
+                todo += succ.get(v, ())
+        return False
 
-def back_edges(start: str, edges: list) -> list[tuple[str, str]]:
-    """The edges a depth-first walk from `start` (edges taken in the order
-    given) finds going back to a node on its path: the edges that close a
-    cycle, which a forward simulation in that order reads from the step
-    before."""
-    succ: dict[str, list[str]] = {}
-    for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    back, on_path, done = [], set(), set()
-
-    def visit(v: str) -> None:
-        on_path.add(v)
-        for w in succ.get(v, []):
-            if w in on_path:
-                back.append((v, w))
-            elif w not in done:
-                visit(w)
-        on_path.discard(v)
-        done.add(v)
-
-    visit(start)
-    return back
+    queue = deque(names)
+    done: set[str] = set()
+    previous: set[tuple[str, str]] = set()
+    waited = 0
+    while queue:
+        n = queue.popleft()
+        if n == end and queue:
+            queue.append(n)
+            continue
+        if (not done and n != start) or n == end:
+            if n != end:
+                queue.append(n)
+            continue
+        if n == start:
+            done.add(n)
+            continue
+        inputs = sources[n]
+        chosen = {
+            (a, n)
+            for a in inputs - done
+            if len(inputs) > 1 and (a in succ[n] or reaches(n, a))
+        }
+        if len(inputs - done) > len(chosen):  # an input still to compute
+            waited += 1
+            if waited > len(queue) + 1:
+                raise ValueError(
+                    f"from_nir: the nodes {sorted(queue)} wait for each other: a "
+                    f"cycle that no input enters has no order (give it a Delay)."
+                )
+            queue.append(n)
+            continue
+        waited = 0
+        previous |= chosen
+        done.add(n)
+    return previous

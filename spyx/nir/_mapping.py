@@ -11,9 +11,11 @@ import numpy as np
 from .. import core
 
 __all__ = [
+    "GRAPH_TIMING",
     "LEAKY_NODES",
     "MODE_OF_NIR_NAME",
     "NIR_RESET",
+    "NODE_TIMING",
     "SPIKING_NODES",
     "SPYX",
     "check_dt",
@@ -25,11 +27,14 @@ __all__ = [
     "nir_to_decay",
     "out_shape",
     "per_unit",
+    "same_pads",
     "spec_for_node",
     "to_nir_layout",
 ]
 
 SPYX = "spyx"  # metadata key marking nodes written by spyx
+GRAPH_TIMING = "spikes_after_update"  # under a graph's metadata["spyx"]
+NODE_TIMING = "spikes_after_update"  # under a neuron node's metadata["spyx"]
 
 # The reset mode of each name spyx writes in a node's metadata
 # (`ResetMode.nir_name`; files written before reset modes existed say
@@ -138,3 +143,16 @@ def has_threshold_twin(node_type: str) -> bool:
         s.nir is not None and s.nir.node == node_type and s.nir.threshold_node
         for s in core.NEURONS
     )
+
+
+def same_pads(
+    size: tuple[int, ...], window: tuple[int, ...], stride: tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """XLA's ``"SAME"`` padding ``(low, high)`` per spatial axis: the output
+    has ``ceil(size / stride)`` positions, the extra input split with the
+    larger half after."""
+    pads = []
+    for n, k, s in zip(size, window, stride, strict=True):
+        total = max((-(-n // s) - 1) * s + k - n, 0)
+        pads.append((total // 2, total - total // 2))
+    return pads
