@@ -130,6 +130,14 @@ def simulate(graph, late, xs):
                 now[name] = total @ node.weight.T.astype(np.float64) + (
                     node.bias if isinstance(node, nir.Affine) else 0.0
                 )
+            elif isinstance(node, nir.Conv2d):
+                now[name] = _conv2d(total, node)
+            elif isinstance(node, nir.SumPool2d):
+                k = int(np.asarray(node.kernel_size).reshape(-1)[0])
+                b, c, h, w = total.shape
+                now[name] = total.reshape(b, c, h // k, k, w // k, k).sum((3, 5))
+            elif isinstance(node, nir.Flatten):
+                now[name] = total.reshape(total.shape[0], -1)  # (C, H, W) order
             elif isinstance(node, nir.LIF):
                 v[name] = v[name] + DT / node.tau * (-v[name] + node.r * total)
                 s = (v[name] > node.v_threshold).astype(np.float64)
@@ -140,6 +148,22 @@ def simulate(graph, late, xs):
         prev = now
         outs.append(now["output"])
     return np.stack(outs)
+
+
+def _conv2d(x, node):
+    """NIR's Conv2d (stride 1, symmetric padding) on ``[B, C, H, W]``."""
+    w = np.asarray(node.weight, np.float64)  # (out, in, kh, kw)
+    p = int(np.asarray(node.padding).reshape(-1)[0])
+    x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    kh, kw = w.shape[2:]
+    h, wd = x.shape[2] - kh + 1, x.shape[3] - kw + 1
+    out = np.zeros((x.shape[0], w.shape[0], h, wd))
+    for i in range(kh):
+        for j in range(kw):
+            out += np.einsum(
+                "bchw,oc->bohw", x[:, :, i : i + h, j : j + wd], w[:, :, i, j]
+            )
+    return out + np.asarray(node.bias, np.float64)[None, :, None, None]
 
 
 XS = np.abs(np.random.default_rng(2).normal(0.8, 1.0, size=(60, 3, F))).astype(
@@ -250,3 +274,285 @@ def test_two_branches_from_the_input_sum_at_the_output():
     out, _ = snn.run(model, jnp.asarray(XS))
     want = XS @ (a.weight + b.weight).T + a.bias + b.bias
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------- one importer, one timing
+
+
+def _relisted(graph, seed):
+    """The same graph with its nodes and edges listed in another order."""
+    rng = np.random.default_rng(seed)
+    names = list(graph.nodes)
+    order = [names[i] for i in rng.permutation(len(names))]
+    edges = [graph.edges[i] for i in rng.permutation(len(graph.edges))]
+    return nir.NIRGraph(
+        nodes={k: graph.nodes[k] for k in order}, edges=edges, type_check=False
+    )
+
+
+def _quiet_import(graph, module=snir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NIR's reset to 0, said elsewhere
+        return module.from_nir(graph, dt=DT)
+
+
+def entered_twice():
+    """Two LIF layers that feed each other through Affine nodes, each also
+    fed from the input: a cycle entered at two nodes. nirtorch (nodes by
+    name) computes a and b before the Affine nodes between them, so each
+    reads the other's value of the step before; spyx delays the spikes
+    before the Affine nodes, whose bias so enters at every step."""
+    nodes = {
+        "fa": _affine(F, H),
+        "fb": _affine(F, H),
+        "a": _lif(TAU / DT),  # gain 1: nothing to fold
+        "b": _lif(TAU / DT),
+        "wab": _affine(H, H, 0.6),
+        "wba": _affine(H, H, 0.6),
+    }
+    edges = [
+        ("input", "fa"),
+        ("input", "fb"),
+        ("fa", "a"),
+        ("fb", "b"),
+        ("a", "wab"),
+        ("wab", "b"),
+        ("b", "wba"),
+        ("wba", "a"),
+        ("a", "output"),
+        ("b", "output"),
+    ]
+    return _graph(nodes, edges), {("a", "wab"), ("b", "wba")}
+
+
+def through_an_affine():
+    """fc -> lif1 -> fc2 -> lif2 -> rec (Affine with a bias) -> lif1: the
+    cycle is closed through the biased Affine; its bias reaches lif1 from
+    the first step on."""
+    nodes = {
+        "fc": _affine(F, H),
+        "lif1": _lif(TAU / DT),
+        "fc2": _affine(H, H, 0.9),
+        "lif2": _lif(TAU / DT),
+        "rec": nir.Affine(
+            weight=RNG.normal(0, 0.5, (H, H)).astype(np.float32),
+            bias=np.full(H, 0.6, np.float32),
+        ),
+    }
+    edges = [
+        ("input", "fc"),
+        ("fc", "lif1"),
+        ("lif1", "fc2"),
+        ("fc2", "lif2"),
+        ("lif2", "rec"),
+        ("rec", "lif1"),
+        ("lif2", "output"),
+    ]
+    return _graph(nodes, edges), {("lif2", "rec")}
+
+
+@pytest.mark.parametrize("build", [entered_twice, through_an_affine])
+def test_a_cycle_spikes_as_nir_simulates_it_whatever_the_listing_order(build):
+    """Exactly the forward simulation with the edges nirtorch reads from the
+    step before (moved in front of the Affine nodes), in both APIs, for the
+    file as listed and listed in two other orders."""
+    graph, late = build()
+    want = simulate(graph, late, XS)
+    assert 0.02 < want.mean() < 0.8, "the reference should fire now and then"
+    for listed in (graph, _relisted(graph, 1), _relisted(graph, 2)):
+        model = _quiet_import(listed)
+        assert set(model.plan.delayed) == late
+        for layerwise in (True, False):
+            spikes, _ = snn.run(model, jnp.asarray(XS), layerwise=layerwise)
+            np.testing.assert_array_equal(np.asarray(spikes), want)
+        twin, _ = se.run(_quiet_import(listed, se.nir), jnp.asarray(XS))
+        np.testing.assert_array_equal(np.asarray(twin), want)
+    if build is through_an_affine:  # delaying the Affine's output would differ
+        without_bias = simulate(graph, {("rec", "lif1")}, XS)
+        assert not np.array_equal(without_bias, want)
+
+
+def _two_layers():
+    """Affine -> LIF -> Affine -> LIF, as another tool writes it, and the
+    same with a zero-weight Linear from the first LIF to the output too."""
+    nodes = {"fc1": _affine(F, H), "lif1": _lif(TAU / DT)}
+    nodes |= {"fc2": _affine(H, H, 0.9), "lif2": _lif(TAU / DT)}
+    edges = [
+        ("input", "fc1"),
+        ("fc1", "lif1"),
+        ("lif1", "fc2"),
+        ("fc2", "lif2"),
+        ("lif2", "output"),
+    ]
+    chain = _graph(nodes, edges)
+    zero = nir.Linear(weight=np.zeros((H, H), np.float32))
+    branched = nir.NIRGraph(
+        nodes={**chain.nodes, "zero": zero},
+        edges=[*edges, ("lif1", "zero"), ("zero", "output")],
+        type_check=False,
+    )
+    return chain, branched
+
+
+def test_a_chain_and_a_graph_from_a_peer_spike_alike():
+    """The same network as a chain (a Sequential) and with a zero branch (a
+    Graph): both spike as NIR simulates them, with no lag per layer."""
+    graph, with_branch = _two_layers()
+    chain, branched = _quiet_import(graph), _quiet_import(with_branch)
+    assert isinstance(chain, snn.Sequential) and isinstance(branched, snn.Graph)
+    want = simulate(graph, set(), XS)
+    assert 0.02 < want.mean() < 0.8
+    np.testing.assert_array_equal(np.asarray(snn.run(chain, jnp.asarray(XS))[0]), want)
+    np.testing.assert_array_equal(
+        np.asarray(snn.run(branched, jnp.asarray(XS))[0]), want
+    )
+
+
+def residual_conv():
+    """conv1 -> lif1 -> conv2 -> lif2 with a skip lif1 -> lif2, then a sum
+    pooling, a flatten and an Affine: the residual block of a convolutional
+    SNN, in NIR's channels-first layout."""
+    c, s = 3, 4
+    lif = lambda: nir.LIF(  # noqa: E731
+        tau=np.full((c, s, s), 4e-3, np.float32),
+        r=np.full((c, s, s), 4.0, np.float32),  # gain 1
+        v_leak=np.zeros((c, s, s)),
+        v_threshold=np.full((c, s, s), TH),
+        v_reset=np.zeros((c, s, s)),
+    )
+    conv = lambda cin: nir.Conv2d(  # noqa: E731
+        input_shape=(s, s),
+        weight=RNG.normal(0, 0.5, (c, cin, 3, 3)).astype(np.float32),
+        stride=1,
+        padding=1,
+        dilation=1,
+        groups=1,
+        bias=RNG.normal(0.1, 0.05, c).astype(np.float32),
+    )
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2, s, s])}),
+        "conv1": conv(2),
+        "lif1": lif(),
+        "conv2": conv(c),
+        "lif2": lif(),
+        "pool": nir.SumPool2d(
+            kernel_size=np.array([2, 2]),
+            stride=np.array([2, 2]),
+            padding=np.array([0, 0]),
+        ),
+        "flat": nir.Flatten(
+            input_type={"input": np.array([c, 2, 2])}, start_dim=0, end_dim=-1
+        ),
+        "fc": _affine(c * 4, H),
+        "output": nir.Output(output_type={"output": np.array([H])}),
+    }
+    edges = [
+        ("input", "conv1"),
+        ("conv1", "lif1"),
+        ("lif1", "conv2"),
+        ("conv2", "lif2"),
+        ("lif1", "lif2"),
+        ("lif2", "pool"),
+        ("pool", "flat"),
+        ("flat", "fc"),
+        ("fc", "output"),
+    ]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def test_a_residual_conv_block_imports_spikes_and_round_trips(tmp_path):
+    """A residual conv block from another tool: a Graph (conv, pooling,
+    flatten in a graph) whose outputs equal the forward simulation in NIR's
+    layout, in both APIs; written back and read again, the same."""
+    graph = residual_conv()
+    xs = np.abs(np.random.default_rng(4).normal(0.8, 1.0, (30, 2, 2, 4, 4)))
+    xs = xs.astype(np.float32)  # [T, B, C, H, W], NIR's layout
+    want = simulate(graph, set(), xs)
+    model = _quiet_import(graph)
+    assert isinstance(model, snn.Graph)
+    x = jnp.asarray(np.moveaxis(xs, 2, -1))  # spyx's channels-last layout
+    for layerwise in (True, False):
+        got, _ = snn.run(model, x, layerwise=layerwise)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
+    twin, _ = se.run(_quiet_import(graph, se.nir), x)
+    np.testing.assert_allclose(np.asarray(twin), want, rtol=1e-4, atol=1e-4)
+    nir.write(tmp_path / "block.nir", snir.to_nir(model, (2, 4, 4), dt=DT))
+    back = snir.from_nir(nir.read(tmp_path / "block.nir"), dt=DT)
+    np.testing.assert_allclose(snn.run(back, x)[0], snn.run(model, x)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["spyx-timing", "nir-timing"])
+def test_spyx_models_round_trip_in_their_own_timing(after, tmp_path):
+    """A chain, a graph that is a chain (it comes back a Sequential) and a
+    chain with a delayed edge (a Delay node), in either timing: read back
+    from a file, each gives the same outputs."""
+    rngs = nnx.Rngs(5)
+    fc = nnx.Linear(F, H, rngs=rngs)
+    lif = snn.LIF(
+        (H,), beta=0.8, threshold=0.5, reset="zero", spikes_after_update=after
+    )
+    models = {
+        "chain": snn.Sequential(fc, lif),
+        "graph": snn.Graph(
+            {"fc": fc, "lif": snn.LIF((H,), beta=0.8, threshold=0.5, reset="zero")},
+            [("input", "fc"), ("fc", "lif"), ("lif", "output")],
+            spikes_after_update=after,
+        ),
+        "delayed": snn.Graph(
+            {"fc": fc, "lif": lif},
+            [("input", "fc"), ("fc", "lif"), ("lif", "output")],
+            delayed=[("fc", "lif")],
+        ),
+    }
+    x = jnp.asarray(XS)
+    for name, model in models.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # spyx's timing, said elsewhere
+            graph = snir.to_nir(model, (F,), dt=DT)
+        nir.write(tmp_path / f"{name}.nir", graph)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # spyx's own graphs import silently
+            back = snir.from_nir(nir.read(tmp_path / f"{name}.nir"), dt=DT)
+        kind = snn.Graph if name == "delayed" else snn.Sequential
+        assert isinstance(back, kind), name
+        want = snn.run(model, x)[0]
+        assert float(jnp.abs(want).sum()) > 0
+        np.testing.assert_allclose(snn.run(back, x)[0], want, atol=1e-5, err_msg=name)
+
+
+def test_to_nir_never_overwrites_a_node():
+    """An RLIF named "lif" beside a Linear named "lif_rec": the feedback
+    weights get a name of their own, and the model reads back whole."""
+    rngs = nnx.Rngs(1)
+    model = snn.Graph(
+        {
+            "fc": nnx.Linear(F, H, rngs=rngs),
+            "lif": snn.RLIF((H,), beta=0.8, threshold=0.5, reset="zero", rngs=rngs),
+            "lif_rec": nnx.Linear(H, H, rngs=rngs),
+        },
+        [("input", "fc"), ("fc", "lif"), ("lif", "lif_rec"), ("lif_rec", "output")],
+        spikes_after_update=True,
+    )
+    graph = snir.to_nir(model, (F,), dt=DT)
+    assert isinstance(graph.nodes["lif_rec"], nir.Affine)  # the user's layer
+    assert isinstance(graph.nodes["lif_rec_2"], nir.Linear)  # the feedback
+    assert ("lif", "lif_rec_2") in graph.edges and ("lif_rec_2", "lif") in graph.edges
+    back = snir.from_nir(graph, dt=DT)
+    x = jnp.asarray(XS)
+    np.testing.assert_allclose(snn.run(back, x)[0], snn.run(model, x)[0], atol=1e-5)
+
+
+def test_symmetric_same_pooling_exports_with_nir_padding():
+    """A 3x3 window at stride 1 pads one on each side: NIR says it exactly,
+    and it reads back as 'SAME'."""
+    model = snn.Sequential(
+        snn.SumPool(3, strides=1, padding="SAME"),
+        snn.Flatten(),
+        nnx.Linear(2 * 5 * 5, H, rngs=nnx.Rngs(0)),
+    )
+    graph = snir.to_nir(model, (2, 5, 5), dt=DT)
+    np.testing.assert_array_equal(graph.nodes["layer_0"].padding, [1, 1])
+    back = snir.from_nir(graph, dt=DT)
+    assert back.layers[0].padding == "SAME"
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 2, 5, 5, 2)), jnp.float32)
+    np.testing.assert_allclose(snn.run(back, x)[0], snn.run(model, x)[0], atol=1e-5)
