@@ -1,9 +1,10 @@
 """NIR (Neuromorphic Intermediate Representation) export and import.
 
-`to_nir` writes a `spyx.nn` model as a `nir.NIRGraph`; `from_nir` builds a
-`spyx.nn.Sequential` from one, including graphs written by snnTorch, Norse
-and other frameworks. `spyx_eqx.nir` does the same for Equinox models through
-the model conversions, so there is one mapping.
+`to_nir` writes a `spyx.nn` model (a `Sequential`, a `Graph` or a neuron)
+as a `nir.NIRGraph`; `from_nir` builds a `spyx.nn.Sequential` (a chain) or
+`spyx.nn.Graph` (anything else) from one, including graphs written by
+snnTorch, Norse and other frameworks. `spyx_eqx.nir` does the same for
+Equinox models through the model conversions, so there is one mapping.
 
 **Time constants.** NIR is continuous time: ``tau dv/dt = (v_leak - v) + r I``.
 Forward Euler with step `dt` gives ``v' = (1 - dt/tau) v + (dt r / tau) I``,
@@ -30,7 +31,22 @@ to `tau_mem` the same way; IF has ``dv/dt = r I``, so ``r = 1 / dt``.
 - a per-unit `v_threshold` that is not one number is refused;
 - `Scale` and the ``1 / k`` of `AvgPool2d` are folded into the neighbouring
   weighted layer, exactly;
-- branching graphs, `Delay`, and node types without a spyx twin are refused.
+- a `Delay` of one time step is a delayed edge; longer delays, and node
+  types without a spyx twin, are refused.
+
+**Timing.** NIR's forward simulation (and snnTorch's, Norse's) gives a
+spiking neuron's spike from its membrane *after* the step's update; spyx's
+neurons give it from the membrane before the update unless built with
+``spikes_after_update=True``. `from_nir` imports a graph another tool wrote
+with ``spikes_after_update=True`` on every spiking neuron, so its spikes
+equal the tool's step for step, chain or not. Where a cycle needs an order,
+it reads from the step before the edges nirtorch 2.x (what snnTorch imports
+with) reads so, taking nodes by name (as `nir.read` lists them, whatever
+order the file wrote them in), and moves that delay in front of an `Affine`
+with one input on the way, so that its bias enters at every step. `to_nir`
+records each neuron's timing in its node, and `from_nir` reads it back, so
+a spyx model round-trips in its own timing; exporting a neuron with spyx's
+default timing warns that other tools run it one step earlier.
 
 **Node table.**
 
@@ -38,13 +54,16 @@ to `tau_mem` the same way; IF has ``dv/dt = r I``, so ``r = 1 / dt``.
 |---|---|
 | `Affine` / `Linear` | `nnx.Linear` (with / without bias) |
 | `Conv1d` / `Conv2d` | `nnx.Conv` (channels first in NIR, last in spyx) |
-| `SumPool2d` (no padding) | `SumPool` |
-| `AvgPool2d` (import, no padding) | `SumPool`, ``1/k`` folded into the next weights |
+| `SumPool2d` (no padding, or `"SAME"`'s when symmetric) | `SumPool` |
+| `AvgPool2d` (import) | `SumPool`, ``1/k`` folded into the next weights |
 | `Flatten` | `Flatten` (the next weights are permuted between layouts) |
 | `IF` / `LIF` / `LI` / `CubaLIF` | `IF` / `LIF` / `LI` / `CuBaLIF` |
 | neuron + `Linear`/`Affine` feedback edge | `RIF` / `RLIF` / `RCuBaLIF` |
 | `LI` followed by `Threshold` | `PSU_LIF` (how spyx writes it) |
 | `Scale` | folded into the neighbouring weights |
+| `Delay` (one step) | a delayed edge of a `Graph` |
+
+Every node type works in chains and in graphs, both directions.
 
 `to_nir` writes ``v_reset = 0`` for every mode and warns for a neuron with
 ``reset="subtract"`` (the default) or ``"none"``, which NIR's nodes cannot
