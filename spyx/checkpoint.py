@@ -46,8 +46,9 @@ from .core import _frontend as frontend
 __all__ = ["MANIFEST", "describe", "restore", "save"]
 
 MANIFEST = "spyx_manifest.json"
-"""The file in a checkpoint folder that lists its files' digests and the
-model's description."""
+"""The name of a checkpoint folder's manifest file.
+
+It lists the digests of the folder's files and the model's description."""
 
 
 def describe(model: nnx.Module) -> dict[str, str]:

@@ -58,8 +58,10 @@ THRESHOLD = 1.0
 """The default firing threshold of every spiking neuron."""
 
 RECURRENT_W = "recurrent_w"
-"""The name of a recurrent neuron's weights ``W`` (``V' = ... + s @ W``), as
-in spyx 1.0: an `nnx.Param` in `spyx.nn`, a field in `spyx_eqx`."""
+"""The attribute name of a recurrent neuron's weights ``W``.
+
+``V' = ... + s @ W``; named as in spyx 1.0: an `nnx.Param` in `spyx.nn`, a
+field in `spyx_eqx`."""
 
 
 @dataclass(frozen=True)

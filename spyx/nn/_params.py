@@ -11,8 +11,10 @@ from ._neuron import Neuron
 __all__ = ["PARAM_KINDS", "param_labels", "param_mask"]
 
 PARAM_KINDS = ("decay", "recurrent_w", "other")
-"""The labels `param_labels` gives: a neuron's decays (``beta``,
-``alpha``, ``gamma``), its recurrent weights, and every other parameter."""
+"""The labels `param_labels` gives.
+
+A neuron's decays (``beta``, ``alpha``, ``gamma``), its recurrent weights,
+and every other parameter."""
 
 
 def _key(entry: Any) -> Any:
