@@ -129,8 +129,20 @@ def test_nnx_layers_run_as_stepped_by_hand(kind, container, execution):
         assert _variables(model) != _variables(_nnx_model(kind, container))
 
 
-@pytest.mark.parametrize("execution", ["default", "stepwise", "chunk3"])
-@pytest.mark.parametrize("kind", ["dropout", "batchnorm"])
+@pytest.mark.parametrize(
+    ("kind", "execution"),
+    [
+        pytest.param(kind, execution, marks=() if sampled else pytest.mark.slow)
+        for kind, execution, sampled in [
+            ("dropout", "default", True),
+            ("dropout", "stepwise", False),
+            ("dropout", "chunk3", False),
+            ("batchnorm", "default", False),
+            ("batchnorm", "stepwise", False),
+            ("batchnorm", "chunk3", True),
+        ]
+    ],
+)
 def test_nnx_layers_under_jit_and_grad(kind, execution):
     """Under `nnx.jit` and `nnx.grad`: values, gradients and variables as
     stepping by hand gives them."""
@@ -510,9 +522,22 @@ def _sowing(container: str) -> nnx.Module:
     )
 
 
-@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-@pytest.mark.parametrize("layerwise", [None, True, False])
-@pytest.mark.parametrize("container", ["sequential", "graph"])
+@pytest.mark.parametrize(
+    ("container", "layerwise", "jit"),
+    [
+        pytest.param(
+            container,
+            layerwise,
+            jit,
+            id=f"{container}-{layerwise}-{'jit' if jit else 'eager'}",
+            # the default execution eager and jitted; the others run slow
+            marks=() if layerwise is None else pytest.mark.slow,
+        )
+        for container in ("sequential", "graph")
+        for layerwise in (None, True, False)
+        for jit in (False, True)
+    ],
+)
 def test_nnx_capture_around_run_returns_what_each_step_sowed(container, layerwise, jit):
     """Each value a layer sows comes back stacked over time, ``[T, ...]``,
     eager and under `nnx.jit`, in every execution; outputs and variables are

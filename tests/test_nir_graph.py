@@ -33,11 +33,11 @@ def _lif(r):
     )
 
 
-def _affine(n_in, n_out, scale=0.7, bias=True):
-    w = RNG.normal(0, scale, (n_out, n_in)).astype(np.float32)
+def _affine(n_in, n_out, scale=0.7, bias=True, rng=RNG):
+    w = rng.normal(0, scale, (n_out, n_in)).astype(np.float32)
     if not bias:
         return nir.Linear(weight=w)
-    return nir.Affine(weight=w, bias=RNG.normal(0.1, 0.05, n_out).astype(np.float32))
+    return nir.Affine(weight=w, bias=rng.normal(0.1, 0.05, n_out).astype(np.float32))
 
 
 def _graph(nodes, edges):
@@ -302,13 +302,14 @@ def entered_twice():
     name) computes a and b before the Affine nodes between them, so each
     reads the other's value of the step before; spyx delays the spikes
     before the Affine nodes, whose bias so enters at every step."""
+    rng = np.random.default_rng(11)  # the same weights whatever ran before
     nodes = {
-        "fa": _affine(F, H),
-        "fb": _affine(F, H),
+        "fa": _affine(F, H, rng=rng),
+        "fb": _affine(F, H, rng=rng),
         "a": _lif(TAU / DT),  # gain 1: nothing to fold
         "b": _lif(TAU / DT),
-        "wab": _affine(H, H, 0.6),
-        "wba": _affine(H, H, 0.6),
+        "wab": _affine(H, H, 0.6, rng=rng),
+        "wba": _affine(H, H, 0.6, rng=rng),
     }
     edges = [
         ("input", "fa"),
@@ -329,13 +330,14 @@ def through_an_affine():
     """fc -> lif1 -> fc2 -> lif2 -> rec (Affine with a bias) -> lif1: the
     cycle is closed through the biased Affine; its bias reaches lif1 from
     the first step on."""
+    rng = np.random.default_rng(12)
     nodes = {
-        "fc": _affine(F, H),
+        "fc": _affine(F, H, rng=rng),
         "lif1": _lif(TAU / DT),
-        "fc2": _affine(H, H, 0.9),
+        "fc2": _affine(H, H, 0.9, rng=rng),
         "lif2": _lif(TAU / DT),
         "rec": nir.Affine(
-            weight=RNG.normal(0, 0.5, (H, H)).astype(np.float32),
+            weight=rng.normal(0, 0.5, (H, H)).astype(np.float32),
             bias=np.full(H, 0.6, np.float32),
         ),
     }
@@ -358,7 +360,8 @@ def test_a_cycle_spikes_as_nir_simulates_it_whatever_the_listing_order(build):
     file as listed and listed in two other orders."""
     graph, late = build()
     want = simulate(graph, late, XS)
-    assert 0.02 < want.mean() < 0.8, "the reference should fire now and then"
+    fired = (want > 0).mean()
+    assert 0.02 < fired < 0.9, "the reference should fire now and then"
     for listed in (graph, _relisted(graph, 1), _relisted(graph, 2)):
         model = _quiet_import(listed)
         assert set(model.plan.delayed) == late
@@ -375,8 +378,9 @@ def test_a_cycle_spikes_as_nir_simulates_it_whatever_the_listing_order(build):
 def _two_layers():
     """Affine -> LIF -> Affine -> LIF, as another tool writes it, and the
     same with a zero-weight Linear from the first LIF to the output too."""
-    nodes = {"fc1": _affine(F, H), "lif1": _lif(TAU / DT)}
-    nodes |= {"fc2": _affine(H, H, 0.9), "lif2": _lif(TAU / DT)}
+    rng = np.random.default_rng(13)
+    nodes = {"fc1": _affine(F, H, rng=rng), "lif1": _lif(TAU / DT)}
+    nodes |= {"fc2": _affine(H, H, 0.9, rng=rng), "lif2": _lif(TAU / DT)}
     edges = [
         ("input", "fc1"),
         ("fc1", "lif1"),
@@ -413,6 +417,7 @@ def residual_conv():
     pooling, a flatten and an Affine: the residual block of a convolutional
     SNN, in NIR's channels-first layout."""
     c, s = 3, 4
+    rng = np.random.default_rng(14)
     lif = lambda: nir.LIF(  # noqa: E731
         tau=np.full((c, s, s), 4e-3, np.float32),
         r=np.full((c, s, s), 4.0, np.float32),  # gain 1
@@ -422,12 +427,12 @@ def residual_conv():
     )
     conv = lambda cin: nir.Conv2d(  # noqa: E731
         input_shape=(s, s),
-        weight=RNG.normal(0, 0.5, (c, cin, 3, 3)).astype(np.float32),
+        weight=rng.normal(0, 0.5, (c, cin, 3, 3)).astype(np.float32),
         stride=1,
         padding=1,
         dilation=1,
         groups=1,
-        bias=RNG.normal(0.1, 0.05, c).astype(np.float32),
+        bias=rng.normal(0.1, 0.05, c).astype(np.float32),
     )
     nodes = {
         "input": nir.Input(input_type={"input": np.array([2, s, s])}),
@@ -443,7 +448,7 @@ def residual_conv():
         "flat": nir.Flatten(
             input_type={"input": np.array([c, 2, 2])}, start_dim=0, end_dim=-1
         ),
-        "fc": _affine(c * 4, H),
+        "fc": _affine(c * 4, H, rng=rng),
         "output": nir.Output(output_type={"output": np.array([H])}),
     }
     edges = [
