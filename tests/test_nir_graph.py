@@ -130,6 +130,15 @@ def simulate(graph, late, xs):
                 now[name] = total @ node.weight.T.astype(np.float64) + (
                     node.bias if isinstance(node, nir.Affine) else 0.0
                 )
+            elif isinstance(node, nir.Scale):
+                now[name] = total * np.asarray(node.scale, np.float64)
+            elif isinstance(node, nir.LI):
+                v[name] = v.get(name, 0.0) + DT / node.tau * (
+                    -v.get(name, 0.0) + node.r * total
+                )
+                now[name] = v[name]
+            elif isinstance(node, nir.Threshold):
+                now[name] = (total > node.threshold).astype(np.float64)
             elif isinstance(node, nir.Conv2d):
                 now[name] = _conv2d(total, node)
             elif isinstance(node, nir.SumPool2d):
@@ -561,3 +570,45 @@ def test_symmetric_same_pooling_exports_with_nir_padding():
     assert back.layers[0].padding == "SAME"
     x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 2, 5, 5, 2)), jnp.float32)
     np.testing.assert_allclose(snn.run(back, x)[0], snn.run(model, x)[0], atol=1e-5)
+
+
+def test_scale_and_a_threshold_pair_in_a_graph():
+    """A skip through an Affine and a Scale, and an LI read by a Threshold
+    (how spyx writes PSU_LIF), in a graph that is no chain: the Scale folds
+    into the Affine, the pair becomes one PSU_LIF, and the spikes equal the
+    forward simulation's; a spyx Graph holding a PSU_LIF round-trips."""
+    rng = np.random.default_rng(15)
+    nodes = {
+        "fc": _affine(F, H, rng=rng),
+        "li": nir.LI(tau=TAU, r=TAU / DT, v_leak=np.zeros(H)),
+        "th": nir.Threshold(threshold=np.full(H, TH)),
+        "skip": _affine(F, H, 0.5, rng=rng),
+        "half": nir.Scale(scale=np.full(H, 0.5, np.float32)),
+    }
+    edges = [
+        ("input", "fc"),
+        ("fc", "li"),
+        ("li", "th"),
+        ("th", "output"),
+        ("input", "skip"),
+        ("skip", "half"),
+        ("half", "output"),
+    ]
+    graph = _graph(nodes, edges)
+    want = simulate(graph, set(), XS)
+    model = _quiet_import(graph)
+    assert isinstance(model, snn.Graph)
+    assert isinstance(model.nodes["li"], snn.PSU_LIF) and "th" not in model.nodes
+    spikes = want - simulate(
+        _graph(
+            {"skip": nodes["skip"], "half": nodes["half"]},
+            [("input", "skip"), ("skip", "half"), ("half", "output")],
+        ),
+        set(),
+        XS,
+    )
+    assert 0.02 < spikes.mean() < 0.9, "the threshold should fire now and then"
+    got, _ = snn.run(model, jnp.asarray(XS))
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
+    back = snir.from_nir(snir.to_nir(model, (F,), dt=DT), dt=DT)
+    np.testing.assert_allclose(snn.run(back, jnp.asarray(XS))[0], got, atol=1e-5)
