@@ -47,6 +47,13 @@ def parser(description: str) -> argparse.ArgumentParser:
         "instead of the scikit-learn digits",
     )
     p.add_argument(
+        "--shd-test",
+        type=Path,
+        default=None,
+        help="with --shd: test on this SHD .h5 file (SHD's own test split, "
+        "shd_test.h5) and train on all of --shd",
+    )
+    p.add_argument(
         "--max-samples", type=int, default=None, help="use only this many samples"
     )
     p.add_argument(
@@ -68,20 +75,24 @@ def load(args: argparse.Namespace) -> Data:
     if args.shd is not None:
         import spyx.data
 
-        ds = spyx.data.load_shd(
-            args.shd, num_steps=args.steps, max_samples=args.max_samples
-        )
-        train, test = _split(len(ds), args.seed)
-        x = ds.dense(np.arange(len(ds))).transpose(1, 0, 2)  # [N, T, units]
-        return Data(
-            x[train],
-            ds.labels[train],
-            x[test],
-            ds.labels[test],
-            True,
-            int(ds.labels.max()) + 1,
-            f"SHD ({args.shd.name})",
-        )
+        def read(path: Path) -> tuple[np.ndarray, np.ndarray]:
+            ds = spyx.data.load_shd(
+                path, num_steps=args.steps, max_samples=args.max_samples
+            )
+            return ds.dense(np.arange(len(ds))).transpose(1, 0, 2), ds.labels
+
+        x, y = read(args.shd)  # x: [N, T, units]
+        if args.shd_test is not None:
+            x_test, y_test = read(args.shd_test)
+            name = f"SHD ({args.shd.name}, tested on {args.shd_test.name})"
+        else:
+            train, test = _split(len(y), args.seed)
+            x, y, x_test, y_test = x[train], y[train], x[test], y[test]
+            name = f"SHD ({args.shd.name})"
+        classes = int(max(y.max(), y_test.max())) + 1
+        return Data(x, y, x_test, y_test, True, classes, name)
+    if args.shd_test is not None:
+        raise SystemExit("--shd-test needs --shd (the training file)")
     from sklearn.datasets import load_digits
 
     digits = load_digits()

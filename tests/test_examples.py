@@ -58,30 +58,50 @@ def test_digits_example_smoke(name, tmp_path, capsys):
     assert (tmp_path / f"{name}_curves.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
-def test_digits_example_on_an_shd_file(name, tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    n = 40
+def _shd_like(path, n, seed):
+    """A file in SHD's layout whose class shows in which units fire: class
+    c spikes 40 times in units [200 c, 200 c + 100), at random times, over
+    20 spikes of noise anywhere."""
+    rng = np.random.default_rng(seed)
     labels = rng.integers(0, 3, n)
-    times = [rng.uniform(0, 1.0, 30) for _ in range(n)]
-    units = [rng.integers(0, 700, 30) for _ in range(n)]
-    path = write_shd(tmp_path / "shd.h5", times, units, labels)
+    times, units = [], []
+    for c in labels:
+        times.append(rng.uniform(0, 1.0, 60))
+        units.append(
+            np.concatenate(
+                [rng.integers(200 * c, 200 * c + 100, 40), rng.integers(0, 700, 20)]
+            )
+        )
+    return write_shd(path, times, units, labels)
+
+
+@pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
+def test_digits_example_learns_from_shd_files(name, tmp_path, capsys):
+    """The SHD how-to's command on small files in SHD's layout: it trains on
+    one and tests on the other, and learns what tells the classes apart."""
+    train = _shd_like(tmp_path / "shd_train.h5", 90, 0)
+    test = _shd_like(tmp_path / "shd_test.h5", 30, 1)
     acc = _load(name).main(
         [
             "--shd",
-            str(path),
+            str(train),
+            "--shd-test",
+            str(test),
             "--epochs",
-            "1",
+            "4",
             "--steps",
-            "10",
+            "20",
             "--hidden",
-            "8",
+            "32",
             "--batch-size",
-            "8",
+            "15",
             "--no-plots",
         ]
     )
-    _assert_is_test_accuracy(acc, capsys.readouterr().out)
+    out = capsys.readouterr().out
+    _assert_is_test_accuracy(acc, out)
+    assert "on 30 held-out examples" in out  # the test file, not a split
+    assert acc >= 0.9, out
 
 
 def test_quickstart_runs():
