@@ -170,24 +170,14 @@ def primer(out: Path) -> None:
     fig.savefig(out / "explanation" / "primer.svg")
 
 
-def performance_table(page: Path) -> list[dict[str, str]]:
-    """The rows of the first ``x floor`` table on the performance page, with
-    the ratios as ``"fwd+bwd x floor"`` and ``"fwd x floor"``."""
-    lines = page.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if "x floor" in line)
-    header = [c.strip() for c in lines[start].strip("|").split("|")]
-    # each ratio follows the time it divides: "fwd+bwd ms | x floor | fwd ms | ..."
-    header = [
-        f"{header[i - 1].removesuffix(' ms')} {h}" if h == "x floor" else h
-        for i, h in enumerate(header)
-    ]
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows.append(dict(zip(header, cells, strict=True)))
-    return rows
+def performance_table(path: Path) -> list[dict[str, str]]:
+    """The per-neuron measurements the performance page links
+    (``per-neuron-cpu.csv``), one dict per row, with the ratios as
+    ``"fwd+bwd x floor"`` and ``"fwd x floor"``."""
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def performance(out: Path) -> None:
@@ -196,7 +186,7 @@ def performance(out: Path) -> None:
     the sequence kernel and with autodiff of the scan."""
     import numpy as np
 
-    rows = performance_table(DOCS / "explanation" / "performance.md")
+    rows = performance_table(DOCS / "explanation" / "per-neuron-cpu.csv")
     shapes = list(dict.fromkeys(r["T, B, H"] for r in rows))
     fig, axes = plt.subplots(1, len(shapes), figsize=(9, 4.4), sharex=True)
     for ax, shape in zip(np.atleast_1d(axes), shapes, strict=True):
@@ -225,19 +215,10 @@ def performance(out: Path) -> None:
     fig.savefig(out / "explanation" / "performance.svg")
 
 
-def strategies_table(page: Path) -> list[dict[str, str]]:
-    """The rows of the execution-strategy table on the performance page (the
-    one whose header ends in ``x best``)."""
-    lines = page.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if "| x best |" in line)
-    header = [c.strip() for c in lines[start].strip("|").split("|")]
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows.append(dict(zip(header, cells, strict=True)))
-    return rows
+def strategies_table(path: Path) -> list[dict[str, str]]:
+    """The execution-strategy grid the performance page links
+    (``strategies-cpu.csv``), one dict per row."""
+    return performance_table(path)
 
 
 def strategies(out: Path) -> None:
@@ -246,7 +227,7 @@ def strategies(out: Path) -> None:
     the fastest strategy's, training step and inference."""
     import numpy as np
 
-    rows = strategies_table(DOCS / "explanation" / "performance.md")
+    rows = strategies_table(DOCS / "explanation" / "strategies-cpu.csv")
     shapes = list(dict.fromkeys(r["T, B, H"] for r in rows))
     neurons = list(dict.fromkeys(r["neuron"] for r in rows))
     passes = list(dict.fromkeys(r["pass"] for r in rows))

@@ -99,7 +99,7 @@ def test_the_figure_script_draws_every_figure(tmp_path):
 
 
 def test_performance_chart_reads_the_table():
-    rows = figures.performance_table(DOCS / "explanation" / "performance.md")
+    rows = figures.performance_table(DOCS / "explanation" / "per-neuron-cpu.csv")
     floors = [r for r in rows if r["neuron"].startswith("floor")]
     assert floors and all(r["fwd+bwd x floor"] == "1.00" for r in floors)
     assert {r["neuron"] for r in rows} >= {s.name for s in _neurons() if s.spiking}
@@ -107,7 +107,7 @@ def test_performance_chart_reads_the_table():
 
 def test_strategy_chart_reads_the_table():
     """Every shape of the grid and every spiking neuron, both passes."""
-    rows = figures.strategies_table(DOCS / "explanation" / "performance.md")
+    rows = figures.strategies_table(DOCS / "explanation" / "strategies-cpu.csv")
     spiking = {s.name for s in _neurons() if s.spiking}
     assert {r["neuron"] for r in rows} == spiking
     assert len({r["T, B, H"] for r in rows}) == 12
