@@ -612,3 +612,65 @@ def test_scale_and_a_threshold_pair_in_a_graph():
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
     back = snir.from_nir(snir.to_nir(model, (F,), dt=DT), dt=DT)
     np.testing.assert_allclose(snn.run(back, jnp.asarray(XS))[0], got, atol=1e-5)
+
+
+def test_a_threshold_pair_in_a_cycle_is_ordered_as_nirtorch_orders_the_file():
+    """nirtorch orders the graph as written, the Threshold a node of its own:
+    named so, it reads both the Affine into the LI and the Threshold into
+    the Affine from the step before. spyx fuses the pair after ordering and
+    gives the forward simulation's outputs with those two edges late."""
+    rng = np.random.default_rng(16)
+    nodes = {
+        "p": _affine(F, H, rng=rng),
+        "q": nir.LI(tau=TAU, r=TAU / DT, v_leak=np.zeros(H)),
+        "s": nir.Threshold(threshold=np.full(H, TH)),
+        "r": _affine(H, H, 0.6, rng=rng),
+        "o": _affine(F, H, rng=rng),
+    }
+    edges = [
+        ("input", "p"),
+        ("p", "q"),
+        ("q", "s"),
+        ("s", "r"),
+        ("input", "o"),
+        ("o", "r"),
+        ("r", "q"),
+        ("s", "output"),
+    ]
+    graph = _graph(nodes, edges)
+    want = simulate(graph, {("r", "q"), ("s", "r")}, XS)
+    assert 0.02 < want.mean() < 0.9, "the threshold should fire now and then"
+    model = _quiet_import(graph)
+    assert isinstance(model.nodes["q"], snn.PSU_LIF)
+    got, _ = snn.run(model, jnp.asarray(XS))
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
+    # ordering the fused graph instead would read only r -> q late
+    assert not np.allclose(simulate(graph, {("r", "q")}, XS), want)
+
+
+@pytest.mark.parametrize("how", ["beside an edge", "two in parallel", "in series"])
+def test_delays_spyx_cannot_keep_are_refused(how):
+    """A Delay beside a same-step edge (or two Delays between one pair of
+    nodes) would merge two paths into one edge; two in series are a
+    two-step delay: each is refused by name, never merged silently."""
+    rng = np.random.default_rng(17)
+    delay = lambda: nir.Delay(delay=np.full(H, DT, np.float32))  # noqa: E731
+    nodes = {
+        "fc": _affine(F, H, rng=rng),
+        "li": nir.LI(tau=TAU, r=TAU / DT, v_leak=np.zeros(H)),
+    }
+    edges = [("input", "fc"), ("li", "output")]
+    if how == "beside an edge":
+        nodes["d"] = delay()
+        edges += [("fc", "li"), ("fc", "d"), ("d", "li")]
+        match = r"'fc' reaches 'li' both directly and through 'd'"
+    elif how == "two in parallel":
+        nodes |= {"d1": delay(), "d2": delay()}
+        edges += [("fc", "d1"), ("d1", "li"), ("fc", "d2"), ("d2", "li")]
+        match = r"'fc' reaches 'li' both directly and through 'd2'"
+    else:
+        nodes |= {"d1": delay(), "d2": delay()}
+        edges += [("fc", "d1"), ("d1", "d2"), ("d2", "li")]
+        match = r"Delay nodes 'd1' and 'd2' in series delay by two steps"
+    with pytest.raises(ValueError, match=match):
+        snir.from_nir(_graph(nodes, edges), dt=DT)

@@ -24,16 +24,15 @@ from typing import Any
 import jax.numpy as jnp
 import nir
 import numpy as np
-from flax import nnx
 
 from .. import core
 from .. import nn as snn
 from ._graph import NEURON_NODES, inline_subgraphs, previous_step_edges
+from ._import_folds import FoldImport
 from ._import_neurons import (
     NeuronImport,
     conv_from_nir,
     linear_from_nir,
-    scale_outputs,
 )
 from ._mapping import (
     GRAPH_TIMING,
@@ -50,7 +49,6 @@ from ._mapping import (
 __all__ = ["from_nir"]
 
 _WEIGHTED = (nir.Affine, nir.Linear)
-_SHAPE_ONLY = (nir.Flatten, nir.SumPool2d, nir.AvgPool2d)  # commute with a scalar
 
 
 def from_nir(
@@ -110,7 +108,7 @@ def from_nir(
     return model, core.states_over_time(model, x, model.initial_state(x.shape[1]))
 
 
-class _Import(NeuronImport):
+class _Import(NeuronImport, FoldImport):
     """One NIR graph on its way to spyx layers (see the module doc)."""
 
     def __init__(self, graph: nir.NIRGraph, dt: float, reset: str | None):
@@ -163,8 +161,24 @@ class _Import(NeuronImport):
         return [b for a, b in self.edges if a == n]
 
     def _drop(self, n: str) -> None:
-        """Remove node `n`, connecting its inputs to its outputs."""
+        """Remove node `n`, connecting its inputs to its outputs (each pair
+        once: a pair already connected is refused, as is a node on a
+        delayed edge, which would leave the delay nowhere)."""
+        if any(n in e for e in self.delayed):
+            raise ValueError(
+                f"from_nir: node {n!r} ({type(self.nodes[n]).__name__}) is next to a "
+                f"Delay; spyx folds it away and would have nowhere to keep the "
+                f"delay. Put the Delay after a weighted layer or a neuron."
+            )
         before, after = self.preds(n), self.succs(n)
+        twice = [(a, b) for a in before for b in after if (a, b) in self.edges]
+        if twice:
+            a, b = twice[0]
+            raise ValueError(
+                f"from_nir: {a!r} reaches {b!r} both directly and through {n!r} "
+                f"({type(self.nodes[n]).__name__}); spyx keeps one edge per pair of "
+                f"nodes. Put a layer (e.g. an identity Linear) on one of the paths."
+            )
         self.edges = [(a, b) for a, b in self.edges if n not in (a, b)]
         for a in before:
             for b in after:
@@ -189,15 +203,24 @@ class _Import(NeuronImport):
                     f"from_nir: Delay node {name!r} has inputs {sources}; spyx delays "
                     f"the output of one node (not the graph's input)."
                 )
+            series = [b for b in targets if isinstance(self.nodes[b], nir.Delay)]
+            if series:
+                raise ValueError(
+                    f"from_nir: Delay nodes {name!r} and {series[0]!r} in series delay "
+                    f"by two steps; spyx delays an edge by exactly one step (dt)."
+                )
             self._drop(name)
             self.delayed |= {(sources[0], b) for b in targets}
 
-    def _fuse(self) -> None:
-        """A neuron's own feedback loop into its recurrent twin; an ``LI``
-        followed by a ``Threshold`` into one `PSU_LIF`."""
+    def _fuse_loops(self, previous: set[tuple[str, str]]) -> None:
+        """A neuron's own feedback loop (a neuron and an Affine/Linear node
+        that only feed each other) into its recurrent twin. In another
+        tool's graph nirtorch reads the loop's edge into the neuron from the
+        step before (`previous`); the twin reads its own spikes of the step
+        before, with the loop's bias at every step (the delay moved in
+        front of the Affine)."""
         for n in sorted(self.nodes):
-            node = self.nodes.get(n)
-            if not isinstance(node, NEURON_NODES):
+            if not isinstance(self.nodes.get(n), NEURON_NODES):
                 continue
             loops = [
                 w
@@ -208,29 +231,46 @@ class _Import(NeuronImport):
                 and not {(n, w), (w, n)} & self.delayed
             ]
             if loops:
-                self.feedback[n] = self.nodes[loops[0]]
-                self.edges = [e for e in self.edges if loops[0] not in e]
-                del self.nodes[loops[0]]
+                w = loops[0]
+                self.feedback[n] = self.nodes[w]
+                self.edges = [e for e in self.edges if w not in e]
+                previous.discard((w, n))
+                del self.nodes[w]
+
+    def _fuse_thresholds(self, previous: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """An ``LI`` followed by a ``Threshold`` into one `PSU_LIF`; returns
+        `previous` with the Threshold's edges now leaving the neuron."""
+        for n in sorted(self.nodes):
+            node = self.nodes.get(n)
             after = self.succs(n)
-            if (
-                has_threshold_twin(type(node).__name__)
+            if not (
+                isinstance(node, NEURON_NODES)
+                and has_threshold_twin(type(node).__name__)
                 and len(after) == 1
                 and isinstance(self.nodes[after[0]], nir.Threshold)
                 and self.preds(after[0]) == [n]
                 and (n, after[0]) not in self.delayed
             ):
-                self.threshold[n] = self.nodes[after[0]]
-                self.delayed = {(n if a == after[0] else a, b) for a, b in self.delayed}
-                self._drop(after[0])
+                continue
+            self.threshold[n] = self.nodes[after[0]]
+            self.delayed = {(n if a == after[0] else a, b) for a, b in self.delayed}
+            previous = {(n if a == after[0] else a, b) for a, b in previous}
+            self._drop(after[0])
+        return previous
 
-    def _order_cycles(self) -> None:
+    def _previous_step(self) -> set[tuple[str, str]]:
         """For a graph another tool wrote: the edges nirtorch reads from the
-        step before, each moved in front of the ``Affine``/``Linear`` nodes
-        with one input it leaves (so that their bias enters at t = 0)."""
+        step before, on the graph as written (before any node is fused)."""
+        if self.written:
+            return set()
         same_step = [e for e in self.edges if e not in self.delayed]
-        for a, b in sorted(
-            previous_step_edges(self.nodes, same_step, self.start, self.end)
-        ):
+        return previous_step_edges(self.nodes, same_step, self.start, self.end)
+
+    def _move_delays(self, previous: set[tuple[str, str]]) -> None:
+        """Each edge read from the step before, moved in front of the
+        ``Affine``/``Linear`` nodes with one input it leaves (so that their
+        bias enters at t = 0), as a delayed edge."""
+        for a, b in sorted(previous):
             while (
                 isinstance(self.nodes[a], _WEIGHTED)
                 and self.succs(a) == [b]
@@ -244,9 +284,10 @@ class _Import(NeuronImport):
     # ------------------------------------------------------------ layers
 
     def model(self) -> Any:
-        self._fuse()
-        if not self.written:
-            self._order_cycles()
+        previous = self._previous_step()
+        self._fuse_loops(previous)
+        previous = self._fuse_thresholds(previous)
+        self._move_delays(previous)
         self._build_layers()
         _warn_foreign_resets(self.foreign_resets)
         chain = self._chain()
@@ -369,70 +410,6 @@ class _Import(NeuronImport):
         if isinstance(node, nir.AvgPool2d):
             self._fold_forward(n, 1.0 / float(np.prod(k)), "AvgPool2d")
         return snn.SumPool(k, s, padding=padding)
-
-    # ------------------------------------------------------------ folding
-
-    def _weighted_layer(self, n: str) -> Any:
-        layer = self.layers.get(n)
-        return layer if isinstance(layer, nnx.Linear | nnx.Conv) else None
-
-    def _fold_forward(self, n: str, factor: float, why: str) -> None:
-        """A scalar factor on node `n`'s output, folded into the weights of
-        the layers after it (through Flatten and pooling, which commute)."""
-        for b in self.succs(n):
-            node = self.nodes.get(b)
-            if self.preds(b) != [n] or (b, n) in self.delayed:
-                raise ValueError(
-                    f"from_nir: {why} node {n!r} feeds {b!r}, which has other "
-                    f"inputs; its factor cannot be folded into {b!r}'s weights."
-                )
-            if isinstance(node, _WEIGHTED + (nir.Conv1d, nir.Conv2d)):
-                self.pending[b] = self.pending.get(b, 1.0) * factor
-            elif isinstance(node, _SHAPE_ONLY):
-                self._fold_forward(b, factor, why)
-            else:
-                raise ValueError(
-                    f"from_nir: {why} node {n!r} is followed by {b!r} "
-                    f"({type(node).__name__}), not by a weighted layer to fold its "
-                    f"factor into."
-                )
-
-    def _fold_scale(self, n: str, node: Any) -> None:
-        scale = np.asarray(node.scale, np.float32)
-        before = self.preds(n)
-        source = self._weighted_layer(before[0]) if len(before) == 1 else None
-        if source is not None and self.succs(before[0]) == [n]:
-            scale_outputs(source, scale, n, "Scale")
-        elif scale.size == 1 or np.allclose(scale, scale.reshape(-1)[0]):
-            self._fold_forward(n, float(scale.reshape(-1)[0]), "Scale")
-        else:
-            raise ValueError(
-                f"from_nir: Scale node {n!r} follows no weighted layer that feeds "
-                f"only it and is per-unit; it cannot be folded."
-            )
-        self.shapes[n], self.perms[n] = self._inputs_of(n)
-        self._drop(n)
-
-    def _fold_gain(self, n: str, gain: np.ndarray, what: str) -> None:
-        """A neuron's input gain (NIR scales the sum of its inputs) folded
-        into every weighted layer that feeds it and nothing else."""
-        if np.allclose(gain, 1.0, rtol=1e-6, atol=1e-7):
-            return
-        for source in self.preds(n):
-            layer = self._weighted_layer(source)
-            if layer is None or self.succs(source) != [n]:
-                raise ValueError(
-                    f"from_nir: node {n!r} scales its input by {what} != 1, which spyx "
-                    f"folds into the weighted layers (Affine, Linear, Conv) that feed "
-                    f"it; {source!r} is no such layer or feeds other nodes too."
-                )
-            scale_outputs(layer, gain, n, what)
-        warnings.warn(
-            f"from_nir: node {n!r} scales its input by {what} = "
-            f"{np.unique(np.round(gain, 6))[:4]} (dt r / tau != 1); folded exactly "
-            f"into the weights of the layer(s) that feed it.",
-            stacklevel=5,
-        )
 
     # ---------------------------------------------------------- the model
 
