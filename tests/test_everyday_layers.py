@@ -627,3 +627,35 @@ def test_eqx_batchnorm_without_its_state_is_refused_by_name(container):
         spyx_eqx.run(model, X)
     with pytest.raises(TypeError, match=rf"{where} \(BatchNorm\) keeps its state"):
         model(X[0, 0], model.initial_state())
+
+
+def test_capture_with_burnin_stacks_all_steps_and_refuses_own_reductions():
+    """Burn-in under `nnx.capture`: one [T, ...] array per sow, as without
+    it. A sow that reduces its values its own way is refused by name (run
+    could only stack them)."""
+    model = _sowing("sequential")
+    twin = nnx.clone(model)
+    forward = nnx.capture(lambda m, x: snn.run(m, x, burnin=3), nnx.Intermediate)
+    (outs, _), sown = forward(model, X)
+    (want, _), want_sown = nnx.capture(lambda m, x: snn.run(m, x), nnx.Intermediate)(
+        twin, X
+    )
+    _close(outs, want)
+    got = sown["layers"][0]["h"].get_value()
+    assert len(got) == 1 and got[0].shape == (T, B, 5)
+    _close(got[0], want_sown["layers"][0]["h"].get_value()[0])
+
+    class Summing(nnx.Module):
+        def __call__(self, x):
+            self.sow(
+                nnx.Intermediate,
+                "total",
+                x.sum(),
+                init_fn=lambda: 0.0,
+                reduce_fn=lambda a, b: a + b,
+            )
+            return x
+
+    summing = snn.Sequential(Summing(), snn.LIF((6,), beta=0.8))
+    with pytest.raises(TypeError, match=r"sows 'total' with a reduce_fn of its own"):
+        nnx.capture(lambda m, x: snn.run(m, x), nnx.Intermediate)(summing, X)

@@ -39,6 +39,7 @@ from ._shapes import check_sequential_state, sequential_batch_ndim
 __all__ = [
     "CHUNK",
     "Execution",
+    "check_burnin",
     "choose_strategy",
     "apply_stateless",
     "in_chunks",
@@ -471,6 +472,15 @@ def run_model(
     )
 
 
+def check_burnin(layer: str, burnin: Any, T: int) -> None:
+    """`burnin` is a number of steps from 0 to the sequence's `T`."""
+    if isinstance(burnin, bool) or not isinstance(burnin, int) or not 0 <= burnin <= T:
+        raise ValueError(
+            f"{layer}: `burnin` must be a number of steps from 0 to the sequence's "
+            f"{T}, got {burnin!r}."
+        )
+
+
 def with_burnin(
     layer: str,
     run: Callable[[Array, Any, Any], tuple[Array, Any]],
@@ -493,11 +503,7 @@ def with_burnin(
     """
     axis = 1 if batch_major else 0
     T = xs.shape[axis] if xs.ndim > axis else 0
-    if isinstance(burnin, bool) or not isinstance(burnin, int) or not 0 <= burnin <= T:
-        raise ValueError(
-            f"{layer}: `burnin` must be a number of steps from 0 to the sequence's "
-            f"{T}, got {burnin!r}."
-        )
+    check_burnin(layer, burnin, T)
     keys = (None, None) if key is None else tuple(jax.random.split(key))
     if burnin == 0:
         return run(xs, state, key)

@@ -10,6 +10,7 @@ here is a stable API.
 from ._checks import under_differentiation, under_transformation
 from ._execution import (
     Execution,
+    check_burnin,
     run_chunked,
     run_layerwise,
     run_model,
@@ -72,6 +73,7 @@ __all__ = [
     "NeuronBase",
     "batch_from_input",
     "batch_shape",
+    "check_burnin",
     "check_chain_inputs",
     "check_model_input",
     "check_floating",

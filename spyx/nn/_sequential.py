@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 from flax.nnx import graphlib
 from jax import Array
@@ -139,7 +140,7 @@ def run(
     """
     label = f"run({type(model).__name__})"
     execution = frontend.Execution(layerwise, chunk, unroll, checkpoint).check(label)
-    if burnin != 0:
+    if burnin != 0 and not capturing(model):  # (a capture runs it in one go)
         again = dict(layerwise=layerwise, chunk=chunk, unroll=unroll)
         return frontend.with_burnin(
             label,
@@ -154,7 +155,7 @@ def run(
     options = (batch_major, execution)
     if not isinstance(model, nnx.Module) or capturing(model):
         # a plain callable: nothing to cache; inside nnx.capture: inline
-        return _run(model, x, state, *options)
+        return _run(model, x, state, *options, burnin=burnin)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     if frontend.under_transformation((params, rest, x, state)) or not _hashable(
         graphdef
@@ -209,6 +210,7 @@ def _run(
     state: Any,
     batch_major: bool,
     execution: frontend.Execution,
+    burnin: int = 0,
 ) -> tuple[Array, Any]:
     layer = f"run({type(model).__name__})"
     x = frontend.to_time_major(layer, x, batch_major)
@@ -230,15 +232,7 @@ def _run(
             state = frontend.initial_state_of(
                 model, x.shape[1], core.state_dtype(x.dtype)
             )
-        captured = Captured(model)
-        (outs, sown), (final, values) = core.time_scan(
-            captured,
-            x,
-            (state, captured.values),
-            unroll=execution.unroll,
-            checkpoint=execution.checkpoint,
-        )
-        captured.write_back(sown, values)
+        outs, final = _captured_run(layer, model, x, state, execution, burnin)
         return frontend.from_time_major(outs, batch_major), final
     runnable, state, finish = _threaded(model, x, state)
     outs, final = frontend.run_model(
@@ -342,3 +336,40 @@ def _threaded(model: Any, x: Array, state: Any) -> tuple[Any, Any, Callable]:
     else:
         view = _GraphView(frontend.current_plan(model), twins, model)
     return view, state, lambda final: unthread(twins, final)
+
+
+def _captured_run(
+    layer: str,
+    model: Any,
+    x: Array,
+    state: Any,
+    execution: frontend.Execution,
+    burnin: int,
+) -> tuple[Array, Any]:
+    """`model` stepped over time-major `x` inside `nnx.capture`: what it
+    sows comes back stacked over all T steps (burn-in included, its first
+    steps cut from the gradient), written into the captures once."""
+    frontend.check_burnin(layer, burnin, x.shape[0])
+    captured = Captured(model)
+
+    def scan(xs: Array, carry: Any) -> tuple[Any, Any]:
+        return core.time_scan(
+            captured,
+            xs,
+            carry,
+            unroll=execution.unroll,
+            checkpoint=execution.checkpoint,
+        )
+
+    carry = (state, captured.values)
+    parts = []
+    if burnin:
+        first, carry = jax.lax.stop_gradient(scan(x[:burnin], carry))
+        parts.append(first)
+    if burnin < x.shape[0]:
+        rest, carry = scan(x[burnin:], carry)
+        parts.append(rest)
+    outs, sown = jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
+    final, values = carry
+    captured.write_back(sown, values)
+    return outs, final

@@ -174,6 +174,17 @@ class Captured:
         out, inner = model(x, inner)
         after = [var.get_value() for _, var in graphlib.flatten(model)[1]]
         sown = [after[i] for i in sorted(self.sown)]
+        for i, held in zip(sorted(self.sown), sown, strict=True):
+            for name, value in held.items():
+                if not isinstance(value, tuple):
+                    where = "/".join(map(str, self.paths[i][:-2])) or "the model"
+                    raise TypeError(
+                        f"run under nnx.capture: {where} sows {name!r} with a "
+                        f"reduce_fn of its own; run stacks each "
+                        f"step's sown values over time (one [T, ...] array per sow "
+                        f"call). Sow with the default reduction and reduce the "
+                        f"stacked array afterwards."
+                    )
         values = [v for i, v in enumerate(after) if i not in self.sown | self.fixed]
         return (out, sown), (inner, values)
 
