@@ -17,7 +17,7 @@ from ._execution import (
     step_layers,
     with_burnin,
 )
-from ._graph import GraphBase, GraphPlan, current_plan, step_graph
+from ._graph import GraphBase, GraphPlan, current_plan, node_kinds, step_graph
 from ._inputs import (
     ExampleShape,
     batch_from_input,
@@ -97,6 +97,7 @@ __all__ = [
     "neuron_parallel",
     "neuron_sequence",
     "neuron_step",
+    "node_kinds",
     "normalize_shape",
     "population_code",
     "random_description",

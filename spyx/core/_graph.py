@@ -49,6 +49,7 @@ __all__ = [
     "GraphPlan",
     "check_graph_state",
     "current_plan",
+    "node_kinds",
     "graph_batch_ndim",
     "graph_initial_state",
     "graph_nodes",

@@ -1,5 +1,6 @@
 """`Sequential`, the stateful chain of layers, and the time-major `run`."""
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -296,7 +297,10 @@ class _GraphView(frontend.GraphBase):
     _default_batch_ndim = 1
 
     def __init__(self, plan: frontend.GraphPlan, nodes: dict[str, Any], named: Any):
-        self.plan, self.nodes, self.named = plan, nodes, named
+        # the plan of the graph it stands for, as the plan of these nodes
+        kinds = frontend.node_kinds({n: nodes[n] for n in plan.names})
+        self.plan = dataclasses.replace(plan, kinds=kinds)
+        self.nodes, self.named = nodes, named
 
     def __call__(self, x: Array, state: Any) -> tuple[Array, dict]:
         return frontend.step_graph(
