@@ -14,9 +14,10 @@ import spyx_eqx
 from spyx import core
 
 from .equivalence import cases, check_agreement
-from .helpers import NEURONS, TIMING_IDS, TIMING_VARIANTS, spiking_input
+from .helpers import NEURONS, TIMING_IDS, TIMING_VARIANTS
 from .test_gradients import check_gradient
 from .test_layerwise import check_layerwise
+from .test_resets import check_numpy_reference
 
 KERNEL_KINDS = ("LIF", "ALIF", "RCuBaLIF")
 
@@ -63,20 +64,8 @@ def test_hand_computed_lif_spikes_after_the_update(api):
 
 @pytest.mark.parametrize("neuron", TIMING_VARIANTS, ids=TIMING_IDS)
 def test_matches_numpy_reference(neuron):
-    hidden = (5,)
-    p = neuron.random_params(hidden, seed=1)
-    layer = neuron.nnx_from(hidden, p)
-    assert layer.spikes_after_update
-    xs = spiking_input(2, (12, 3, *hidden), scale=1.6)
-    V, fired = layer.initial_state(3), 0.0
-    ref_state = neuron.split(V)
-    for x in xs:
-        out, V = layer(x, V)
-        ref_out, ref_state = neuron.reference(np.asarray(x, np.float64), ref_state, p)
-        np.testing.assert_allclose(out, ref_out, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(V, neuron.join(ref_state), rtol=1e-5, atol=1e-5)
-        fired += float(jnp.sum(out))
-    assert fired > 0
+    assert neuron.make().spikes_after_update
+    check_numpy_reference(neuron)
 
 
 @pytest.mark.parametrize(
