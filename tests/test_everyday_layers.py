@@ -32,6 +32,18 @@ EXECUTIONS = {
 }
 
 
+# The graph of both APIs: the framework's layer between fc1 and lif, with a
+# skip around it.
+GRAPH_EDGES = [
+    ("input", "fc1"),
+    ("fc1", "mid"),
+    ("mid", "lif"),
+    ("fc1", "lif"),
+    ("lif", "fc2"),
+    ("fc2", "li"),
+    ("li", "output"),
+]
+
 # ------------------------------------------------------------------ NNX
 
 
@@ -55,15 +67,7 @@ def _nnx_model(kind: str, container: str) -> nnx.Module:
     else:
         model = snn.Graph(
             nodes={"fc1": fc1, "mid": mid, "lif": lif, "fc2": fc2, "li": li},
-            edges=[
-                ("input", "fc1"),
-                ("fc1", "mid"),
-                ("mid", "lif"),
-                ("fc1", "lif"),  # a skip around the framework's layer
-                ("lif", "fc2"),
-                ("fc2", "li"),
-                ("li", "output"),
-            ],
+            edges=GRAPH_EDGES,
         )
     if kind.endswith("-eval"):
         model.eval()
@@ -179,15 +183,7 @@ def _eqx_model(kind: str, container: str) -> tuple:
     else:
         model = spyx_eqx.Graph(
             nodes={"fc1": fc1, "mid": mid, "lif": lif, "fc2": fc2, "li": li},
-            edges=[
-                ("input", "fc1"),
-                ("fc1", "mid"),
-                ("mid", "lif"),
-                ("fc1", "lif"),
-                ("lif", "fc2"),
-                ("fc2", "li"),
-                ("li", "output"),
-            ],
+            edges=GRAPH_EDGES,
         )
     if kind.endswith("inference"):
         model = eqx.nn.inference_mode(model)
@@ -393,37 +389,31 @@ def test_a_chain_without_a_neuron_keeps_its_batch_axis_in_nnx():
     assert graph(x[0], graph.initial_state(4))[0].shape == (4, 5)
 
 
+FEEDBACK_EDGES = [
+    ("input", "fc"),
+    ("fc", "lif"),
+    ("lif", "back"),
+    ("back", "lif"),
+    ("lif", "output"),
+]
+
+
 def _feedback_graph(api: str, lif: object) -> object:
     if api == "nnx":
         rngs = nnx.Rngs(0)
-        fc, back = nnx.Linear(6, 5, rngs=rngs), nnx.Linear(5, 5, rngs=rngs)
-        return snn.Graph(
-            nodes={"fc": fc, "lif": lif, "back": back},
-            edges=[
-                ("input", "fc"),
-                ("fc", "lif"),
-                ("lif", "back"),
-                ("back", "lif"),
-                ("lif", "output"),
-            ],
-            delayed=[("back", "lif")],
-        )
-    k = jax.random.split(jax.random.key(0))
-    return spyx_eqx.Graph(
-        nodes={
-            "fc": eqx.nn.Linear(6, 5, key=k[0]),
+        nodes = {
+            "fc": nnx.Linear(6, 5, rngs=rngs),
             "lif": lif,
-            "back": eqx.nn.Linear(5, 5, key=k[1]),
-        },
-        edges=[
-            ("input", "fc"),
-            ("fc", "lif"),
-            ("lif", "back"),
-            ("back", "lif"),
-            ("lif", "output"),
-        ],
-        delayed=[("back", "lif")],
-    )
+            "back": nnx.Linear(5, 5, rngs=rngs),
+        }
+        return snn.Graph(nodes, FEEDBACK_EDGES, delayed=[("back", "lif")])
+    k = jax.random.split(jax.random.key(0))
+    nodes = {
+        "fc": eqx.nn.Linear(6, 5, key=k[0]),
+        "lif": lif,
+        "back": eqx.nn.Linear(5, 5, key=k[1]),
+    }
+    return spyx_eqx.Graph(nodes, FEEDBACK_EDGES, delayed=[("back", "lif")])
 
 
 @pytest.mark.parametrize("api", ["nnx", "eqx"])
