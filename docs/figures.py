@@ -310,6 +310,134 @@ def graph_timing(out: Path) -> None:
     fig.savefig(out / "how-to" / "graph-timing.svg")
 
 
+# ------------------------------------------------------------ the core's rooms
+
+
+def import_graph(*packages: str) -> dict[str, set[str]]:
+    """Module -> the modules of `packages` it imports, read from the source
+    (imports inside functions included; ``from . import _x`` of a
+    submodule counts as importing that submodule only)."""
+    import ast
+
+    modules: dict[str, Path] = {}
+    for package in packages:
+        root = ROOT / package.replace(".", "/")
+        for path in sorted(root.rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules[name] = path
+    edges: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = here[: len(here) - node.level + 1]
+                    base = ".".join([*up, *([base] if base else [])])
+                subs = [f"{base}.{a.name}" for a in node.names]
+                targets = [t for t in subs if t in modules]
+                if len(targets) < len(subs):  # names from the module itself
+                    targets.append(base)
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:  # spyx.core.x -> spyx.core
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    edges[name].add(target)
+    return edges
+
+
+def room_of(module: str) -> str | None:
+    """The room of `spyx.core` a module belongs to (``None`` outside one)."""
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["spyx", "core"] and len(parts) > 2 else None
+
+
+def room_edges() -> set[tuple[str, str]]:
+    """``(room, room it imports)`` for every import between two rooms."""
+    pairs = set()
+    for module, targets in import_graph("spyx").items():
+        for target in targets:
+            a, b = room_of(module), room_of(target)
+            if a and b and a != b:
+                pairs.add((a, b))
+    return pairs
+
+
+def rooms(out: Path) -> None:
+    """The rooms of `spyx.core`, bottom up, and which imports which, read
+    from the source: a filled cell is an import, the shaded half is what
+    the layering forbids."""
+    import importlib
+
+    from matplotlib.patches import Rectangle
+
+    from spyx import core
+
+    names = list(core._ROOMS)
+    n = len(names)
+    files = {
+        r: sorted(
+            p.stem
+            for p in (ROOT / "spyx" / "core" / r).glob("*.py")
+            if p.name != "__init__.py"
+        )
+        for r in names
+    }
+    edges = room_edges()
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.35, 1]}
+    )
+    for i, r in enumerate(names):  # bottom up
+        left.add_patch(
+            Rectangle((0, i), 1, 0.86, facecolor="#e8eef7", edgecolor="#3b5b92")
+        )
+        doc = importlib.import_module(f"spyx.core.{r}").__doc__ or ""
+        job = " ".join(doc.split(":")[0].split())
+        left.text(0.02, i + 0.6, r, fontsize=10, weight="bold", va="center")
+        left.text(0.3, i + 0.6, job, fontsize=7.5, va="center")
+        left.text(
+            0.02, i + 0.22, "  ".join(files[r]), fontsize=7, va="center", color="#444"
+        )
+    left.text(
+        0,
+        n + 0.1,
+        "spyx.nn, spyx_eqx, spyx.nir: spyx.core and _frontend",
+        fontsize=8.5,
+        style="italic",
+    )
+    left.set_xlim(0, 1)
+    left.set_ylim(-0.1, n + 0.5)
+    left.axis("off")
+    left.set_title("the rooms, bottom up", fontsize=10)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            y = n - 1 - i
+            if j >= i:
+                right.add_patch(Rectangle((j, y), 1, 1, facecolor="#ddd", lw=0))
+            cell = Rectangle((j, y), 1, 1, fill=False, edgecolor="#999", lw=0.5)
+            right.add_patch(cell)
+            if (a, b) in edges:
+                mark = Rectangle(
+                    (j + 0.2, y + 0.2), 0.6, 0.6, facecolor="#3b5b92", lw=0
+                )
+                mark.set_gid(f"import:{a}:{b}")
+                right.add_patch(mark)
+    right.set_xlim(0, n)
+    right.set_ylim(0, n)
+    right.set_xticks([j + 0.5 for j in range(n)], names, rotation=40, ha="right")
+    right.set_yticks([n - 0.5 - i for i in range(n)], names)
+    right.set_aspect("equal")
+    right.set_title("row imports column", fontsize=10)
+    right.tick_params(length=0, labelsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "explanation" / "rooms.svg", metadata={"Date": None})
+
+
 def digits(out: Path) -> None:
     """The hidden-layer raster and the training curves of
     examples/digits_nnx.py (the README's first command), as it writes them."""
@@ -331,6 +459,7 @@ FIGURES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "performance": (performance, ("explanation/performance.svg",)),
     "strategies": (strategies, ("explanation/strategies.svg",)),
     "graph-timing": (graph_timing, ("how-to/graph-timing.svg",)),
+    "rooms": (rooms, ("explanation/rooms.svg",)),
     "tutorial-nnx": _tutorial("first-snn-nnx"),
     "tutorial-eqx": _tutorial("first-snn-eqx"),
     "digits": (digits, ("digits-raster.png", "digits-curves.png")),

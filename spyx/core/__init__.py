@@ -14,52 +14,56 @@ front ends (`spyx.nn` and `spyx_eqx`) hold parameters and call these.
   pass.
 - The scans (`time_scan`, `leaky_scan`) and the checks (`check_input`, ...)
   are what a neuron or layer of one's own needs besides.
+
+Inside, the core is six rooms, each a subpackage with one job, listed in
+`_ROOMS` from the bottom up; a room imports only rooms below it (a test
+holds every import to that): `_checks` (protocols, shapes, input checks),
+`_equations` (steps, reset modes, initialisers), `_scans` (scans, sequence
+kernels, adjoint), `_neurons` (the neuron table, what neuron layers share),
+`_execution` (`run`'s strategies, graphs, keys) and `_frontend` (what
+`spyx.nn` and `spyx_eqx` share).
 """
 
-from ._adjoint import adjoint_sequence
-from ._checks import check_finite, debug_checks, debug_checks_enabled
-from ._init import (
-    beta_from_snntorch,
-    decay_init,
-    decay_value,
-    recurrent_init,
-    snntorch_beta_from_beta,
+from ._checks import (
+    NeuronLayer,
+    SequenceLayer,
+    Shape,
+    StatefulLayer,
+    check_finite,
+    check_input,
+    check_sequence,
+    check_state,
+    check_time_major,
+    debug_checks,
+    debug_checks_enabled,
+    is_stateful,
+    join_halves,
+    split_halves,
+    state_shape,
 )
-from ._neurons import (
+from ._equations import (
+    RESET_MODES,
+    RESETS,
+    Reset,
+    ResetMode,
     alif_step,
+    beta_from_snntorch,
     clip01,
     cuba_lif_step,
+    decay_init,
+    decay_value,
     if_step,
     li_step,
     lif_step,
     psu_lif_step,
     rcuba_lif_step,
+    recurrent_init,
+    reset_mode,
     rif_step,
     rlif_step,
+    snntorch_beta_from_beta,
 )
-from ._protocols import NeuronLayer, SequenceLayer, StatefulLayer, is_stateful
-from ._resets import RESET_MODES, RESETS, Reset, ResetMode, reset_mode
-from ._scan import (
-    LeakyScanMethod,
-    leaky_combine,
-    leaky_scan,
-    psu_lif_sequence,
-    state_dtype,
-    states_over_time,
-    time_scan,
-)
-from ._sequences import alif_sequence, cuba_lif_sequence, if_sequence, lif_sequence
-from ._shapes import (
-    Shape,
-    check_input,
-    check_sequence,
-    check_state,
-    check_time_major,
-    join_halves,
-    split_halves,
-    state_shape,
-)
-from ._table import (
+from ._neurons import (
     ALIF,
     CUBA_LIF,
     IF,
@@ -75,6 +79,31 @@ from ._table import (
     NeuronSpec,
     NirMap,
 )
+from ._scans import (
+    LeakyScanMethod,
+    adjoint_sequence,
+    alif_sequence,
+    cuba_lif_sequence,
+    if_sequence,
+    leaky_combine,
+    leaky_scan,
+    lif_sequence,
+    psu_lif_sequence,
+    state_dtype,
+    states_over_time,
+    time_scan,
+)
+
+_ROOMS: tuple[str, ...] = (
+    "_checks",
+    "_equations",
+    "_scans",
+    "_neurons",
+    "_execution",
+    "_frontend",
+)
+"""The core's subpackages from the bottom up: each may import only those
+before it."""
 
 __all__ = [
     # the neuron table

@@ -80,9 +80,7 @@ class Threaded:
 
     def state_batch_ndim(self, state: Any) -> int | None:
         """Batch axes of the layer's own state (see `state_batch_ndim`)."""
-        from ..core._shapes import state_batch_ndim
-
-        return state_batch_ndim(self.layer, state[0])
+        return frontend.state_batch_ndim(self.layer, state[0])
 
     def __call__(self, x: Array, state: tuple, key: Any = None) -> tuple:
         inner, variables = state

@@ -13,28 +13,36 @@ from typing import Any
 import jax.numpy as jnp
 from jax import Array
 
-from ..axn import superspike
-from ._init import decay_init, decay_value, recurrent_init
-from ._neurons import (
-    alif_step,
-    cuba_lif_step,
-    if_step,
-    li_step,
-    lif_step,
-    psu_lif_step,
-    rcuba_lif_step,
-    rif_step,
-    rlif_step,
-)
-from ._resets import RESET_MODES, reset_mode
-from ._scan import psu_lif_sequence
-from ._sequences import alif_sequence, cuba_lif_sequence, if_sequence, lif_sequence
-from ._shapes import (
+from ...axn import superspike
+from .._checks import (
     Shape,
     check_recurrent_shape,
     normalize_shape,
     state_shape,
     threshold_value,
+)
+from .._equations import (
+    RESET_MODES,
+    alif_step,
+    cuba_lif_step,
+    decay_init,
+    decay_value,
+    if_step,
+    li_step,
+    lif_step,
+    psu_lif_step,
+    rcuba_lif_step,
+    recurrent_init,
+    reset_mode,
+    rif_step,
+    rlif_step,
+)
+from .._scans import (
+    alif_sequence,
+    cuba_lif_sequence,
+    if_sequence,
+    lif_sequence,
+    psu_lif_sequence,
 )
 
 __all__ = [

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._shapes import Shape
+from .._checks import Shape
 
 __all__ = [
     "beta_from_snntorch",

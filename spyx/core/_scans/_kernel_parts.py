@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from ..axn import SpikeFunction
+from ...axn import SpikeFunction
 from ._scan import time_scan
 
 __all__ = [

@@ -12,10 +12,16 @@ from typing import Any, ClassVar
 import jax.numpy as jnp
 from jax import Array
 
-from ._checks import check_finite
-from ._protocols import NeuronLayer
-from ._scan import state_dtype, time_scan
-from ._shapes import Shape, check_input, check_sequence, check_state, threshold_value
+from .._checks import (
+    NeuronLayer,
+    Shape,
+    check_finite,
+    check_input,
+    check_sequence,
+    check_state,
+    threshold_value,
+)
+from .._scans import state_dtype, time_scan
 from ._table import RECURRENT_W, NeuronSpec
 
 __all__ = [

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._sequences import (
+from ._kernel_parts import (
     accumulation_dtype,
     kernel_inputs,
     scan_states,

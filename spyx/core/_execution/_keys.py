@@ -16,7 +16,7 @@ from typing import Any
 import jax
 from jax import Array
 
-from ._protocols import is_stateful
+from .._checks import is_stateful
 
 __all__ = ["example_keys", "layer_keys", "row_keys", "takes_key"]
 

@@ -1,37 +1,58 @@
-"""The plumbing both front ends share, kept out of `spyx.core`'s public
-surface: a user writing a neuron needs the table, the steps, the kernels,
-the scans and the checks (`spyx.core`); `spyx.nn` and `spyx_eqx` also need
-these to build layers, chains and checkpoints the same way.
+"""What both front ends share: the plumbing `spyx.nn` and `spyx_eqx` need
+to build layers, chains, graphs and checkpoints the same way, kept out of
+`spyx.core`'s public surface (a user writing a neuron needs only the table,
+the steps, the kernels, the scans and the checks).
 
 ``from spyx.core import _frontend as frontend`` in a front end; nothing
-here is a stable API.
+here is a stable API. The top room of `spyx.core._ROOMS`: it may use every
+other, and holds what only the front ends need besides (checkpoint
+descriptions, pooling).
 """
 
-from ._checks import under_differentiation, under_transformation
-from ._execution import (
-    Execution,
-    check_burnin,
-    run_chunked,
-    run_layerwise,
-    run_model,
-    step_layers,
-    with_burnin,
-)
-from ._graph import GraphBase, GraphPlan, current_plan, node_kinds, step_graph
-from ._inputs import (
+from .._checks import (
+    Container,
     ExampleShape,
+    GraphContainer,
     batch_from_input,
+    batch_shape,
     check_chain_inputs,
+    check_floating,
     check_layer_input,
     check_model_input,
     check_not_empty,
+    check_recurrent_shape,
+    check_sequential_state,
     expected_input,
     layer_checker,
+    normalize_shape,
     output_shape,
+    sequential_batch_ndim,
+    shape_argument,
     show_shape,
+    state_batch_ndim,
+    threshold_value,
+    under_differentiation,
+    under_transformation,
 )
-from ._keys import example_keys, layer_keys, row_keys, takes_key
-from ._layer import (
+from .._execution import (
+    Execution,
+    GraphBase,
+    GraphPlan,
+    check_burnin,
+    current_plan,
+    example_keys,
+    layer_keys,
+    node_kinds,
+    row_keys,
+    run_chunked,
+    run_layerwise,
+    run_model,
+    step_graph,
+    step_layers,
+    takes_key,
+    with_burnin,
+)
+from .._neurons import (
     NeuronBase,
     check_neuron_inputs,
     neuron_parallel,
@@ -41,6 +62,7 @@ from ._layer import (
     spikes_after_update,
     threshold_of,
 )
+from .._scans import from_time_major, initial_state_of, to_time_major
 from ._manifest import (
     MODE_SETTINGS,
     compare_descriptions,
@@ -49,18 +71,6 @@ from ._manifest import (
     left_out,
 )
 from ._pool import population_code, sum_pool_axes
-from ._protocols import Container, GraphContainer
-from ._scan import from_time_major, initial_state_of, to_time_major
-from ._shapes import (
-    batch_shape,
-    check_floating,
-    check_recurrent_shape,
-    check_sequential_state,
-    normalize_shape,
-    sequential_batch_ndim,
-    shape_argument,
-    threshold_value,
-)
 
 __all__ = [
     "MODE_SETTINGS",
@@ -106,6 +116,7 @@ __all__ = [
     "run_layerwise",
     "run_model",
     "sequential_batch_ndim",
+    "state_batch_ndim",
     "shape_argument",
     "spikes_after_update",
     "show_shape",

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from ._neurons import clip01, li_step
-from ._protocols import Container, GraphContainer, SequenceLayer, is_stateful
+from .._checks import Container, GraphContainer, SequenceLayer, is_stateful
+from .._equations import clip01, li_step
 
 __all__ = [
     "LeakyScanMethod",

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._protocols import Container, GraphContainer, is_stateful
+from ._protocols import Container, is_stateful
 
 __all__ = [
     "Shape",
@@ -223,10 +223,6 @@ def state_batch_ndim(layer: Any, state: Any) -> int | None:
         return inner(state)
     if isinstance(layer, Container) and isinstance(state, list | tuple):
         return _chain_batch_ndim(layer.layers, state)
-    if isinstance(layer, GraphContainer) and isinstance(state, dict):
-        from ._graph import current_plan, graph_batch_ndim
-
-        return graph_batch_ndim(current_plan(layer), layer.nodes, state, default=None)
     per_example = getattr(layer, "state_shape", None)
     if isinstance(per_example, tuple) and hasattr(state, "ndim"):
         return state.ndim - len(per_example)

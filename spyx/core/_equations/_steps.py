@@ -27,8 +27,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from .._checks import join_halves, split_halves
 from ._resets import Reset, ResetMode, reset_mode
-from ._shapes import join_halves, split_halves
 
 __all__ = [
     "alif_step",
