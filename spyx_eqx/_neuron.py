@@ -51,7 +51,10 @@ class Neuron(frontend.NeuronBase, eqx.nn.StatefulLayer):
     _classes: ClassVar[dict] = {}
     _takes_key: ClassVar[bool] = False  # `key=` is accepted (for eqx.nn.Sequential)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, init: bool = True, **kwargs: Any) -> None:
+        # `init=False` (``class LIF(_Leaky, init=False)``) is for type checkers:
+        # the class keeps its base's `__init__`, as Equinox does at run time,
+        # instead of the dataclass one `dataclass_transform` implies.
         super().__init_subclass__(**kwargs)
         if "spec" in cls.__dict__:
             _check_declaration(cls)
@@ -73,7 +76,7 @@ class Neuron(frontend.NeuronBase, eqx.nn.StatefulLayer):
         layer, spec = type(self).__name__, self.spec
         if spec.recurrent:
             frontend.check_recurrent_shape(layer, self.hidden_shape)
-        if spec.spiking:
+        if isinstance(self, SpikingNeuron):  # spec.spiking, checked at creation
             frontend.threshold_value(layer, self.threshold)
         for name in spec.params:
             shape = jnp.shape(getattr(self, name))
@@ -175,8 +178,10 @@ class SpikingNeuron(Neuron):
 
     threshold: float
     spike: SpikeFn
-    reset: str | None = eqx.field(static=True, default=None)
-    spikes_after_update: bool = eqx.field(static=True, default=False)
+    # keyword-only, so that a subclass's parameter fields (``beta: Array``)
+    # may follow these defaults
+    reset: str | None = eqx.field(static=True, default=None, kw_only=True)
+    spikes_after_update: bool = eqx.field(static=True, default=False, kw_only=True)
 
 
 def _fields(cls: type) -> set[str]:

@@ -4,6 +4,9 @@ neuron table (`spyx.core.NEURONS`); behaviour lives in `Neuron`.
 Neurons with the same constructor share it, and their decay fields, through
 a small base class (`_Integrating`: IF, RIF; `_Leaky`: LIF, RLIF, PSU_LIF;
 `_CurrentBased`: CuBaLIF, RCuBaLIF); recurrent ones add their ``recurrent_w`` field.
+Such a class is declared with ``init=False``: Equinox keeps the base's
+``__init__`` at run time, and the keyword says so to type checkers, which
+would otherwise give it a dataclass ``__init__`` made from its fields.
 
 Each module acts on one example and also accepts leading batch axes: `x` is
 ``(*batch, *hidden_shape)``. Batch with `jax.vmap`, or pass a batched state
@@ -160,7 +163,7 @@ class _CurrentBased(SpikingNeuron):
         )
 
 
-class IF(_Integrating):
+class IF(_Integrating, init=False):
     r"""Integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = V + x - s\,\vartheta$;  out $s$. State: ``V``,
@@ -177,7 +180,7 @@ class IF(_Integrating):
     spec: ClassVar = core.IF
 
 
-class LIF(_Leaky):
+class LIF(_Leaky, init=False):
     r"""Leaky integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = b V + x - s\,\vartheta$;  out $s$. State: ``V``,
@@ -293,7 +296,7 @@ class ALIF(SpikingNeuron):
         )
 
 
-class CuBaLIF(_CurrentBased):
+class CuBaLIF(_CurrentBased, init=False):
     r"""Current-based LIF.
 
     $s = H(V - \vartheta)$;  $I' = a I + x$;  $V' = b (V - s\,\vartheta) + I'$;
@@ -313,7 +316,7 @@ class CuBaLIF(_CurrentBased):
     spec: ClassVar = core.CUBA_LIF
 
 
-class RIF(_Integrating):
+class RIF(_Integrating, init=False):
     r"""Recurrent integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = V + x + s W - s\,\vartheta$;  out $s$, with
@@ -332,7 +335,7 @@ class RIF(_Integrating):
     recurrent_w: Array
 
 
-class RLIF(_Leaky):
+class RLIF(_Leaky, init=False):
     r"""Recurrent leaky integrate-and-fire neuron.
 
     $s = H(V - \vartheta)$;  $V' = b V + x + s W - s\,\vartheta$;  out $s$, with
@@ -351,7 +354,7 @@ class RLIF(_Leaky):
     recurrent_w: Array
 
 
-class RCuBaLIF(_CurrentBased):
+class RCuBaLIF(_CurrentBased, init=False):
     r"""Recurrent current-based LIF: the feedback enters the current.
 
     $s = H(V - \vartheta)$;  $I' = a I + x + s W$;  $V' = b (V - s\,\vartheta) + I'$;
@@ -423,7 +426,7 @@ class PSU_LIF(SpikingNeuron):
         )
 
 
-class AssociativeLIF(PSU_LIF):
+class AssociativeLIF(PSU_LIF, init=False):
     r"""PSU_LIF under spyx 1.0's name, for users of snnTorch.
 
     `PSU_LIF` under the name spyx 1.0 gave it for users of snnTorch

@@ -5,7 +5,7 @@ right methods fits, whichever front end (or user code) made it.
 """
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 __all__ = [
     "Container",
@@ -76,8 +76,10 @@ class NeuronLayer(SequenceLayer, Protocol):
     are passed separately, as arrays.
     """
 
-    spec: Any
-    hidden_shape: tuple[int, ...]
+    spec: ClassVar[Any]  # declared on the class: ``spec = core.LIF``
+
+    @property
+    def hidden_shape(self) -> tuple[int, ...]: ...
 
 
 def is_stateful(layer: Any) -> bool:

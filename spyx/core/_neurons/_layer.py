@@ -7,7 +7,7 @@ error labels and the choice between a sequence kernel and a scan exist once.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import jax.numpy as jnp
 from jax import Array
@@ -70,7 +70,10 @@ class NeuronBase:
     def _wrap(self, value: Array) -> Any:
         return value
 
-    def _draw(self, layer: str, randomness: Any, names: list[str]) -> Sequence[Array]:
+    def _draw(
+        self, layer: str, randomness: Any, names: list[str], /
+    ) -> Sequence[Array]:
+        # positional-only: a front end names `randomness` its own way
         raise NotImplementedError
 
     def _setup(
@@ -150,6 +153,17 @@ def threshold_of(neuron: Any) -> float | None:
     return None if th is None else threshold_value(type(neuron).__name__, th)
 
 
+class _SpikingLayer(NeuronLayer, Protocol):
+    """A `NeuronLayer` whose spec spikes: it has a spike function and, where
+    the spec resets, a reset mode."""
+
+    @property
+    def spike(self) -> Callable[[Array], Array]: ...
+
+    @property
+    def reset(self) -> Any: ...
+
+
 def _spike_settings(neuron: NeuronLayer, dtype: Any) -> tuple[Any, Any, Any]:
     """The threshold (a constant of the state's dtype), the spike function
     and the reset mode, each ``None`` where the neuron's spec has none."""
@@ -157,7 +171,8 @@ def _spike_settings(neuron: NeuronLayer, dtype: Any) -> tuple[Any, Any, Any]:
     if not spec.spiking:
         return None, None, None
     th = jnp.asarray(threshold_of(neuron), dtype)
-    return th, neuron.spike, neuron.reset if spec.resets else None
+    spiking = cast(_SpikingLayer, neuron)  # its spec spikes
+    return th, spiking.spike, spiking.reset if spec.resets else None
 
 
 def check_neuron_inputs(
