@@ -1,0 +1,167 @@
+"""Each layer's input, output and membrane over a run, by recording it.
+
+`traces` runs a `Sequential` or `Graph` with ``record="all"`` and reads
+each layer's input off the records: a chain's layer ``i`` takes ``x`` or
+layer ``i - 1``'s output; a graph's node takes the sum of its sources'
+outputs (a delayed edge's of the step before). A nested chain or graph is
+run again on its own input, with its own part of the state.
+"""
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from spyx import core
+
+from ._layers import CONTAINER, GRAPH, NEURON, framework, kind_of
+
+__all__ = ["Trace", "batch_ndim", "runner", "traces"]
+
+INPUT = "input"
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """One leaf layer's sequences, time-major ``[T, *batch, ...]``.
+
+    Attributes:
+        path: the layer's place: indices and node names joined by dots.
+        layer: the layer itself.
+        inputs: what it took at each step.
+        outputs: what it gave at each step.
+        membrane: a neuron's ``V`` after each step, else ``None``.
+    """
+
+    path: str
+    layer: Any
+    inputs: Array
+    outputs: Array
+    membrane: Array | None
+
+
+def runner(model: Any) -> Callable[..., Any]:
+    """The `run` of `model`'s API (`spyx.nn.run` or `spyx_eqx.run`)."""
+    if framework(model) == "nnx":
+        import spyx.nn
+
+        return spyx.nn.run
+    import spyx_eqx
+
+    return spyx_eqx.run
+
+
+def _shifted(seq: Array, first: Array | None) -> Array:
+    """`seq` one step later: step ``t`` holds step ``t - 1``, and step 0
+    `first` (zeros if ``None``)."""
+    head = jnp.zeros_like(seq[:1]) if first is None else first[None]
+    return jnp.concatenate([head, seq[:-1]], axis=0)
+
+
+def _membrane(layer: Any, record: Any) -> Array | None:
+    if kind_of(layer) != NEURON:
+        return None
+    parts = record.parts
+    return parts.get("V")
+
+
+def traces(
+    model: Any, x: Array, state: Any, options: dict[str, Any], prefix: str = ""
+) -> list[Trace]:
+    """The `Trace` of every leaf layer of a `Sequential` or `Graph` run on
+    `x` (``[T, *batch, ...]``) from `state` (``None``: the zero state)."""
+    run = runner(model)
+    if "record" not in inspect.signature(run).parameters:
+        return _traces_by_layer(model, x, state, prefix)  # until run records
+    _, _, records = run(model, x, state, record="all", **options)
+    graph = kind_of(model) == GRAPH
+    names = list(model.plan.names) if graph else list(range(len(model.layers)))
+    found: list[Trace] = []
+    for position, name in enumerate(names):
+        layer = model.nodes[name] if graph else model.layers[name]
+        if graph:
+            inputs = _graph_input(model, name, x, state, records)
+        else:
+            inputs = x if position == 0 else records[names[position - 1]].output
+        path = f"{prefix}{name}"
+        own = None if state is None else state[name]
+        if kind_of(layer) in (CONTAINER, GRAPH):
+            found += traces(layer, inputs, own, options, f"{path}.")
+            continue
+        rec = records[name]
+        found.append(Trace(path, layer, inputs, rec.output, _membrane(layer, rec)))
+    return found
+
+
+def _graph_input(model: Any, name: str, x: Array, state: Any, records: Any) -> Array:
+    """A node's input at every step: the sum over its edges of the source's
+    output (`x` for ``"input"``), a delayed edge's shifted by one step."""
+    total = None
+    for source, delayed in model.plan.sources(name):
+        seq = x if source == INPUT else records[source].output
+        if delayed:
+            first = None if state is None else state[f"{source}@t-1"]
+            seq = _shifted(seq, first)
+        total = seq if total is None else total + seq
+    if total is None:
+        raise ValueError(f"spyx.metrics: graph node {name!r} has no input edge.")
+    return total
+
+
+# ------------------------------------------- temporary: before run records
+
+
+def _traces_by_layer(model: Any, x: Array, state: Any, prefix: str) -> list[Trace]:
+    """A `Sequential` layer by layer, for a `run` that does not record yet:
+    stateless layers on all rows, stateful ones stepped with
+    `spyx.core.states_over_time`."""
+    if kind_of(model) != CONTAINER:
+        raise NotImplementedError(
+            "spyx.metrics: counting a Graph needs run(..., record='all')."
+        )
+    if state is None:
+        final = runner(model)(model, x)[1]
+        state = jax.tree.map(jnp.zeros_like, final)
+    found: list[Trace] = []
+    nnx = framework(model) == "nnx"
+    for i, layer in enumerate(model.layers):
+        path, own = f"{prefix}{i}", state[i]
+        if kind_of(layer) in (CONTAINER, GRAPH):
+            found += _traces_by_layer(layer, x, own, f"{path}.")
+            x = runner(layer)(layer, x, own)[0]
+            continue
+        membrane = None
+        if own is None:
+            lead = 1 + (batch_ndim(model, state) or int(nnx))
+            rows = x.reshape(-1, *x.shape[lead:])
+            out = layer(rows) if nnx else jax.vmap(layer)(rows)
+            out = out.reshape(*x.shape[:lead], *out.shape[1:])
+        else:
+            out, states = core.states_over_time(layer, x, own)
+            if kind_of(layer) == NEURON:
+                parts = len(layer.spec.state_parts)
+                membrane = states[..., : states.shape[-1] // parts]
+        found.append(Trace(path, layer, x, out, membrane))
+        x = out
+    return found
+
+
+def batch_ndim(model: Any, state: Any) -> int | None:
+    """The number of batch axes of a (zero or final) state, read off the
+    first neuron's entry; ``None`` when the model holds no neuron."""
+    graph = kind_of(model) == GRAPH
+    names = list(model.plan.names) if graph else range(len(model.layers))
+    for name in names:
+        layer = model.nodes[name] if graph else model.layers[name]
+        s = state[name]
+        if kind_of(layer) == NEURON:
+            return s.ndim - len(layer.state_shape)
+        if kind_of(layer) in (CONTAINER, GRAPH):
+            found = batch_ndim(layer, s)
+            if found is not None:
+                return found
+    return None
