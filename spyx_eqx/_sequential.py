@@ -199,7 +199,8 @@ def run(
     unroll: int | bool = 1,
     checkpoint: int | None = None,
     burnin: int = 0,
-) -> tuple[Array, Any]:
+    record: int | str | Sequence[int] | Sequence[str] | None = None,
+) -> Any:
     """Run a stateful model over a time-major sequence.
 
     A `Sequential` runs layer by layer: each stateless layer is mapped over
@@ -256,29 +257,25 @@ def run(
     """
     label = f"run({type(model).__name__})"
     execution = frontend.Execution(layerwise, chunk, unroll, checkpoint).check(label)
-    if burnin != 0:
-        again = dict(layerwise=layerwise, chunk=chunk, unroll=unroll)
-        return frontend.with_burnin(
-            label,
-            lambda x, s, k: run(
-                model,
-                x,
-                s,
-                key=k,
-                batch_major=batch_major,
-                checkpoint=checkpoint,
-                **again,
-            ),
-            x,
-            state,
-            burnin,
-            batch_major,
-            key,
-        )
-    options = (batch_major, execution)
-    if frontend.under_transformation((model, x, state, key)):
-        return _run(model, x, state, key, *options)  # traced inline by the caller
-    return _compiled_run(model, x, state, key, *options, core.debug_checks_enabled())
+
+    def once(x: Array, state: Any, key: Any, selection: Any) -> tuple:
+        options = (batch_major, execution, selection)
+        if frontend.under_transformation((model, x, state, key)):
+            return _run(model, x, state, key, *options)  # traced inline by the caller
+        debug = core.debug_checks_enabled()
+        return _compiled_run(model, x, state, key, *options, debug)
+
+    return frontend.run_front(
+        label,
+        model,
+        x,
+        state,
+        burnin=burnin,
+        batch_major=batch_major,
+        key=key,
+        record=record,
+        run_once=once,
+    )
 
 
 @eqx.filter_jit
@@ -289,8 +286,9 @@ def _compiled_run(
     key: Array | None,
     batch_major: bool,
     execution: frontend.Execution,
+    selection: Any,
     debug: bool,
-) -> tuple[Array, Any]:
+) -> tuple[Array, Any, Any]:
     """`run`, compiled once per model structure, input shape and options and
     reused, so that eager calls (a notebook, no `eqx.filter_jit`) cost about
     what a jitted one does (under the user's own `jit`, `vmap` or `grad`,
@@ -298,7 +296,7 @@ def _compiled_run(
     `debug` (whether `spyx.core.debug_checks` is on) is part of the cache key,
     so turning the checks on compiles them in."""
     with core.debug_checks(debug):
-        return _run(model, x, state, key, batch_major, execution)
+        return _run(model, x, state, key, batch_major, execution, selection)
 
 
 def _run(
@@ -308,7 +306,8 @@ def _run(
     key: Array | None,
     batch_major: bool,
     execution: frontend.Execution,
-) -> tuple[Array, Any]:
+    selection: Any = None,
+) -> tuple[Array, Any, Any]:
     layer = f"run({type(model).__name__})"
     frontend.check_floating(layer, "x", x)
     batch = x.shape[0] if batch_major and x.ndim >= 2 else None
@@ -316,6 +315,12 @@ def _run(
     if x.ndim < 1:
         raise ValueError(f"{layer}: `x` needs a leading time axis, got a scalar.")
     if isinstance(state, eqx.nn.State):  # Equinox's own state: step by step
+        if selection is not None:
+            raise TypeError(
+                f"{layer}: `record` needs the model's own list or dict state "
+                f"(model.initial_state()); with an eqx.nn.State the layers keep "
+                f"their states there, out of the run's reach."
+            )
         if execution.layerwise or execution.chunk is not None:
             members = getattr(model, "layers", None) or getattr(model, "nodes", {})
             if isinstance(members, dict):
@@ -342,7 +347,7 @@ def _run(
             execution=dataclasses.replace(execution, layerwise=False),
             key=key,
         )
-        return frontend.from_time_major(outs, batch_major), final
+        return frontend.from_time_major(outs, batch_major), final, None
     if state is not None and x.ndim >= 2:
         core.check_time_major(layer, x, state)
     sequential = isinstance(model, Sequential)
@@ -368,5 +373,7 @@ def _run(
         differentiated=frontend.under_differentiation((model, x, state)),
         key=key,
         check=frontend.layer_checker(model, describe, f"{layer}:"),
+        record=selection,
     )
-    return frontend.from_time_major(outs, batch_major), final
+    outs, records = frontend.split_records(outs, selection, model, batch_major)
+    return outs, final, records

@@ -63,6 +63,7 @@ from ._equations import (
     rlif_step,
     snntorch_beta_from_beta,
 )
+from ._execution import Record
 from ._neurons import (
     ALIF,
     CUBA_LIF,
@@ -151,6 +152,7 @@ __all__ = [
     "lif_sequence",
     "psu_lif_sequence",
     "LeakyScanMethod",
+    "Record",
     "leaky_combine",
     "leaky_scan",
     "state_dtype",

@@ -86,7 +86,8 @@ def run(
     unroll: int | bool = 1,
     checkpoint: int | None = None,
     burnin: int = 0,
-) -> tuple[Array, Any]:
+    record: int | str | Sequence[int] | Sequence[str] | None = None,
+) -> Any:
     """Run a stateful model over a time-major sequence.
 
     A `Sequential` runs layer by layer: stateless layers (`nnx.Linear`,
@@ -141,34 +142,37 @@ def run(
     """
     label = f"run({type(model).__name__})"
     execution = frontend.Execution(layerwise, chunk, unroll, checkpoint).check(label)
-    if burnin != 0 and not capturing(model):  # (a capture runs it in one go)
-        again = dict(layerwise=layerwise, chunk=chunk, unroll=unroll)
-        return frontend.with_burnin(
-            label,
-            lambda x, s, _: run(
-                model, x, s, batch_major=batch_major, checkpoint=checkpoint, **again
-            ),
-            x,
-            state,
-            burnin,
-            batch_major,
+    capture = capturing(model)  # (a capture runs burn-in in one go)
+
+    def once(x: Array, state: Any, _: Any, selection: Any) -> tuple:
+        options = (batch_major, execution, selection)
+        if not isinstance(model, nnx.Module) or capture:
+            # a plain callable: nothing to cache; inside nnx.capture: inline
+            return _run(model, x, state, *options, burnin=burnin if capture else 0)
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        if frontend.under_transformation((params, rest, x, state)) or not _hashable(
+            graphdef
+        ):
+            return _run(model, x, state, *options)  # traced inline by the caller
+        debug = core.debug_checks_enabled()
+        outs, final, records, rest_after = _compiled_run(
+            graphdef, params, rest, x, state, *options, debug
         )
-    options = (batch_major, execution)
-    if not isinstance(model, nnx.Module) or capturing(model):
-        # a plain callable: nothing to cache; inside nnx.capture: inline
-        return _run(model, x, state, *options, burnin=burnin)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    if frontend.under_transformation((params, rest, x, state)) or not _hashable(
-        graphdef
-    ):
-        return _run(model, x, state, *options)  # traced inline by the caller
-    debug = core.debug_checks_enabled()
-    outs, final, rest_after = _compiled_run(
-        graphdef, params, rest, x, state, *options, debug
+        if jax.tree.leaves(rest):  # e.g. the RNG counters of a dropout layer
+            nnx.update(model, rest_after)
+        return outs, final, records
+
+    return frontend.run_front(
+        label,
+        model,
+        x,
+        state,
+        burnin=0 if capture else burnin,
+        batch_major=batch_major,
+        key=None,
+        record=record,
+        run_once=once,
     )
-    if jax.tree.leaves(rest):  # e.g. the RNG counters of a dropout layer
-        nnx.update(model, rest_after)
-    return outs, final
 
 
 def _hashable(graphdef: Any) -> bool:
@@ -181,7 +185,7 @@ def _hashable(graphdef: Any) -> bool:
     return True
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7))
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7, 8))
 def _compiled_run(
     graphdef: Any,
     params: Any,
@@ -190,8 +194,9 @@ def _compiled_run(
     state: Any,
     batch_major: bool,
     execution: frontend.Execution,
+    selection: Any,
     debug: bool,
-) -> tuple[Array, Any, Any]:
+) -> tuple[Array, Any, Any, Any]:
     """`run`, compiled once per model structure (`graphdef`), input shape and
     options and reused, so that eager calls cost about what a jitted one
     does (under the user's own `jit`, `vmap` or `grad`, `run` is traced
@@ -201,8 +206,8 @@ def _compiled_run(
     changes come back, to be written into the model."""
     model = nnx.merge(graphdef, params, rest)
     with core.debug_checks(debug):
-        outs, final = _run(model, x, state, batch_major, execution)
-    return outs, final, nnx.state(model, nnx.Not(nnx.Param))
+        outs, final, records = _run(model, x, state, batch_major, execution, selection)
+    return outs, final, records, nnx.state(model, nnx.Not(nnx.Param))
 
 
 def _run(
@@ -211,8 +216,9 @@ def _run(
     state: Any,
     batch_major: bool,
     execution: frontend.Execution,
+    selection: Any = None,
     burnin: int = 0,
-) -> tuple[Array, Any]:
+) -> tuple[Array, Any, Any]:
     layer = f"run({type(model).__name__})"
     x = frontend.to_time_major(layer, x, batch_major)
     core.check_time_major(layer, x, state)
@@ -229,12 +235,17 @@ def _run(
         frontend.batch_from_input(layer, model, x, state, want, None)
     differentiated = frontend.under_differentiation((_param_values(model), x, state))
     if capturing(model):  # inside nnx.capture: step by step, sown values stacked
+        if selection is not None:
+            raise TypeError(
+                f"{layer}: `record` cannot run inside nnx.capture (which steps the "
+                f"model as a whole); sow what you need there, or record outside it."
+            )
         if state is None:
             state = frontend.initial_state_of(
                 model, x.shape[1], core.state_dtype(x.dtype)
             )
         outs, final = _captured_run(layer, model, x, state, execution, burnin)
-        return frontend.from_time_major(outs, batch_major), final
+        return frontend.from_time_major(outs, batch_major), final, None
     runnable, state, finish = _threaded(model, x, state)
     outs, final = frontend.run_model(
         runnable,
@@ -248,8 +259,18 @@ def _run(
         differentiated=differentiated,
         check=frontend.layer_checker(model, describe, f"{layer}:"),
         default_batch_ndim=1,
+        record=selection,
     )
-    return frontend.from_time_major(outs, batch_major), finish(final)
+    outs, records = frontend.split_records(
+        outs, selection, model, batch_major, lambda k, s: _inner(runnable, k, s)
+    )
+    return outs, finish(final), records
+
+
+def _inner(runnable: Any, position: Any, state: Any) -> Any:
+    """A recorded layer's state without what its `Threaded` twin carries."""
+    members = getattr(runnable, "layers", None) or getattr(runnable, "nodes", {})
+    return state[0] if isinstance(members[position], Threaded) else state
 
 
 def _param_values(model: Any) -> list[Any]:
@@ -274,8 +295,9 @@ def describe(layer: Any) -> frontend.ExampleShape | None:
     return None
 
 
-def _as_is(layer: Any) -> Any:
-    """NNX layers take any leading batch axes: apply them unchanged."""
+def _as_is(layer: Any, keys: Any = None) -> Any:
+    """NNX layers take any leading batch axes: apply them unchanged (`keys`,
+    in the shared signature, stays ``None``: `run` here takes no `key`)."""
     return layer
 
 

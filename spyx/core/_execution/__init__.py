@@ -8,6 +8,7 @@ May use `_neurons`, `_scans`, `_equations` and `_checks`.
 from ._graph_plan import GraphPlan, current_plan, node_kinds
 from ._graph_run import GraphBase, step_graph
 from ._keys import example_keys, layer_keys, row_keys, takes_key
+from ._record import Record, record_selection, records_of
 from ._run_model import check_burnin, run_model, with_burnin
 from ._runners import run_chunked, run_layerwise, step_layers
 from ._strategy import Execution
@@ -16,11 +17,14 @@ __all__ = [
     "Execution",
     "GraphBase",
     "GraphPlan",
+    "Record",
     "check_burnin",
     "current_plan",
     "example_keys",
     "layer_keys",
     "node_kinds",
+    "record_selection",
+    "records_of",
     "row_keys",
     "run_chunked",
     "run_layerwise",

@@ -3,7 +3,7 @@
 (`run_graph_layerwise`), and `GraphBase`, the framework-free half of both
 front ends' `Graph`."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import jax.numpy as jnp
@@ -21,6 +21,7 @@ from ._graph_plan import (
     previous_key,
 )
 from ._keys import example_keys, layer_keys, row_keys
+from ._record import scan_traced
 from ._rows import apply_stateless
 
 __all__ = [
@@ -267,7 +268,8 @@ def step_graph(
     key: Array | None = None,
     check: Callable[[str, Array], None] | None = None,
     default_batch_ndim: int = 0,
-) -> tuple[Array, dict[str, Any]]:
+    record: Collection[str] | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """One time step of a graph (a `Graph`'s call), its state checked first.
 
     Spiking nodes give their output from their state first; the other nodes
@@ -280,7 +282,8 @@ def step_graph(
 
     Returns:
         ``(out, new_state)``: `out` is the sum of the edges into
-            ``"output"``.
+            ``"output"``; with `record` (node names), ``(out, kept)``,
+            `kept` mapping each recorded node to its ``(output, new_state)``.
     """
     check_graph_state(plan, layers, state)
     batch_ndim = graph_batch_ndim(plan, layers, state, default_batch_ndim)
@@ -302,7 +305,10 @@ def step_graph(
             parts.append(
                 (a, state[previous_key(a)].astype(x.dtype) if delayed else outs[a])
             )
-    return _total(plan.label, OUTPUT, parts), {**state, **new}
+    out = _total(plan.label, OUTPUT, parts)
+    if record is not None:
+        out = (out, {n: (outs[n], new[n]) for n in record})
+    return out, {**state, **new}
 
 
 def run_graph_layerwise(
@@ -317,7 +323,8 @@ def run_graph_layerwise(
     checkpoint: int | None = None,
     keys: Mapping[str, Any] | None = None,
     check: Callable[[str, Array], None] | None = None,
-) -> tuple[Array, dict[str, Any]]:
+    record: Collection[str] | None = None,
+) -> tuple[Any, dict[str, Any]]:
     """A graph over a whole time-major sequence, one group of nodes at a time.
 
     The nodes are taken in `plan.components`: a node in no cycle runs over
@@ -329,11 +336,15 @@ def run_graph_layerwise(
     with `keys` from `graph_row_keys` (the keys the step-wise run draws).
 
     Returns:
-        ``(outputs [T, *batch, ...], final_state)``.
+        ``(outputs [T, *batch, ...], final_state)``; with `record` (node
+        names), the outputs are ``(outputs, kept)``, `kept` mapping each
+        recorded node to its ``(outputs, states)`` over time.
     """
     runner = _Runner(plan, layers, batch_ndim, apply_rows, check, xs.dtype)
     keys = {n: k for n, k in (keys or {}).items() if k is not None}
     seqs: dict[str, Array] = {}
+    traces: dict[str, Any] = {}
+    recorded = set(record or ())
     new = dict(state)
 
     def outside(n: str, inside: set) -> list[tuple[str, Array]]:
@@ -353,8 +364,8 @@ def run_graph_layerwise(
         if not plan.cyclic(group):
             (n,) = group
             x = _total(plan.label, n, outside(n, inside))
-            seqs[n], new[n] = _whole_sequence(
-                runner, n, x, state[n], keys.get(n), unroll, checkpoint
+            seqs[n], new[n], traces[n] = _whole_sequence(
+                runner, n, x, state[n], keys.get(n), unroll, checkpoint, n in recorded
             )
             continue
         external = {}
@@ -370,26 +381,37 @@ def run_graph_layerwise(
         }
         group_keys = {n: keys[n] for n in group if n in keys}
 
-        # only what leaves the cycle is stacked over time
+        # only what leaves the cycle (and what is recorded) is stacked over time
         leaving = {a for a, b in plan.edges if a in inside and b not in inside}
+        watched = recorded & inside
 
-        def body(inputs: Any, carry: Any, group: tuple = group, keep=leaving) -> tuple:
+        def body(
+            inputs: Any,
+            carry: Any,
+            group: tuple = group,
+            keep: set = leaving | watched,
+            watched: set = watched,
+        ) -> tuple:
             ext_t, keys_t = inputs
             outs, changed = runner.step(
                 group, {n: [("outside", v)] for n, v in ext_t.items()}, carry, keys_t
             )
-            return {n: outs[n] for n in keep}, {**carry, **changed}
+            kept = {n: outs[n] for n in keep}
+            return (kept, {n: changed[n] for n in watched}), {**carry, **changed}
 
-        outs, carry = time_scan(
+        (outs, states), carry = time_scan(
             body, (external, group_keys), carry, unroll=unroll, checkpoint=checkpoint
         )
         seqs.update(outs)
+        traces.update(states)
         new.update(carry)
     for a in plan.delay_sources:
         if not plan.cyclic(next(g for g in plan.components if a in g)):
             old = state[previous_key(a)]
             new[previous_key(a)] = seqs[a][-1].astype(old.dtype)
     out = _total(plan.label, OUTPUT, outside(OUTPUT, set()))
+    if record is not None:
+        out = (out, {n: (seqs[n], traces[n]) for n in record})
     return out, new
 
 
@@ -410,17 +432,22 @@ def _whole_sequence(
     key: Any,
     unroll: int | bool,
     checkpoint: int | None,
-) -> tuple[Array, Any]:
-    """One node in no cycle over the whole sequence."""
+    traced: bool = False,
+) -> tuple[Array, Any, Any]:
+    """One node in no cycle over the whole sequence: ``(outputs, final,
+    states)``, the states after every step only if `traced` (else ``None``)."""
     layer = runner.layers[n]
     if state is None:
-        return runner.apply(n, x, None, key, 1 + runner.batch_ndim)
+        return (*runner.apply(n, x, None, key, 1 + runner.batch_ndim), None)
     if runner.check is not None:
         runner.check(n, x)
-    out, state = scan_layer(
-        layer, x, state, keys=key, unroll=unroll, checkpoint=checkpoint
-    )
+    options = {"keys": key, "unroll": unroll, "checkpoint": checkpoint}
+    trace = None
+    if traced:
+        out, state, trace = scan_traced(layer, x, state, **options)
+    else:
+        out, state = scan_layer(layer, x, state, **options)
     if n in runner.plan.after:  # the spike after step t is the next step's
         last = _emit(layer, state, x.dtype)[None]
         out = jnp.concatenate([out[1:], last])
-    return out, state
+    return out, state, trace

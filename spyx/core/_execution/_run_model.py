@@ -23,9 +23,11 @@ from ._graph_run import (
     graph_batch_ndim,
     graph_row_keys,
     run_graph_layerwise,
+    step_graph,
 )
-from ._keys import row_keys, takes_key
-from ._runners import in_chunks, run_chunked, run_layerwise
+from ._keys import layer_keys, row_keys, takes_key
+from ._record import Selection
+from ._runners import in_chunks, run_chunked, run_layerwise, step_layers
 from ._strategy import Execution
 
 __all__ = ["check_burnin", "run_model", "with_burnin"]
@@ -45,6 +47,7 @@ def run_model(
     check: Callable[[int, Array], None] | None = None,
     differentiated: bool = True,
     default_batch_ndim: int = 0,
+    record: Selection | None = None,
 ) -> tuple[Any, Any]:
     """The `run` of both front ends.
 
@@ -65,7 +68,10 @@ def run_model(
     `differentiated` is false for an inference-only run (see
     `under_differentiation`), and `default_batch_ndim` the number of batch
     axes of a step's input when no layer's state says (a chain of stateless
-    layers).
+    layers). With `record` (a chain's indices or a graph's node names, as
+    `record_selection` checks them), the outputs are ``(outputs, kept)``:
+    `kept` maps each recorded layer to its ``(outputs, states)`` over time,
+    the same on every strategy.
 
     Example: ``outs, final = run_model(neuron, xs, None, layer="run", batch_size=B)``.
     """
@@ -94,9 +100,25 @@ def run_model(
     strategy, chunk = ex.plan(
         layer, tuple(xs.shape), layers, batch_ndim, differentiated
     )
+    if record is not None and layers is None:
+        raise TypeError(
+            f"{layer}: `record` needs the layers of a Sequential or a Graph, and "
+            f"this model runs as one step function (its layers share a variable, "
+            f"e.g. one nnx.Rngs); record without sharing, or use nnx.capture."
+        )
     if strategy != "stepwise" and graph:
         return _run_graph(
-            model, xs, state, strategy, chunk, batch_ndim, apply_rows, ex, key, check
+            model,
+            xs,
+            state,
+            strategy,
+            chunk,
+            batch_ndim,
+            apply_rows,
+            ex,
+            key,
+            check,
+            record,
         )
     if strategy != "stepwise":
         shared = {
@@ -107,12 +129,15 @@ def run_model(
             if key is None
             else row_keys(key, model.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim]),
             "check": check,
+            "record": record,
         }
         if strategy == "chunked":
             return run_chunked(model.layers, xs, state, chunk=chunk, **shared)
         return run_layerwise(
             model.layers, xs, state, checkpoint=ex.checkpoint, **shared
         )
+    if record is not None:
+        model = _recording_step(model, graph, batch_ndim, apply_rows, record)
     if key is None or not takes_key(model):
         return time_scan(model, xs, state, unroll=ex.unroll, checkpoint=ex.checkpoint)
     return time_scan(
@@ -122,6 +147,39 @@ def run_model(
         unroll=ex.unroll,
         checkpoint=ex.checkpoint,
     )
+
+
+def _recording_step(
+    model: Any, graph: bool, batch_ndim: int, apply_rows: Any, record: Selection
+) -> Callable[..., tuple[Any, Any]]:
+    """A chain's or a graph's step that also gives the recorded layers'
+    ``(output, new_state)`` (`step_layers`, `step_graph`), keys split among
+    the layers as the model's own call splits them."""
+    rows = apply_rows or (lambda f: f)
+
+    def step(x: Array, state: Any, key: Any = None) -> tuple[Any, Any]:
+        if graph:
+            return step_graph(
+                current_plan(model),
+                model.nodes,
+                x,
+                state,
+                apply_rows=rows,
+                key=key,
+                default_batch_ndim=batch_ndim,
+                record=record,
+            )
+        return step_layers(
+            model.layers,
+            x,
+            state,
+            batch_ndim=batch_ndim,
+            apply_rows=rows,
+            keys=layer_keys(key, model.layers),
+            record=record,
+        )
+
+    return step
 
 
 def check_burnin(layer: str, burnin: Any, T: int) -> None:
@@ -164,7 +222,8 @@ def with_burnin(
     if burnin == T:
         return outs, state
     later, state = run(rest, state, keys[1])
-    return jnp.concatenate([outs, later], axis=axis), state
+    both = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=axis), outs, later)
+    return both, state
 
 
 def _run_graph(
@@ -178,12 +237,17 @@ def _run_graph(
     ex: Execution,
     key: Any,
     check: Any,
-) -> tuple[Array, Any]:
+    record: Selection | None,
+) -> tuple[Any, Any]:
     """A graph layer-wise (`run_graph_layerwise`) or in chunks."""
     plan, nodes = current_plan(model), model.nodes
     batch = tuple(xs.shape[1 : 1 + batch_ndim])
     keys = None if key is None else graph_row_keys(key, plan, nodes, len(xs), batch)
-    options = {"batch_ndim": batch_ndim, "apply_rows": apply_rows or (lambda f: f)}
+    options = {
+        "batch_ndim": batch_ndim,
+        "apply_rows": apply_rows or (lambda f: f),
+        "record": record,
+    }
 
     def run(x: Array, state: Any, keys: Any, check: Any = None) -> Any:
         return run_graph_layerwise(

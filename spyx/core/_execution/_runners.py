@@ -14,7 +14,7 @@ Here: the first two for a chain. `_strategy` picks one; `_run_model` is
 the `run` of both front ends.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import jax
@@ -23,6 +23,7 @@ from jax import Array
 
 from .._scans import scan_layer
 from ._keys import example_keys
+from ._record import scan_traced
 from ._rows import apply_stateless
 
 __all__ = [
@@ -44,7 +45,8 @@ def run_layerwise(
     checkpoint: int | None = None,
     keys: Sequence[Any] | None = None,
     check: Callable[[int, Array], None] | None = None,
-) -> tuple[Array, list[Any]]:
+    record: Collection[int] | None = None,
+) -> tuple[Any, list[Any]]:
     """Run a chain of layers over a time-major sequence one layer at a time.
 
     A stateless layer (state ``None``) is applied once to all ``T * batch``
@@ -69,9 +71,14 @@ def run_layerwise(
             (stateful, called as ``layer(x_t, state, key=k_t)``).
         check: ``(index, xs) -> None``, called before each layer with its
             input (e.g. `check_chain_inputs`), to raise a clear error.
+        record: indices of layers whose values to keep: each one's outputs
+            and, for a stateful one (then scanned by `scan_traced`), its
+            state after every step.
 
     Returns:
-        ``(outputs [T, *batch, ...], new_states)``.
+        ``(outputs [T, *batch, ...], new_states)``; with `record`, the
+        outputs are ``(outputs, kept)``, `kept` mapping each recorded index
+        to ``(outputs, states)`` (``states`` ``None`` if stateless).
 
     Example:
 
@@ -87,18 +94,26 @@ def run_layerwise(
     ```
     """
     new_states = []
+    kept: dict[int, tuple[Any, Any]] = {}
     keys = [None] * len(layers) if keys is None else keys
     for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
         if check is not None:
             check(i, xs)
+        trace = None
         if state is None:
             xs = apply_stateless(apply_rows, layer, xs, 1 + batch_ndim, key)
+        elif record is not None and i in record:
+            xs, state, trace = scan_traced(
+                layer, xs, state, keys=key, unroll=unroll, checkpoint=checkpoint
+            )
         else:
             xs, state = scan_layer(
                 layer, xs, state, keys=key, unroll=unroll, checkpoint=checkpoint
             )
+        if record is not None and i in record:
+            kept[i] = (xs, trace)
         new_states.append(state)
-    return xs, new_states
+    return (xs if record is None else (xs, kept)), new_states
 
 
 def step_layers(
@@ -110,7 +125,8 @@ def step_layers(
     apply_rows: Callable[..., Callable[[Array], Array]],
     keys: Sequence[Any] | None = None,
     check: Callable[[int, Array], None] | None = None,
-) -> tuple[Array, list[Any]]:
+    record: Collection[int] | None = None,
+) -> tuple[Any, list[Any]]:
     """One time step through a chain of layers (a `Sequential`'s call).
 
     A layer whose state is ``None`` is applied to the ``batch`` rows of `x`
@@ -119,15 +135,17 @@ def step_layers(
     state)``. With `keys` (one entry per layer, ``None`` for a layer that
     takes no key), a keyed stateless layer gets one key per example
     (`example_keys`) and a keyed stateful one is called as ``layer(x, state,
-    key=key)``. `check` is as in `run_layerwise`.
+    key=key)``. `check` and `record` are as in `run_layerwise`.
 
     Returns:
-        ``(out, new_states)``.
+        ``(out, new_states)``; with `record`, `out` is ``(out, kept)``,
+        `kept` mapping each recorded index to its ``(output, new_state)``.
 
     Example: ``out, states = step_layers(layers, x, states, batch_ndim=1,
     apply_rows=lambda layer: layer)``.
     """
     new_states = []
+    kept: dict[int, tuple[Any, Any]] = {}
     keys = [None] * len(layers) if keys is None else keys
     batch = tuple(x.shape[:batch_ndim])
     for i, (layer, state, key) in enumerate(zip(layers, states, keys, strict=True)):
@@ -140,8 +158,10 @@ def step_layers(
             x, state = layer(x, state)
         else:
             x, state = layer(x, state, key=key)
+        if record is not None and i in record:
+            kept[i] = (x, state)
         new_states.append(state)
-    return x, new_states
+    return (x if record is None else (x, kept)), new_states
 
 
 def run_chunked(
@@ -155,7 +175,8 @@ def run_chunked(
     unroll: int | bool = 1,
     keys: Sequence[Any] | None = None,
     check: Callable[[int, Array], None] | None = None,
-) -> tuple[Array, list[Any]]:
+    record: Collection[int] | None = None,
+) -> tuple[Any, list[Any]]:
     """`run_layerwise` over chunks of `chunk` steps, states carried between.
 
     A `jax.lax.scan` over the chunks (a last, shorter chunk runs after it);
@@ -180,6 +201,7 @@ def run_chunked(
             unroll=unroll,
             keys=keys,
             check=check,
+            record=record,
         )
 
     outs, states = in_chunks(run, xs, list(states), keys, chunk, check)
@@ -197,7 +219,8 @@ def in_chunks(
     """``run(x, state, keys, check) -> (outs, state)`` over chunks of
     `chunk` steps of `xs` (a `jax.lax.scan` over the whole chunks, a
     shorter last one after it), the state carried from chunk to chunk and
-    `keys` (any pytree of ``[T, ...]`` arrays) cut along time with `xs`.
+    `keys` (any pytree of ``[T, ...]`` arrays) cut along time with `xs`;
+    the outputs may be any pytree of ``[T, ...]`` arrays.
     `check` is passed to the scanned chunks, where it runs as they are
     traced."""
     T = xs.shape[0]
@@ -219,8 +242,8 @@ def in_chunks(
     state, outs = jax.lax.scan(
         body, state, (cut(xs, 0, n * k, n), cut(keys, 0, n * k, n))
     )
-    outs = outs.reshape(n * k, *outs.shape[2:])
+    outs = jax.tree.map(lambda a: a.reshape(n * k, *a.shape[2:]), outs)
     if rest:
         tail, state = run(xs[n * k :], state, cut(keys, n * k, T))
-        outs = jnp.concatenate([outs, tail])
+        outs = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), outs, tail)
     return outs, state

@@ -43,6 +43,8 @@ from .._execution import (
     example_keys,
     layer_keys,
     node_kinds,
+    record_selection,
+    records_of,
     row_keys,
     run_chunked,
     run_layerwise,
@@ -71,6 +73,7 @@ from ._manifest import (
     left_out,
 )
 from ._pool import population_code, sum_pool_axes
+from ._run import RunOnce, run_front, split_records
 
 __all__ = [
     "MODE_SETTINGS",
@@ -81,6 +84,7 @@ __all__ = [
     "GraphPlan",
     "ExampleShape",
     "NeuronBase",
+    "RunOnce",
     "batch_from_input",
     "batch_shape",
     "check_burnin",
@@ -108,6 +112,8 @@ __all__ = [
     "neuron_sequence",
     "neuron_step",
     "node_kinds",
+    "record_selection",
+    "records_of",
     "normalize_shape",
     "population_code",
     "random_description",
@@ -115,6 +121,8 @@ __all__ = [
     "run_chunked",
     "run_layerwise",
     "run_model",
+    "run_front",
+    "split_records",
     "sequential_batch_ndim",
     "state_batch_ndim",
     "shape_argument",
