@@ -2,7 +2,7 @@
 
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import equinox as eqx
 import jax
@@ -82,7 +82,12 @@ class Sequential(eqx.nn.StatefulLayer):
 
     layers: tuple[Any, ...]
 
-    def __init__(self, *layers: core.StatefulLayer | Callable[..., Any]):
+    def __init__(
+        self,
+        *layers: core.StatefulLayer
+        | Callable[..., Any]
+        | Sequence[core.StatefulLayer | Callable[..., Any]],
+    ):
         if len(layers) == 1 and isinstance(layers[0], list | tuple):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):
@@ -187,6 +192,40 @@ def describe(layer: Any) -> frontend.ExampleShape | None:
     return None
 
 
+@overload
+def run(
+    model: core.StatefulLayer,
+    x: Array,
+    state: Any = None,
+    *,
+    key: Array | None = None,
+    batch_major: bool = False,
+    layerwise: bool | None = None,
+    chunk: int | None = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+    burnin: int = 0,
+    record: None = None,
+) -> tuple[Array, Any]: ...
+
+
+@overload
+def run(
+    model: core.StatefulLayer,
+    x: Array,
+    state: Any = None,
+    *,
+    key: Array | None = None,
+    batch_major: bool = False,
+    layerwise: bool | None = None,
+    chunk: int | None = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+    burnin: int = 0,
+    record: int | str | Sequence[int] | Sequence[str],
+) -> tuple[Array, Any, dict[Any, core.Record]]: ...
+
+
 def run(
     model: core.StatefulLayer,
     x: Array,
@@ -200,7 +239,7 @@ def run(
     checkpoint: int | None = None,
     burnin: int = 0,
     record: int | str | Sequence[int] | Sequence[str] | None = None,
-) -> Any:
+) -> tuple[Array, Any] | tuple[Array, Any, dict[Any, core.Record]]:
     """Run a stateful model over a time-major sequence.
 
     A `Sequential` runs layer by layer: each stateless layer is mapped over
@@ -236,9 +275,16 @@ def run(
             `spyx.nn.run`.
         burnin: the first `burnin` steps run without gradient, as in
             `spyx.nn.run` (with a `key`, each part gets ``split(key)[i]``).
+        record: layers whose values to keep at every step, as in
+            `spyx.nn.run`: ``"all"``, indices of a `Sequential`'s layers or
+            names of a `Graph`'s nodes (not with an `eqx.nn.State`).
 
     Returns:
-        ``(outputs, final_state)``, outputs time-major.
+        ``(outputs, final_state)``, outputs time-major; with `record`,
+            ``(outputs, final_state, records)``, `records` mapping each
+            chosen layer to a `spyx.core.Record` (its ``output`` and
+            ``state`` at every step, a neuron's ``membrane``), as in
+            `spyx.nn.run`.
 
     Raises:
         ValueError: before anything runs, when `x` does not fit the model's
@@ -253,6 +299,8 @@ def run(
     )
     outs, final = spyx_eqx.run(model, jnp.ones((100, 8)))  # one example [T, 8]
     batched, _ = spyx_eqx.run(model, jnp.ones((100, 4, 8)))  # [T, B, 8]
+    _, _, records = spyx_eqx.run(model, jnp.ones((100, 8)), record="all")
+    records[1].membrane.shape  # the LIF's membrane (100, 16)
     ```
     """
     label = f"run({type(model).__name__})"

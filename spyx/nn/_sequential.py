@@ -3,7 +3,7 @@
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, overload
 
 import jax
 import jax.numpy as jnp
@@ -75,6 +75,38 @@ def _step_chain(
     )
 
 
+@overload
+def run(
+    model: core.StatefulLayer,
+    x: Array,
+    state: Any = None,
+    *,
+    batch_major: bool = False,
+    layerwise: bool | None = None,
+    chunk: int | None = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+    burnin: int = 0,
+    record: None = None,
+) -> tuple[Array, Any]: ...
+
+
+@overload
+def run(
+    model: core.StatefulLayer,
+    x: Array,
+    state: Any = None,
+    *,
+    batch_major: bool = False,
+    layerwise: bool | None = None,
+    chunk: int | None = None,
+    unroll: int | bool = 1,
+    checkpoint: int | None = None,
+    burnin: int = 0,
+    record: int | str | Sequence[int] | Sequence[str],
+) -> tuple[Array, Any, dict[Any, core.Record]]: ...
+
+
 def run(
     model: core.StatefulLayer,
     x: Array,
@@ -87,7 +119,7 @@ def run(
     checkpoint: int | None = None,
     burnin: int = 0,
     record: int | str | Sequence[int] | Sequence[str] | None = None,
-) -> Any:
+) -> tuple[Array, Any] | tuple[Array, Any, dict[Any, core.Record]]:
     """Run a stateful model over a time-major sequence.
 
     A `Sequential` runs layer by layer: stateless layers (`nnx.Linear`,
@@ -124,10 +156,22 @@ def run(
             and the state they reach are cut from it) and training continues
             from that state: the outputs of all steps come back, equal to a
             run without burn-in.
+        record: layers whose values to keep at every step: ``"all"``, an
+            index or a list of indices of a `Sequential`'s layers (negative
+            ones count from the end), or a name or a list of names of a
+            `Graph`'s nodes. Recorded on every execution (a recorded neuron
+            is scanned step by step, to keep its state at each step).
 
     Returns:
         ``(outputs, final_state)``, outputs time-major
-            ``[Time, Batch, ...]``.
+            ``[Time, Batch, ...]``; with `record`, ``(outputs, final_state,
+            records)``: `records` maps each chosen index or name to a
+            `spyx.core.Record`, its ``output`` (``[Time, Batch, ...]``, a
+            neuron's spikes), its ``state`` after each step (``None`` for a
+            stateless layer) and, for a neuron, its ``parts`` by name and
+            ``membrane``. They are what stepping the model by hand gives,
+            and differentiable: a loss may use them (a per-layer
+            regulariser on the spikes).
 
     Example:
 
@@ -138,6 +182,9 @@ def run(
     x = jnp.ones((100, 4, 8))  # [T, B, features]
     outs, final = spyx.nn.run(model, x)  # layer by layer: outs [100, 4, 16]
     outs, final = spyx.nn.run(model, x, checkpoint=25)  # bounded memory
+    outs, final, records = spyx.nn.run(model, x, record=[1])
+    records[1].output.shape  # the LIF's spikes (100, 4, 16)
+    records[1].membrane.shape  # and its membrane (100, 4, 16)
     ```
     """
     label = f"run({type(model).__name__})"
