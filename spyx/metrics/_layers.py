@@ -29,6 +29,7 @@ __all__ = [
     "array_counts",
     "connection_weights",
     "framework",
+    "inner",
     "is_activation",
     "kind_of",
     "recurrent_binary",
@@ -45,7 +46,7 @@ CONNECTION, NEURON, CONTAINER, GRAPH, ZERO_OPS, UNKNOWN = (
 
 # spyx's own layers that move or sum values without weights.
 _SPYX_ZERO_OPS = frozenset(
-    {"Flatten", "SumPool", "PopulationCode", "ActivityRegularization", "ChannelsLast"}
+    {"Flatten", "SumPool", "PopulationCode", "ActivityRegularization"}
 )
 # Equinox's layers without synapses.
 _EQX_ZERO_OPS = ("Pool", "Dropout", "Identity")
@@ -81,9 +82,23 @@ def is_activation(layer: Any) -> bool:
     return layer is jax.nn.relu or layer is jax.nn.sigmoid
 
 
+def _spyx_layer(layer: Any, name: str) -> bool:
+    return type(layer).__name__ == name and type(layer).__module__.startswith(
+        ("spyx.", "spyx_eqx.")
+    )
+
+
+def inner(layer: Any) -> Any:
+    """The layer that does the work: the one `spyx_eqx.ChannelsLast` wraps,
+    else `layer` itself."""
+    return layer.layer if _spyx_layer(layer, "ChannelsLast") else layer
+
+
 def kind_of(layer: Any) -> str:
     """How `layer` is counted: a connection (Linear, Conv), a neuron, a
     chain, a graph, a layer without synapses, or unknown."""
+    if _spyx_layer(layer, "ChannelsLast"):
+        return kind_of(layer.layer)
     if isinstance(getattr(type(layer), "spec", None), core.NeuronSpec):
         return NEURON
     if isinstance(layer, frontend.GraphContainer) and hasattr(layer, "initial_state"):
@@ -100,8 +115,7 @@ def kind_of(layer: Any) -> str:
             return ZERO_OPS
     if nnx is not None and isinstance(layer, nnx.Dropout):
         return ZERO_OPS
-    spyx_layer = type(layer).__module__.startswith(("spyx.", "spyx_eqx."))
-    if spyx_layer and type(layer).__name__ in _SPYX_ZERO_OPS:
+    if any(_spyx_layer(layer, name) for name in _SPYX_ZERO_OPS):
         return ZERO_OPS
     if is_activation(layer):
         return ZERO_OPS
@@ -151,7 +165,7 @@ def connection_weights(layer: Any) -> list[Array]:
     kind = kind_of(layer)
     if kind == CONNECTION:
         name = "kernel" if framework(layer) == "nnx" else "weight"
-        return [jnp.asarray(_value(getattr(layer, name)))]
+        return [jnp.asarray(_value(getattr(inner(layer), name)))]
     if kind == NEURON and layer.spec.recurrent:
         return [jnp.asarray(_value(layer.recurrent_w))]
     return []
@@ -179,9 +193,12 @@ def apply_binary(layer: Any, all_ones: bool) -> Callable[[Array], Array]:
             copy.bias[...] = jnp.zeros_like(copy.bias[...])
         return copy
     eqx = _eqx()
-    copy = eqx.tree_at(lambda m: m.weight, layer, _binary(layer.weight, all_ones))
-    if getattr(copy, "bias", None) is not None:
-        copy = eqx.tree_at(lambda m: m.bias, copy, jnp.zeros_like(copy.bias))
+    conn = inner(layer)
+    weight = _binary(conn.weight, all_ones)
+    copy = eqx.tree_at(lambda m: inner(m).weight, layer, weight)
+    if getattr(conn, "bias", None) is not None:
+        zeros = jnp.zeros_like(conn.bias)
+        copy = eqx.tree_at(lambda m: inner(m).bias, copy, zeros)
     return jax.vmap(copy)
 
 

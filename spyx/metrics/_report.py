@@ -134,7 +134,7 @@ def count_layer(
         updates = _counts.membrane_updates(membrane) / examples
     return LayerRow(
         name=name,
-        kind=type(layer).__name__,
+        kind=type(_layers.inner(layer)).__name__,
         params=params,
         footprint=footprint,
         weights=n_w,
