@@ -95,9 +95,9 @@ def load(args: argparse.Namespace) -> Data:
         raise SystemExit("--shd-test needs --shd (the training file)")
     from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32)
-    y = digits.target.astype(np.int32)
+    data, target = load_digits(return_X_y=True)
+    x = (data / 16.0).astype(np.float32)
+    y = target.astype(np.int32)
     if args.max_samples is not None:
         x, y = x[: args.max_samples], y[: args.max_samples]
     train, test = _split(len(x), args.seed)

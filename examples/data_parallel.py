@@ -22,13 +22,14 @@ its own rows of each batch to `spyx.sharding.shard_batch`.
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 
 def _args(argv: list[str] | None):
-    p = common.parser(__doc__.splitlines()[0])
+    p = common.parser((__doc__ or "").partition("\n")[0])
     p.add_argument("--api", choices=("nnx", "eqx"), default="nnx")
     p.add_argument(
         "--devices",
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> float:
         )
     if args.dump is not None:
         params = spyx.sharding.to_host(trainer.params())
-        flat = {
+        # values typed Any: a checker matches `**flat` against savez's
+        # `allow_pickle: bool` too
+        flat: dict[str, Any] = {
             jax.tree_util.keystr(k): np.asarray(v)
             for k, v in jax.tree_util.tree_leaves_with_path(params)
         }

@@ -40,7 +40,7 @@ def build(num_in: int, hidden: int, num_out: int, seed: int) -> snn.Sequential:
 
 
 def main(argv: list[str] | None = None) -> float:
-    args = common.parser(__doc__.splitlines()[0]).parse_args(argv)
+    args = common.parser((__doc__ or "").partition("\n")[0]).parse_args(argv)
     data = common.load(args)
     num_in = data.x_train.shape[-1]
     model = build(num_in, args.hidden, data.num_classes, args.seed)
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> float:
                 model, optimizer, data.x_train[idx], data.y_train[idx], sub
             )
             epoch_losses.append(loss)
-        acc, hidden = evaluate(model, data.x_test, data.y_test, test_key)
+        acc, _ = evaluate(model, data.x_test, data.y_test, test_key)
         losses.append(float(np.mean(epoch_losses)))
         accs.append(float(acc))
         bar.set_postfix(loss=f"{losses[-1]:.3f}", test_acc=f"{accs[-1]:.3f}")
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> float:
     print(f"test accuracy: {accs[-1]:.4f} on {len(data.y_test)} held-out examples")
     print(f"wall time: {clock():.1f} s (imports and compilation included)")
     if not args.no_plots:
+        _, hidden = evaluate(model, data.x_test, data.y_test, test_key)  # the raster
         paths = common.plot(
             args.out,
             "digits_nnx",

@@ -35,7 +35,8 @@ def main(steps: int = 30) -> float:
         snn.LI((2,)),
     )
     assert isinstance(model, snn.StatefulLayer)
-    assert model.layers[1].spike.name == "arctan"  # 1.0's attribute
+    lif = model.layers[1]
+    assert isinstance(lif, snn.LIF) and lif.spike == spyx.axn.arctan()  # 1.0's name
     optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
     loss_fn = spyx.fn.integral_crossentropy()  # batch-major: time_axis=1
     acc_fn = spyx.fn.integral_accuracy()

@@ -12,10 +12,12 @@ does not pull in Flax, and ``import spyx_eqx`` stays free of it.
 
 import importlib
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_SUBMODULES = (
+__all__ = [
+    "__version__",
     "axn",
     "bench",
     "checkpoint",
@@ -23,13 +25,29 @@ _SUBMODULES = (
     "data",
     "experimental",
     "fn",
+    "metrics",
     "nir",
     "nn",
     "optimize",
     "sharding",
-)
+]
+_SUBMODULES = frozenset(__all__) - {"__version__"}
 
-__all__ = ["__version__", *_SUBMODULES]
+if TYPE_CHECKING:  # what type checkers see of the submodules loaded on first use
+    from . import (
+        axn,
+        bench,
+        checkpoint,
+        core,
+        data,
+        experimental,
+        fn,
+        metrics,
+        nir,
+        nn,
+        optimize,
+        sharding,
+    )
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -22,12 +22,15 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+
+if TYPE_CHECKING:
+    from .core import StatefulLayer
 
 __all__ = ["BenchResult", "benchmark", "compare", "format_table"]
 
@@ -79,7 +82,8 @@ def _pure(model: Any, batch: int) -> tuple[Callable[[Any, Array], Array], Any, s
         graphdef, params = nnx.split(model)
 
         def f_nnx(p: Any, x: Array) -> Array:
-            return spyx.nn.run(nnx.merge(graphdef, p), x)[0]
+            merged = cast("StatefulLayer", nnx.merge(graphdef, p))  # a spyx model
+            return spyx.nn.run(merged, x)[0]
 
         return f_nnx, params, name
     import equinox as eqx
@@ -88,14 +92,15 @@ def _pure(model: Any, batch: int) -> tuple[Callable[[Any, Array], Array], Any, s
         import spyx_eqx
 
         params, static = eqx.partition(model, eqx.is_array)
-        state = model.initial_state(batch)
+        state = cast("StatefulLayer", model).initial_state(batch)
 
         def f_eqx(p: Any, x: Array) -> Array:
             return spyx_eqx.run(eqx.combine(p, static), x, state)[0]
 
         return f_eqx, params, name
     if callable(model):
-        return (lambda p, x: model(x)), (), getattr(model, "__name__", name)
+        fn = cast(Callable[[Array], Array], model)
+        return (lambda p, x: fn(x)), (), getattr(model, "__name__", name)
     raise TypeError(f"benchmark: cannot run a {name}; pass a spyx model or a function.")
 
 

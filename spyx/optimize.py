@@ -83,7 +83,7 @@ print(history["train_loss"].shape)  # (3,): one mean loss per epoch
 """
 
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import equinox as eqx
 import jax
@@ -192,6 +192,7 @@ def make_train_step(
     @eqx.filter_jit
     def eqx_step(model: Any, opt_state: Any, *batch: Any) -> tuple:
         loss, grads = eqx.filter_value_and_grad(lambda m: loss_fn(m, *batch))(model)
+        assert tx is not None  # `step` refuses an Equinox model without `tx`
         updates, opt_state = tx.update(grads, opt_state, _trainable(model))
         return loss, eqx.apply_updates(model, updates), opt_state
 
@@ -243,7 +244,7 @@ def _epoch_batches(where: str, source: Any, epoch: int) -> Iterable:
             f"batches of one epoch (e.g. loader.train_epoch, or lambda: batches), "
             f"got {type(source).__name__}."
         )
-    return source()
+    return cast(Iterable, source())
 
 
 def _mean(values: list, where: str, epoch: int) -> float:
@@ -470,9 +471,10 @@ def compile_fit(
         def epoch(carry: tuple, _: Any) -> tuple:
             carry, metrics = jax.lax.scan(step, carry, train_data)
             record = {"train_loss": jnp.mean(metrics)}
-            if eval_data is not None:
+            if eval_data is not None and metric_fn is not None:  # both, or neither
                 trained = rebuild(impl.get_params(carry[0]), carry[2])
-                scores = jax.lax.map(lambda b: metric_fn(trained, *b), eval_data)
+                score = metric_fn
+                scores = jax.lax.map(lambda b: score(trained, *b), eval_data)
                 record["eval_metric"] = jnp.mean(scores)
             return carry, record
 

@@ -214,13 +214,12 @@ def _linear_from_nnx(m: Any) -> eqx.nn.Linear:
 def _linear_to_nnx(m: eqx.nn.Linear) -> Any:
     from flax import nnx
 
-    if "scalar" in (m.in_features, m.out_features):
+    n_in, n_out = m.in_features, m.out_features
+    if n_in == "scalar" or n_out == "scalar":
         raise TypeError("to_nnx: eqx.nn.Linear with 'scalar' features has no twin.")
-    twin = nnx.Linear(
-        m.in_features, m.out_features, use_bias=m.use_bias, rngs=nnx.Rngs(0)
-    )
+    twin = nnx.Linear(n_in, n_out, use_bias=m.use_bias, rngs=nnx.Rngs(0))
     twin.kernel[...] = jnp.asarray(m.weight).T
-    if m.use_bias:
+    if twin.bias is not None:  # use_bias
         twin.bias[...] = jnp.asarray(m.bias)
     return twin
 
@@ -266,7 +265,7 @@ def _conv_to_nnx(m: eqx.nn.Conv) -> Any:
     n = m.num_spatial_dims
     padding = m.padding
     if not isinstance(padding, str):
-        padding = [tuple(p) for p in padding]
+        padding = [(lo, hi) for lo, hi in padding]
     twin = nnx.Conv(
         m.in_channels,
         m.out_channels,
@@ -279,6 +278,6 @@ def _conv_to_nnx(m: eqx.nn.Conv) -> Any:
         rngs=nnx.Rngs(0),
     )
     twin.kernel[...] = jnp.moveaxis(jnp.asarray(m.weight), (0, 1), (n + 1, n))
-    if m.use_bias:
+    if twin.bias is not None:  # use_bias
         twin.bias[...] = jnp.asarray(m.bias).reshape(-1)
     return twin

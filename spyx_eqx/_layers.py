@@ -181,7 +181,7 @@ class SumPool(eqx.Module):
             )
 
     @typechecked
-    def __call__(self, x: Float[AnyArray, "..."]) -> Float[AnyArray, "..."]:
+    def __call__(self, x: Float[AnyArray, "..."]) -> Float[Array, "..."]:
         has_channel = self.channel_axis is not None
         n_spatial = self.num_spatial_dims
         if n_spatial is None:

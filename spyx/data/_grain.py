@@ -40,7 +40,16 @@ class State(NamedTuple):
     labels: Any
 
 
-class RateCode(grain.MapTransform):
+class _RecordTransform(grain.MapTransform):
+    """A Grain transform of one record dict, under spyx 1.0's argument name."""
+
+    # Grain's `map(self, element)` is unannotated (a type checker infers
+    # `-> None`); spyx 1.0 named the argument `record` and returns the dict.
+    def map(self, record: dict) -> dict:  # pyright: ignore[reportIncompatibleMethodOverride]
+        raise NotImplementedError
+
+
+class RateCode(_RecordTransform):
     """Rate coding of values in [0, 1] (a Grain transform).
 
     Rate coding of values in ``[0, 1]``: each of `sample_T` steps fires
@@ -74,7 +83,7 @@ class RateCode(grain.MapTransform):
         return record
 
 
-class LatencyCode(grain.MapTransform):
+class LatencyCode(_RecordTransform):
     """Latency coding of values in [0, 1] (a Grain transform).
 
     Latency coding: a value ``v`` in ``[0, 1]`` fires once, at step
@@ -103,7 +112,7 @@ class LatencyCode(grain.MapTransform):
         return record
 
 
-class AngleCode(grain.MapTransform):
+class AngleCode(_RecordTransform):
     """One-hot coding of a value over evenly spaced bins (a Grain transform).
 
     One-hot coding of a value over `neuron_count` bins with edges
@@ -133,7 +142,7 @@ class AngleCode(grain.MapTransform):
         return record
 
 
-class ShiftAugment(grain.MapTransform):
+class ShiftAugment(_RecordTransform):
     """A random roll along some axes (a Grain transform).
 
     Roll ``record[input_key]`` by a random whole number of positions in

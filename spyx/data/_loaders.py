@@ -9,7 +9,7 @@ Needs the optional ``data`` extra (Grain, Tonic): ``pip install -e ".[data]"``.
 """
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -35,9 +35,13 @@ class SHD(datasets.SHD):
 
         path = os.path.join(self.location_on_system, self.data_filename)
         with h5py.File(path, "r") as f:
-            times = np.asarray(f["spikes/times"][index], np.float64)
-            units = np.asarray(f["spikes/units"][index])
-            target = int(f["labels"][index])
+            all_times, all_units, labels = (  # SHD's datasets
+                cast(h5py.Dataset, f[k])
+                for k in ("spikes/times", "spikes/units", "labels")
+            )
+            times = np.asarray(all_times[index], np.float64)
+            units = np.asarray(all_units[index])
+            target = int(labels[index])
         keep = np.isfinite(times)
         events = make_structured_array(
             times[keep] * 1e6, units[keep], 1, dtype=self.dtype

@@ -4,6 +4,7 @@ bit-packed frames (`SpikeDataset`), read with h5py alone."""
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from jax.typing import ArrayLike
@@ -142,7 +143,8 @@ def load_shd(
                 f"load_shd: {path} lacks {missing}; expected the SHD layout "
                 f"{list(_SHD_KEYS)}."
             )
-        times, units, labels = (f[k] for k in _SHD_KEYS)
+        # the SHD layout: each key a dataset (not an HDF5 group)
+        times, units, labels = (cast(h5py.Dataset, f[k]) for k in _SHD_KEYS)
         n = len(labels)
         if len(times) != n or len(units) != n:
             raise ValueError(

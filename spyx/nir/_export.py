@@ -119,7 +119,7 @@ def linear_node(layer: nnx.Linear, perm: np.ndarray | None = None) -> Any:
     weight = np.asarray(layer.kernel[...], np.float32).T
     if perm is not None:
         weight = weight[:, perm]
-    if layer.use_bias:
+    if layer.bias is not None:  # use_bias
         return nir.Affine(weight=weight, bias=np.asarray(layer.bias[...]))
     return nir.Linear(weight=weight)
 
@@ -130,7 +130,7 @@ def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
     weight = np.moveaxis(kernel, (n, n + 1), (1, 0))  # (out, in, *k)
     bias = (
         np.asarray(layer.bias[...], np.float32)
-        if layer.use_bias
+        if layer.bias is not None  # use_bias
         else np.zeros(weight.shape[0], np.float32)
     )
     padding = layer.padding
@@ -158,7 +158,7 @@ def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
     if n == 2:
         pair = lambda v: tuple(v) if not isinstance(v, int) else (v, v)  # noqa: E731
         return nir.Conv2d(
-            input_shape=tuple(shape[:2]),
+            input_shape=(shape[0], shape[1]),
             weight=weight,
             stride=pair(stride),
             padding=padding if isinstance(padding, str) else pair(padding),
@@ -342,12 +342,13 @@ class _Writer:
         known = [a for a, _ in self._into(n) if a in self.shapes]
         if not known:
             shape = frontend.expected_input(self.layers[n], describe)
-            if shape is None or any(d is None for d in shape):
+            dims = [d for d in shape or () if d is not None]
+            if shape is None or len(dims) != len(shape):
                 raise TypeError(
                     f"to_nir: the input shape of node {n!r} is not known before it "
                     f"is written (a cycle through layers that do not state it)."
                 )
-            return tuple(shape), None
+            return tuple(dims), None
         return self.shapes[known[0]], self.perms[known[0]]
 
     def _write(self, n: str) -> None:

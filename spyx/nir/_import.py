@@ -330,14 +330,16 @@ class _Import(NeuronImport, FoldImport):
         known = [a for a in self.preds(n) if a in self.shapes]
         shape = next((self.shapes[a] for a in known if self.shapes[a]), None)
         perms = [self.perms.get(a) for a in known]
-        if any(p is not None for p in perms) and not all(
-            p is not None and np.array_equal(p, perms[0]) for p in perms
+        first = perms[0] if perms else None
+        if any(p is not None for p in perms) and not (
+            first is not None
+            and all(p is not None and np.array_equal(p, first) for p in perms)
         ):
             raise ValueError(
                 f"from_nir: node {n!r} sums inputs in different layouts (a Flatten's "
                 f"and another); spyx cannot reorder them to NIR's."
             )
-        return shape, (perms[0] if perms else None)
+        return shape, first
 
     def _build(self, n: str) -> None:
         node = self.nodes[n]
@@ -451,7 +453,10 @@ class _Import(NeuronImport, FoldImport):
                 f"from_nir: node {clash[0]!r} is no {clash[0].capitalize()} node but "
                 f"has its name, which spyx's Graph reserves."
             )
-        rename = lambda k: ends.get(k, k)  # noqa: E731
+
+        def rename(k: str) -> str:
+            return ends.get(k, k)
+
         return snn.Graph(
             {n: self.layers[n] for n in sorted(self.layers)},
             [(rename(a), rename(b)) for a, b in self.edges],

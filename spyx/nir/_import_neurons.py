@@ -42,7 +42,7 @@ def linear_from_nir(n: Any, perm: np.ndarray | None = None) -> nnx.Linear:
         weight.shape[1], weight.shape[0], use_bias=bias, rngs=nnx.Rngs(0)
     )
     layer.kernel[...] = jnp.asarray(weight.T)
-    if bias:
+    if layer.bias is not None:  # an Affine node: use_bias
         layer.bias[...] = jnp.asarray(np.asarray(n.bias, np.float32))
     return layer
 
@@ -70,6 +70,7 @@ def conv_from_nir(n: Any) -> nnx.Conv:
         rngs=nnx.Rngs(0),
     )
     layer.kernel[...] = jnp.asarray(np.moveaxis(weight, (0, 1), (k + 1, k)))
+    assert layer.bias is not None  # use_bias, nnx.Conv's default
     layer.bias[...] = jnp.asarray(np.asarray(n.bias, np.float32).reshape(-1))
     return layer
 
@@ -129,6 +130,9 @@ class NeuronImport:
     def succs(self, n: str) -> list[str]:
         raise NotImplementedError
 
+    def _timing(self, node: Any) -> bool:
+        raise NotImplementedError
+
     # ------------------------------------------------------------ neurons
 
     def _neuron(
@@ -142,6 +146,8 @@ class NeuronImport:
             threshold_node=threshold is not None,
             node=n,
         )
+        mapping = spec.nir
+        assert mapping is not None  # spec_for_node finds specs by their mapping
         if shape is None:
             size = np.asarray(getattr(node, "v_threshold", getattr(node, "tau", 1.0)))
             shape = (int(size.size),)
@@ -159,18 +165,18 @@ class NeuronImport:
                 f"from_nir: node {n!r} has v_leak != 0, which spyx neurons cannot "
                 f"represent."
             )
-        gain, what = self._input_gain(node, spec, per_unit)
+        gain, what = self._input_gain(node, mapping, per_unit)
         kwargs: dict[str, Any] = {
             decay: jnp.asarray(
                 nir_to_decay(per_unit(getattr(node, tau_field)), self.dt, n),
                 jnp.float32,
             )
-            for decay, tau_field, _ in spec.nir.taus
+            for decay, tau_field, _ in mapping.taus
         }
         if spec.spiking:
             th_node, th_field = (
                 (threshold, "threshold")
-                if spec.nir.threshold_node
+                if mapping.threshold_node
                 else (node, "v_threshold")
             )
             kwargs["threshold"] = _single(getattr(th_node, th_field), n, th_field)
@@ -185,14 +191,14 @@ class NeuronImport:
         return layer
 
     def _input_gain(
-        self, node: Any, spec: core.NeuronSpec, per_unit: Any
+        self, node: Any, mapping: core.NirMap, per_unit: Any
     ) -> tuple[np.ndarray, str]:
         """``prod(dt gain / tau)`` over a neuron's time constants (``dt r``
         for an integrator), and how it reads."""
-        if not spec.nir.taus:
+        if not mapping.taus:
             return self.dt * per_unit(node.r), "dt * r"
         gain, parts = 1.0, []
-        for _, tau_field, gain_field in spec.nir.taus:
+        for _, tau_field, gain_field in mapping.taus:
             tau = per_unit(getattr(node, tau_field))
             gain = gain * self.dt * per_unit(getattr(node, gain_field)) / tau
             parts.append(f"dt {gain_field} / {tau_field}")
@@ -227,17 +233,21 @@ class NeuronImport:
                 f"neuron, but none does."
             )
         a = feeds[0]
-        last = self.layers[a]
-        if not last.use_bias:
+        last: nnx.Linear = self.layers[a]  # `feeds` holds Linear layers
+        if last.bias is None:  # use_bias=False: the same layer with a zero bias
             biased = nnx.Linear(
                 last.in_features, last.out_features, use_bias=True, rngs=nnx.Rngs(0)
             )
             biased.kernel[...] = last.kernel[...]
-            biased.bias[...] = jnp.zeros_like(biased.bias[...])
+            zero = biased.bias
+            assert zero is not None  # use_bias=True
+            zero[...] = jnp.zeros_like(zero[...])
             self.layers[a] = last = biased
         # NIR's gain applies to the bias too; the gain folding that follows
         # scales this layer's bias, so add it unscaled here
-        last.bias[...] = last.bias[...] + jnp.asarray(bias)
+        linear_bias = last.bias
+        assert linear_bias is not None  # given one above where it had none
+        linear_bias[...] = linear_bias[...] + jnp.asarray(bias)
 
     def _reset_mode(self, node: Any, n: str) -> str:
         """The reset mode a spiking node is imported with (see `from_nir`)."""

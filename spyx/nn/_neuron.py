@@ -6,6 +6,7 @@ whole-sequence path and the parallel path live here, once, over
 `spyx.core`.
 """
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import jax.numpy as jnp
@@ -38,6 +39,9 @@ class Neuron(frontend.NeuronBase, nnx.Module):
     """
 
     hidden_shape: core.Shape
+    # a spiking neuron's (every one but LI), set by `_setup`
+    threshold: float
+    spike: Callable[[Array], Array]
     _classes: ClassVar[dict] = {}
 
     def _wrap(self, value: Array) -> nnx.Param:

@@ -11,7 +11,7 @@ mean 0.5, standard deviation 0.25); given as a number they are one shared,
 still trainable, scalar.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flax import nnx
 
@@ -168,7 +168,7 @@ class IF(_Integrating):
     ```
     """
 
-    spec = core.IF
+    spec: ClassVar = core.IF
 
 
 class LIF(_Leaky):
@@ -185,7 +185,7 @@ class LIF(_Leaky):
     ```
     """
 
-    spec = core.LIF
+    spec: ClassVar = core.LIF
 
 
 class LI(Neuron):
@@ -201,7 +201,7 @@ class LI(Neuron):
     ```
     """
 
-    spec = core.LI
+    spec: ClassVar = core.LI
 
     def __init__(
         self,
@@ -246,7 +246,7 @@ class ALIF(Neuron):
     ```
     """
 
-    spec = core.ALIF
+    spec: ClassVar = core.ALIF
 
     def __init__(
         self,
@@ -305,7 +305,7 @@ class CuBaLIF(_CurrentBased):
     ```
     """
 
-    spec = core.CUBA_LIF
+    spec: ClassVar = core.CUBA_LIF
 
 
 class RIF(_Integrating):
@@ -323,7 +323,7 @@ class RIF(_Integrating):
     ```
     """
 
-    spec = core.RIF
+    spec: ClassVar = core.RIF
 
 
 class RLIF(_Leaky):
@@ -341,7 +341,7 @@ class RLIF(_Leaky):
     ```
     """
 
-    spec = core.RLIF
+    spec: ClassVar = core.RLIF
 
 
 class RCuBaLIF(_CurrentBased):
@@ -358,7 +358,7 @@ class RCuBaLIF(_CurrentBased):
     ```
     """
 
-    spec = core.RCUBA_LIF
+    spec: ClassVar = core.RCUBA_LIF
 
 
 class PSU_LIF(_Leaky):
@@ -382,7 +382,7 @@ class PSU_LIF(_Leaky):
     ```
     """
 
-    spec = core.PSU_LIF
+    spec: ClassVar = core.PSU_LIF
 
     def __init__(
         self,

@@ -7,8 +7,8 @@ first layer does. A mismatch is then one error that names the layer, its
 position and both shapes, instead of a ``dot_general`` error from inside.
 """
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ._protocols import Container, GraphContainer, is_stateful
 from ._shapes import state_batch_ndim
@@ -122,8 +122,14 @@ def check_layer_input(
     )
 
 
+class _Layers(Protocol):
+    """Layers by index (a chain's list) or by name (a graph's nodes)."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+
 def check_chain_inputs(
-    layers: Sequence[Any], describe: Describe, prefix: str = "Sequential"
+    layers: _Layers, describe: Describe, prefix: str = "Sequential"
 ) -> Callable:
     """A per-layer input checker for a chain of layers.
 
@@ -155,11 +161,11 @@ def check_model_input(
 ) -> None:
     """Check `x` against what a model's first layers take: a chain's first
     layer, every graph node fed by the input, or the model itself."""
-    check = layer_checker(model, describe, f"{label}:")
     if isinstance(model, Container):
         if model.layers:
-            check(0, x)
+            check_chain_inputs(model.layers, describe, f"{label}:")(0, x)
     elif isinstance(model, GraphContainer):
+        check = check_chain_inputs(model.nodes, describe, f"{label}:")
         for a, b in model.plan.edges:
             if a == "input" and b != "output":
                 check(b, x)

@@ -5,7 +5,7 @@ and costs nothing at run time.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -218,7 +218,7 @@ def state_batch_ndim(layer: Any, state: Any) -> int | None:
     """
     if state is None:
         return None
-    inner = getattr(layer, "state_batch_ndim", None)
+    inner: Callable[[Any], int | None] | None = getattr(layer, "state_batch_ndim", None)
     if callable(inner):  # a layer that counts its own state's batch axes
         return inner(state)
     if isinstance(layer, Container) and isinstance(state, list | tuple):

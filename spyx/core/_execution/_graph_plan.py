@@ -153,7 +153,8 @@ class GraphPlan:
 
     def cyclic(self, component: tuple[str, ...]) -> bool:
         """Whether a component holds a cycle (more than one node, or a loop)."""
-        return len(component) > 1 or (component[0], component[0]) in self.edges
+        first = component[0]
+        return len(component) > 1 or (first, first) in self.edges
 
 
 def graph_nodes(label: str, nodes: Any) -> dict[str, Any]:
@@ -370,7 +371,7 @@ def _check_shapes(
     gives = {n: output_shape(layer) for n, layer in layers.items()}
     for dst in [*layers, OUTPUT]:
         takes = input_shape(layers[dst]) if dst in layers else None
-        known = [(a, gives[a]) for a, b in edges if b == dst and gives.get(a)]
+        known = [(a, s) for a, b in edges if b == dst and (s := gives.get(a))]
         for a, shape in known:
             if takes is not None and not _fits(tuple(shape), tuple(takes)):
                 raise ValueError(

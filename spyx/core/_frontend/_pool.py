@@ -1,6 +1,7 @@
 """Windowed sum pooling over chosen spatial axes."""
 
 from collections.abc import Sequence
+from typing import overload
 
 import jax
 import numpy as np
@@ -35,7 +36,7 @@ def _per_axis(
 
 
 def sum_pool_axes(
-    value: Array,
+    value: Array | np.ndarray,
     window_shape: int | Sequence[int],
     strides: int | Sequence[int] | None,
     padding: str,
@@ -70,7 +71,19 @@ def sum_pool_axes(
     )
 
 
-def population_code(x: Array, num_classes: int, layer: str = "PopulationCode") -> Array:
+@overload
+def population_code(x: Array, num_classes: int, layer: str = ...) -> Array: ...
+
+
+@overload
+def population_code(
+    x: np.ndarray, num_classes: int, layer: str = ...
+) -> np.ndarray: ...
+
+
+def population_code(
+    x: Array | np.ndarray, num_classes: int, layer: str = "PopulationCode"
+) -> Array | np.ndarray:
     """Sum groups of neurons into class scores: ``(..., N) -> (..., num_classes)``.
 
     Neuron ``i`` votes for class ``i // (N // num_classes)``; `N` must be a

@@ -119,7 +119,7 @@ def _stepper(
     def run_step(
         x_t: Array, st: Array, params: Mapping[str, Array], W: Any, th: Array
     ) -> tuple[Array, Array]:
-        kwargs = dict(params, threshold=th, spike=spike)
+        kwargs: dict[str, Any] = dict(params, threshold=th, spike=spike)
         if reset is not None:  # steps without a reset mode take no `reset`
             kwargs["reset"] = reset
         if recurrent:

@@ -3,7 +3,7 @@ forward loop and the fallback for spike functions without a known surrogate.
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-def has_surrogate(spike: Callable[[Array], Array]) -> bool:
+def has_surrogate(spike: Callable[[Array], Array]) -> TypeGuard[SpikeFunction]:
     """Whether the kernels may use `spike`'s surrogate derivative directly:
     a `spyx.axn.SpikeFunction`, whose backward pass is ``incoming * g(x)``
     (linear in the incoming gradient, elementwise). Any other callable makes
