@@ -8,19 +8,15 @@ run again on its own input, with its own part of the state.
 """
 
 import dataclasses
-import inspect
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 from jax import Array
 
-from spyx import core
-
 from ._layers import CONTAINER, GRAPH, NEURON, framework, kind_of
 
-__all__ = ["Trace", "batch_ndim", "runner", "traces"]
+__all__ = ["Trace", "runner", "traces"]
 
 INPUT = "input"
 
@@ -74,10 +70,7 @@ def traces(
 ) -> list[Trace]:
     """The `Trace` of every leaf layer of a `Sequential` or `Graph` run on
     `x` (``[T, *batch, ...]``) from `state` (``None``: the zero state)."""
-    run = runner(model)
-    if "record" not in inspect.signature(run).parameters:
-        return _traces_by_layer(model, x, state, prefix)  # until run records
-    _, _, records = run(model, x, state, record="all", **options)
+    _, _, records = runner(model)(model, x, state, record="all", **options)
     graph = kind_of(model) == GRAPH
     names = list(model.plan.names) if graph else list(range(len(model.layers)))
     found: list[Trace] = []
@@ -110,58 +103,3 @@ def _graph_input(model: Any, name: str, x: Array, state: Any, records: Any) -> A
     if total is None:
         raise ValueError(f"spyx.metrics: graph node {name!r} has no input edge.")
     return total
-
-
-# ------------------------------------------- temporary: before run records
-
-
-def _traces_by_layer(model: Any, x: Array, state: Any, prefix: str) -> list[Trace]:
-    """A `Sequential` layer by layer, for a `run` that does not record yet:
-    stateless layers on all rows, stateful ones stepped with
-    `spyx.core.states_over_time`."""
-    if kind_of(model) != CONTAINER:
-        raise NotImplementedError(
-            "spyx.metrics: counting a Graph needs run(..., record='all')."
-        )
-    if state is None:
-        final = runner(model)(model, x)[1]
-        state = jax.tree.map(jnp.zeros_like, final)
-    found: list[Trace] = []
-    nnx = framework(model) == "nnx"
-    for i, layer in enumerate(model.layers):
-        path, own = f"{prefix}{i}", state[i]
-        if kind_of(layer) in (CONTAINER, GRAPH):
-            found += _traces_by_layer(layer, x, own, f"{path}.")
-            x = runner(layer)(layer, x, own)[0]
-            continue
-        membrane = None
-        if own is None:
-            lead = 1 + (batch_ndim(model, state) or int(nnx))
-            rows = x.reshape(-1, *x.shape[lead:])
-            out = layer(rows) if nnx else jax.vmap(layer)(rows)
-            out = out.reshape(*x.shape[:lead], *out.shape[1:])
-        else:
-            out, states = core.states_over_time(layer, x, own)
-            if kind_of(layer) == NEURON:
-                parts = len(layer.spec.state_parts)
-                membrane = states[..., : states.shape[-1] // parts]
-        found.append(Trace(path, layer, x, out, membrane))
-        x = out
-    return found
-
-
-def batch_ndim(model: Any, state: Any) -> int | None:
-    """The number of batch axes of a (zero or final) state, read off the
-    first neuron's entry; ``None`` when the model holds no neuron."""
-    graph = kind_of(model) == GRAPH
-    names = list(model.plan.names) if graph else range(len(model.layers))
-    for name in names:
-        layer = model.nodes[name] if graph else model.layers[name]
-        s = state[name]
-        if kind_of(layer) == NEURON:
-            return s.ndim - len(layer.state_shape)
-        if kind_of(layer) in (CONTAINER, GRAPH):
-            found = batch_ndim(layer, s)
-            if found is not None:
-                return found
-    return None
