@@ -13,6 +13,7 @@ import spyx.nn as snn
 import spyx_eqx
 from spyx import core
 
+from .helpers import NEURONS, RESET_VARIANTS, TIMING_VARIANTS
 from .test_graph import XS, nnx_graph
 
 T, B, F = 12, 3, 5
@@ -95,6 +96,25 @@ def test_a_chain_records_every_layer_as_stepped_by_hand(api, execution):
     np.testing.assert_allclose(records[3].membrane, v, atol=1e-5)
     np.testing.assert_allclose(records[3].parts["I"], i, atol=1e-5)
     assert records[1].output.dtype == X.dtype
+
+
+EVERY = [*NEURONS, *TIMING_VARIANTS, *RESET_VARIANTS]
+
+
+@pytest.mark.parametrize("neuron", EVERY, ids=[n.name for n in EVERY])
+def test_every_neuron_records_its_states_as_stepped_by_hand(neuron):
+    """The registry's neurons, both timings and every reset mode, layer by
+    layer (their kernels) and in chunks: outputs, states and parts as
+    stepping."""
+    model = snn.Sequential(nnx.Linear(F, 4, rngs=nnx.Rngs(3)), neuron.make((4,)))
+    outs, states = _by_hand(model, X)
+    for options in ({"layerwise": True}, {"chunk": 5}):
+        _, _, records = snn.run(model, X, record=1, **options)
+        np.testing.assert_allclose(records[1].output, outs[1], atol=1e-5)
+        np.testing.assert_allclose(records[1].state, states[1], atol=1e-5)
+        assert tuple(records[1].parts) == neuron.spec.state_parts
+        joined = jnp.concatenate(list(records[1].parts.values()), axis=-1)
+        np.testing.assert_allclose(joined, states[1], atol=1e-5)
 
 
 def test_choosing_layers_keeps_only_those_and_leaves_the_rest_unchanged():

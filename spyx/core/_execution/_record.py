@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from .._checks import Container, GraphContainer, split_halves
+from .._checks import Container, GraphContainer, SequenceLayer, split_halves
 from .._scans import time_scan
 from ._graph_plan import current_plan
 
@@ -146,15 +146,24 @@ def scan_traced(
     unroll: int | bool = 1,
     checkpoint: int | None = None,
 ) -> tuple[Array, Any, Any]:
-    """A stateful layer over a whole sequence by `time_scan` of its step,
-    keeping the state after every step: ``(outs, final, states)`` (the
-    outputs and final state equal `scan_layer`'s)."""
+    """A stateful layer over a whole sequence, keeping the state after every
+    step: ``(outs, final, states)``.
+
+    The outputs and the final state are `scan_layer`'s (a neuron's sequence
+    kernel where it has one); the states come from a `time_scan` of its
+    step beside it, whose backward pass only runs where a loss uses them.
+    Stepping it alone (keys, `checkpoint`, a layer without a kernel), one
+    scan gives all three."""
 
     def step(inputs: Any, s: Any) -> tuple[Any, Any]:
         x, key = inputs
         out, new = layer(x, s) if key is None else layer(x, s, key=key)
         return (out, new), new
 
+    if keys is None and checkpoint is None and isinstance(layer, SequenceLayer):
+        outs, final = layer.run_sequence(xs, state, unroll=unroll)
+        states = time_scan(lambda x, s: (layer(x, s)[1],) * 2, xs, state)[0]
+        return outs, final, states
     (outs, states), final = time_scan(
         step, (xs, keys), state, unroll=unroll, checkpoint=checkpoint
     )
