@@ -337,3 +337,18 @@ def test_equinox_layers_without_synapses():
     drop, relu = result.rows[1], result.rows[2]
     assert drop.ops_counted and relu.ops_counted
     assert relu.activations == 2 * 2 * 2  # ReLU counts in activation sparsity
+
+
+@pytest.mark.parametrize("spec", spyx.core.NEURONS, ids=lambda s: s.name)
+def test_every_neuron_is_counted_alike_in_both_apis(spec):
+    decays = {name: 0.8 for name in spec.decays}
+    layer = spyx.nn.nnx_class(spec)((3,), rngs=nnx.Rngs(0), **decays)
+    x = 1.5 * jax.random.bernoulli(jax.random.key(0), 0.5, (6, 2, 3))
+    result = report(layer, x)
+    (row,) = result.rows
+    assert row.kind == spec.name and row.membrane_updates >= 3  # first step
+    assert (row.activations > 0) == spec.spiking
+    assert row.dense == (6 * 3 * 3 if spec.recurrent else 0)
+    assert row.weights == (9 if spec.recurrent else 0)
+    twin = spyx_eqx.from_nnx(spyx.nn.Sequential(layer)).layers[0]
+    assert _fields(report(twin, x)) == _fields(result)

@@ -7,10 +7,11 @@ ints; the report divides by the number of examples.
 
 import math
 from collections.abc import Callable
+from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
-from jax import Array
+
+Rows = Callable[[np.ndarray], Any]
 
 __all__ = [
     "activation_counts",
@@ -21,30 +22,26 @@ __all__ = [
 ]
 
 
-def is_spiking(xs: Array) -> np.ndarray:
+def is_spiking(xs: Any) -> np.ndarray:
     """Per step, whether the input holds spikes: ``[T]`` booleans, true
     where every entry of the step (all examples) is 0, 1 or -1 (NeuroBench's
     test for accumulate-only operations)."""
-    xs = jnp.asarray(xs)
+    xs = np.asarray(xs)
     binary = (xs == 0) | (xs == 1) | (xs == -1)
-    return np.asarray(jnp.all(binary.reshape(xs.shape[0], -1), axis=1))
+    return binary.reshape(xs.shape[0], -1).all(axis=1)
 
 
-def _ops_per_step(apply: Callable[[Array], Array], xs: Array, lead: int) -> np.ndarray:
-    """``[T]`` sums of `apply` over each step's rows (int64, exact: each
-    row's sum is taken in int32 from exact small integers)."""
+def _ops_per_step(apply: Rows, xs: np.ndarray, lead: int) -> np.ndarray:
+    """``[T]`` sums of `apply` over each step's rows, exact in int64 (every
+    output entry is a small whole number)."""
     rows = xs.reshape(-1, *xs.shape[lead:])
-    out = apply(rows)
-    per_row = jnp.sum(out.reshape(out.shape[0], -1).astype(jnp.int32), axis=1)
-    per_row = np.asarray(per_row, dtype=np.int64)
+    out = np.asarray(apply(rows))
+    per_row = out.reshape(out.shape[0], -1).astype(np.int64).sum(axis=1)
     return per_row.reshape(xs.shape[0], -1).sum(axis=1)
 
 
 def synaptic_counts(
-    effective: Callable[[Array], Array],
-    dense: Callable[[Array], Array],
-    xs: Array,
-    batch_ndim: int,
+    effective: Rows, dense: Rows, xs: Any, batch_ndim: int
 ) -> tuple[int, int, int]:
     """``(ACs, MACs, dense)`` of one connection over a sequence.
 
@@ -64,27 +61,26 @@ def synaptic_counts(
     Returns:
         ``(ACs, MACs, dense)`` summed over steps and examples.
     """
-    xs = jnp.asarray(xs)
+    xs = np.asarray(xs)
     lead = 1 + batch_ndim
     steps, examples = xs.shape[0], math.prod(xs.shape[1:lead])
-    ops = _ops_per_step(effective, (xs != 0).astype(xs.dtype), lead)
+    ops = _ops_per_step(effective, (xs != 0).astype(np.float32), lead)
     spiking = is_spiking(xs)
-    one = jnp.ones((1, *xs.shape[lead:]), xs.dtype)
+    one = np.ones((1, *xs.shape[lead:]), np.float32)
     per_example = int(_ops_per_step(dense, one, 1)[0])
     acs = int(ops[spiking].sum())
     macs = int(ops[~spiking].sum())
     return acs, macs, per_example * steps * examples
 
 
-def activation_counts(outputs: Array) -> tuple[int, int]:
+def activation_counts(outputs: Any) -> tuple[int, int]:
     """``(zeros, entries)`` of a neuron's outputs over all steps and
     examples; activation sparsity is their ratio."""
-    outputs = jnp.asarray(outputs)
-    zeros = int(jnp.sum(outputs == 0))
-    return zeros, int(outputs.size)
+    outputs = np.asarray(outputs)
+    return int(np.sum(outputs == 0)), int(outputs.size)
 
 
-def membrane_updates(membrane: Array) -> int:
+def membrane_updates(membrane: Any) -> int:
     """Membrane updates of one neuron layer, NeuroBench's way.
 
     Every neuron counts once at the first step; after that, a neuron counts
@@ -93,14 +89,17 @@ def membrane_updates(membrane: Array) -> int:
 
     Args:
         membrane: ``V`` after each step, ``[T, *batch, *hidden]``.
+
+    Returns:
+        The number of updates, over all steps and examples.
     """
-    membrane = jnp.asarray(membrane)
-    changed = int(jnp.sum(membrane[1:] != membrane[:-1]))
+    membrane = np.asarray(membrane)
+    changed = int(np.sum(membrane[1:] != membrane[:-1]))
     return int(membrane[0].size) + changed
 
 
-def weight_counts(weights: list[Array]) -> tuple[int, int]:
+def weight_counts(weights: list[Any]) -> tuple[int, int]:
     """``(zeros, entries)`` of synaptic weights; connection sparsity is
     their ratio."""
-    zeros = sum(int(jnp.sum(jnp.asarray(w) == 0)) for w in weights)
-    return zeros, sum(int(jnp.asarray(w).size) for w in weights)
+    arrays = [np.asarray(w) for w in weights]
+    return sum(int(np.sum(w == 0)) for w in arrays), sum(w.size for w in arrays)

@@ -6,6 +6,7 @@ model of one API can only exist once that API is loaded, so an Equinox user
 never pulls in Flax here (and the reverse).
 """
 
+import functools
 import math
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from spyx import core
@@ -159,26 +161,35 @@ def _value(variable: Any) -> Array:
     return variable[...] if hasattr(variable, "get_value") else variable
 
 
-def connection_weights(layer: Any) -> list[Array]:
+def connection_weights(layer: Any) -> list[np.ndarray]:
     """The synaptic weights of `layer`: a Linear's or Conv's kernel (not its
     bias), a recurrent neuron's `recurrent_w`; empty for anything else."""
     kind = kind_of(layer)
     if kind == CONNECTION:
         name = "kernel" if framework(layer) == "nnx" else "weight"
-        return [jnp.asarray(_value(getattr(inner(layer), name)))]
+        return [np.asarray(_value(getattr(inner(layer), name)))]
     if kind == NEURON and layer.spec.recurrent:
-        return [jnp.asarray(_value(layer.recurrent_w))]
+        return [np.asarray(_value(layer.recurrent_w))]
     return []
 
 
-def _binary(w: Array, all_ones: bool) -> Array:
+def _binary(w: Any, all_ones: bool) -> Array:
     return jnp.ones_like(w) if all_ones else (w != 0).astype(w.dtype)
 
 
-def apply_binary(layer: Any, all_ones: bool) -> Callable[[Array], Array]:
+@functools.partial(jax.jit, static_argnums=0)
+def _nnx_rows(graphdef: Any, state: Any, rows: Array) -> Array:
+    return _nnx().merge(graphdef, state)(rows)
+
+
+def _eqx_rows(model: Any, rows: Array) -> Array:
+    return jax.vmap(model)(rows)
+
+
+def apply_binary(layer: Any, all_ones: bool) -> Callable[[np.ndarray], np.ndarray]:
     """The connection `layer` with each weight replaced by 1 where it is
-    nonzero (every weight by 1 when `all_ones`) and no bias, as a map of
-    rows ``[R, *example_in] -> [R, *example_out]``.
+    nonzero (every weight by 1 when `all_ones`) and no bias, as a compiled
+    map of rows ``[R, *example_in] -> [R, *example_out]``.
 
     Applied to the 0/1 indicator of an input, each output entry counts the
     nonzero synapses that reach it from nonzero inputs (NeuroBench's binary
@@ -191,7 +202,8 @@ def apply_binary(layer: Any, all_ones: bool) -> Callable[[Array], Array]:
         copy.kernel[...] = _binary(copy.kernel[...], all_ones)
         if getattr(copy, "bias", None) is not None:
             copy.bias[...] = jnp.zeros_like(copy.bias[...])
-        return copy
+        graphdef, state = nnx.split(copy)
+        return lambda rows: np.asarray(_nnx_rows(graphdef, state, rows))
     eqx = _eqx()
     conn = inner(layer)
     weight = _binary(conn.weight, all_ones)
@@ -199,11 +211,13 @@ def apply_binary(layer: Any, all_ones: bool) -> Callable[[Array], Array]:
     if getattr(conn, "bias", None) is not None:
         zeros = jnp.zeros_like(conn.bias)
         copy = eqx.tree_at(lambda m: inner(m).bias, copy, zeros)
-    return jax.vmap(copy)
+    run = eqx.filter_jit(_eqx_rows)
+    return lambda rows: np.asarray(run(copy, rows))
 
 
-def recurrent_binary(layer: Any, all_ones: bool) -> Callable[[Array], Array]:
+def recurrent_binary(layer: Any, all_ones: bool) -> Callable[[np.ndarray], np.ndarray]:
     """A recurrent neuron's feedback ``s @ W`` with binarized `W`, on rows
     ``[R, *hidden_shape]`` (see `apply_binary`)."""
-    w = _binary(connection_weights(layer)[0], all_ones)
+    w = connection_weights(layer)[0]
+    w = np.ones_like(w) if all_ones else (w != 0).astype(w.dtype)
     return lambda rows: rows @ w

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from ._layers import CONTAINER, GRAPH, NEURON, framework, kind_of
@@ -51,11 +51,11 @@ def runner(model: Any) -> Callable[..., Any]:
     return spyx_eqx.run
 
 
-def _shifted(seq: Array, first: Array | None) -> Array:
+def _shifted(seq: np.ndarray, first: Array | None) -> np.ndarray:
     """`seq` one step later: step ``t`` holds step ``t - 1``, and step 0
     `first` (zeros if ``None``)."""
-    head = jnp.zeros_like(seq[:1]) if first is None else first[None]
-    return jnp.concatenate([head, seq[:-1]], axis=0)
+    head = np.zeros_like(seq[:1]) if first is None else np.asarray(first)[None]
+    return np.concatenate([head.astype(seq.dtype), seq[:-1]], axis=0)
 
 
 def _membrane(layer: Any, record: Any) -> Array | None:
@@ -95,7 +95,7 @@ def _graph_input(model: Any, name: str, x: Array, state: Any, records: Any) -> A
     output (`x` for ``"input"``), a delayed edge's shifted by one step."""
     total = None
     for source, delayed in model.plan.sources(name):
-        seq = x if source == INPUT else records[source].output
+        seq = np.asarray(x if source == INPUT else records[source].output)
         if delayed:
             first = None if state is None else state[f"{source}@t-1"]
             seq = _shifted(seq, first)
