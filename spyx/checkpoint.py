@@ -33,7 +33,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +44,8 @@ from flax import nnx
 from .core import _frontend as frontend
 
 __all__ = ["MANIFEST", "describe", "restore", "save"]
+
+Model = TypeVar("Model", bound=nnx.Module)  # `restore` returns what it is given
 
 MANIFEST = "spyx_manifest.json"
 """The name of a checkpoint folder's manifest file.
@@ -181,7 +183,7 @@ def save(path: str | os.PathLike, model: nnx.Module) -> Path:
     return path
 
 
-def restore(path: str | os.PathLike, model: nnx.Module) -> nnx.Module:
+def restore(path: str | os.PathLike, model: Model) -> Model:
     """Load the checkpoint at `path` into `model` (in place; also returned).
 
     Raises `ValueError` naming the entry, before changing anything, when the

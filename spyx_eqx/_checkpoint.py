@@ -13,7 +13,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
@@ -23,6 +23,7 @@ from spyx.core import _frontend as frontend
 
 __all__ = ["describe", "restore", "save"]
 
+Model = TypeVar("Model")  # `restore` returns a model of the type it is given
 _MAGIC = b"SPYX-EQX-CHECKPOINT-1\n"
 _NUMBER = (bool, int, float, str)
 
@@ -127,7 +128,7 @@ def _read(path: Path) -> tuple[dict | None, bytes]:
     return header, body
 
 
-def restore(path: str | os.PathLike, like: Any) -> Any:
+def restore(path: str | os.PathLike, like: Model) -> Model:
     """A copy of `like` with the leaves stored at `path`.
 
     Raises `ValueError`, before building anything, when the file was saved

@@ -14,6 +14,7 @@ still trainable, scalar.
 from typing import Any, ClassVar
 
 from flax import nnx
+from jax import Array
 
 from .. import core
 from ..axn import SpikeFn
@@ -402,7 +403,7 @@ class PSU_LIF(_Leaky):
             activation=activation,
         )
 
-    def parallel(self, x: Any, *, method: core.LeakyScanMethod = "auto") -> Any:
+    def parallel(self, x: Array, *, method: core.LeakyScanMethod = "auto") -> Array:
         """Spikes for a whole time-major sequence at once, from a zero state.
 
         Computes ``V_t = b V_{t-1} + x_t`` (``V_{-1} = 0``) with
