@@ -68,9 +68,12 @@ def images(page: Path) -> list[str]:
     ]
 
 
-def _tutorial(name: str) -> tuple[Callable[[Path], None], tuple[str, ...]]:
-    """A tutorial page as a figure: it draws the images it shows."""
-    page = DOCS / "tutorial" / f"{name}.md"
+def _tutorial(
+    name: str, folder: str = "tutorial"
+) -> tuple[Callable[[Path], None], tuple[str, ...]]:
+    """A page that draws the images it shows (the tutorials, a how-to), as
+    a figure."""
+    page = DOCS / folder / f"{name}.md"
 
     def draw(out: Path) -> None:
         here = os.getcwd()
@@ -81,11 +84,11 @@ def _tutorial(name: str) -> tuple[Callable[[Path], None], tuple[str, ...]]:
             finally:
                 os.chdir(here)
             for image in images(page):
-                (out / "tutorial").mkdir(parents=True, exist_ok=True)
-                shutil.copy(Path(tmp) / image, out / "tutorial" / image)
+                (out / folder).mkdir(parents=True, exist_ok=True)
+                shutil.copy(Path(tmp) / image, out / folder / image)
 
-    draw.__doc__ = f"The figures the {name} tutorial draws."
-    return draw, tuple(f"tutorial/{image}" for image in images(page))
+    draw.__doc__ = f"The figures the {name} page draws."
+    return draw, tuple(f"{folder}/{image}" for image in images(page))
 
 
 def surrogates(out: Path) -> None:
@@ -462,6 +465,7 @@ FIGURES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "rooms": (rooms, ("explanation/rooms.svg",)),
     "tutorial-nnx": _tutorial("first-snn-nnx"),
     "tutorial-eqx": _tutorial("first-snn-eqx"),
+    "look-inside": _tutorial("look-inside", "how-to"),
     "digits": (digits, ("digits-raster.png", "digits-curves.png")),
 }
 """Figure name -> (function drawing into a docs folder, files it writes)."""

@@ -59,6 +59,13 @@ def main(argv: list[str] | None = None) -> float:
         # one example at a time, mapped over the batch axis 1
         return jax.vmap(lambda s: se.run(model, s), in_axes=1, out_axes=(1, 0))(spikes)
 
+    def run_recorded(model, spikes):
+        # ... and the LIF's spikes and states, recorded in the same run
+        def one(s):
+            return se.run(model, s, record=[1])
+
+        return jax.vmap(one, in_axes=1, out_axes=(1, 0, 1))(spikes)
+
     @eqx.filter_jit
     def train_step(model, opt_state, x, y, key):
         def loss_of(model):
@@ -74,10 +81,9 @@ def main(argv: list[str] | None = None) -> float:
     @eqx.filter_jit
     def evaluate(model, x, y, key):
         spikes = encode(x, key)
-        traces, _ = run_batch(model, spikes)
+        traces, _, records = run_recorded(model, spikes)
         acc, _ = accuracy_fn(traces, y)
-        hidden, _ = run_batch(se.Sequential(*model.layers[:2]), spikes)
-        return acc, hidden
+        return acc, records[1].output
 
     rng = np.random.default_rng(args.seed)
     key = jax.random.key(args.seed)
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> float:
 
     print(f"test accuracy: {accs[-1]:.4f} on {len(data.y_test)} held-out examples")
     print(f"wall time: {clock():.1f} s (imports and compilation included)")
+    print(spyx.metrics.report(model, encode(data.x_test, test_key)))
     if not args.no_plots:
         _, hidden = evaluate(model, data.x_test, data.y_test, test_key)  # the raster
         paths = common.plot(

@@ -27,6 +27,7 @@ SLOW_PAGES = {
     "benchmark",
     "convert",
     "long-sequences",
+    "look-inside",
     "multi-device",
     "train-eqx",
     "train-nnx",
