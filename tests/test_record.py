@@ -2,6 +2,8 @@
 outputs and states equal stepping the model by hand, on every execution;
 gradients flow through the records; wrong choices are refused by name."""
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -28,6 +30,22 @@ EXECUTIONS = {
     "burnin3": {"burnin": 3},
     "batch-major": {"batch_major": True, "layerwise": True},
 }
+# The default run samples Equinox's executions (the core runs them alike for
+# both APIs); the slow run takes every pair.
+EQX_QUICK = {"default", "stepwise", "chunk5"}
+
+
+def _cases() -> list:
+    return [
+        pytest.param(
+            api,
+            name,
+            marks=() if api == "nnx" or name in EQX_QUICK else pytest.mark.slow,
+            id=f"{name}-{api}",
+        )
+        for name in EXECUTIONS
+        for api in ("nnx", "eqx")
+    ]
 
 
 def _chain() -> snn.Sequential:
@@ -44,6 +62,11 @@ def _chain() -> snn.Sequential:
         nnx.Linear(8, 3, rngs=r),
         snn.LI((3,)),
     )
+
+
+@functools.cache
+def _chain_by_hand() -> tuple[list, list]:
+    return _by_hand(_chain(), X)
 
 
 def _by_hand(model: snn.Sequential, xs: jax.Array) -> tuple[list, list]:
@@ -76,11 +99,10 @@ def _run(api: str, model: snn.Sequential, xs: jax.Array, **options: object) -> t
     return got[0], got[2]
 
 
-@pytest.mark.parametrize("api", ["nnx", "eqx"])
-@pytest.mark.parametrize("execution", list(EXECUTIONS))
+@pytest.mark.parametrize(("api", "execution"), _cases())
 def test_a_chain_records_every_layer_as_stepped_by_hand(api, execution):
     model = _chain()
-    outs, states = _by_hand(model, X)
+    outs, states = _chain_by_hand()
     got, records = _run(api, model, X, **EXECUTIONS[execution])
     assert sorted(records) == list(range(len(model.layers)))
     np.testing.assert_allclose(got, outs[-1], atol=1e-5)
@@ -98,10 +120,15 @@ def test_a_chain_records_every_layer_as_stepped_by_hand(api, execution):
     assert records[1].output.dtype == X.dtype
 
 
-EVERY = [*NEURONS, *TIMING_VARIANTS, *RESET_VARIANTS]
+EVERY = [
+    *NEURONS,
+    *(pytest.param(n, marks=pytest.mark.slow) for n in TIMING_VARIANTS),
+    *(pytest.param(n, marks=pytest.mark.slow) for n in RESET_VARIANTS),
+]
+EVERY_IDS = [n.name for n in (*NEURONS, *TIMING_VARIANTS, *RESET_VARIANTS)]
 
 
-@pytest.mark.parametrize("neuron", EVERY, ids=[n.name for n in EVERY])
+@pytest.mark.parametrize("neuron", EVERY, ids=EVERY_IDS)
 def test_every_neuron_records_its_states_as_stepped_by_hand(neuron):
     """The registry's neurons, both timings and every reset mode, layer by
     layer (their kernels) and in chunks: outputs, states and parts as
@@ -147,8 +174,7 @@ def _graph_by_hand(model: snn.Graph, xs: jax.Array) -> dict:
     }
 
 
-@pytest.mark.parametrize("api", ["nnx", "eqx"])
-@pytest.mark.parametrize("execution", list(EXECUTIONS))
+@pytest.mark.parametrize(("api", "execution"), _cases())
 def test_a_graph_records_every_node_as_stepped_by_hand(api, execution):
     """Skip, same-step feedback and a delayed cycle (`test_graph`'s graph):
     states and spikes as stepping it; every node's output as the step-wise
@@ -186,16 +212,35 @@ def _hand_loss(model: snn.Sequential, xs: jax.Array) -> jax.Array:
     return jnp.mean(outs[-1][-1] ** 2) + 0.5 * rates + 0.1 * jnp.mean(membrane)
 
 
+def _gradient(loss: object) -> list:
+    """The gradient of ``loss(model)`` w.r.t. `_chain`'s parameters,
+    compiled (stepping by hand eagerly takes seconds)."""
+    graphdef, params = nnx.split(_chain())
+    grad = jax.jit(jax.grad(lambda p: loss(nnx.merge(graphdef, p))))  # type: ignore[operator]
+    return jax.tree.leaves(grad(params))
+
+
+@functools.cache
+def _hand_gradient() -> list:
+    return _gradient(lambda m: _hand_loss(m, X[:6]))
+
+
 @pytest.mark.parametrize(
-    "execution", ["layerwise", "stepwise", "chunk5", "checkpoint4"]
+    "execution",
+    [
+        "layerwise",
+        "stepwise",
+        pytest.param("chunk5", marks=pytest.mark.slow),
+        pytest.param("checkpoint4", marks=pytest.mark.slow),
+    ],
 )
 def test_gradients_flow_through_the_records_as_through_stepping(execution):
-    model = _chain()
-    want = nnx.grad(lambda m: _hand_loss(m, X))(model)
-    got = nnx.grad(lambda m: _loss(m, X, **EXECUTIONS[execution]))(model)
-    flat_want, flat_got = jax.tree.leaves(want), jax.tree.leaves(got)
-    assert any(float(jnp.abs(g).max()) > 0 for g in flat_got)
-    for a, b in zip(flat_want, flat_got, strict=True):
+    """A loss on the records differentiates as the same loss on stepped
+    values."""
+    options = EXECUTIONS[execution]
+    got = _gradient(lambda m: _loss(m, X[:6], **options))
+    assert any(float(jnp.abs(g).max()) > 0 for g in got)
+    for a, b in zip(_hand_gradient(), got, strict=True):
         np.testing.assert_allclose(b, a, atol=2e-5, rtol=1e-4)
 
 
