@@ -274,6 +274,7 @@ def test_equinox_records_under_vmap_and_with_keys():
         (8, ValueError, r"names 8, which is none of the model's layer indices 0 to 7"),
         (["lif"], ValueError, r"'lif'.*layer indices"),
         ([True], ValueError, r"True"),
+        (False, ValueError, r"names False"),
         ({"a": 1}, TypeError, r"must be 'all' or layer indices"),
     ],
 )

@@ -91,7 +91,7 @@ def record_selection(label: str, record: Any, model: Any) -> Selection | None:
     (negative ones count from the end); a name or a list of names of a
     graph's nodes. Anything else is a `ValueError` or `TypeError` naming
     `label` and what the model has."""
-    if record is None or record is False:
+    if record is None:
         return None
     if isinstance(model, GraphContainer):
         names: tuple = current_plan(model).names
