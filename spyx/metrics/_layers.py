@@ -125,7 +125,7 @@ def kind_of(layer: Any) -> str:
 
 
 def _is_key(a: Any) -> bool:
-    return jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)
+    return jnp.issubdtype(a.dtype, jax.dtypes.prng_key)
 
 
 def _leaves(layer: Any) -> tuple[list[Array], list[Array]]:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from . import _counts, _layers
@@ -72,7 +73,7 @@ class LayerRow:
 
 def count_layer(
     layer: Any,
-    inputs: Array,
+    inputs: Array | np.ndarray,
     outputs: Array,
     membrane: Array | None = None,
     *,

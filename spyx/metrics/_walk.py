@@ -9,7 +9,7 @@ run again on its own input, with its own part of the state.
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from jax import Array
@@ -35,7 +35,7 @@ class Trace:
 
     path: str
     layer: Any
-    inputs: Array
+    inputs: Array | np.ndarray
     outputs: Array
     membrane: Array | None
 
@@ -66,7 +66,11 @@ def _membrane(layer: Any, record: Any) -> Array | None:
 
 
 def traces(
-    model: Any, x: Array, state: Any, options: dict[str, Any], prefix: str = ""
+    model: Any,
+    x: Array | np.ndarray,
+    state: Any,
+    options: dict[str, Any],
+    prefix: str = "",
 ) -> list[Trace]:
     """The `Trace` of every leaf layer of a `Sequential` or `Graph` run on
     `x` (``[T, *batch, ...]``) from `state` (``None``: the zero state)."""
@@ -77,7 +81,7 @@ def traces(
     for position, name in enumerate(names):
         layer = model.nodes[name] if graph else model.layers[name]
         if graph:
-            inputs = _graph_input(model, name, x, state, records)
+            inputs = _graph_input(model, cast(str, name), x, state, records)
         else:
             inputs = x if position == 0 else records[names[position - 1]].output
         path = f"{prefix}{name}"
@@ -90,7 +94,9 @@ def traces(
     return found
 
 
-def _graph_input(model: Any, name: str, x: Array, state: Any, records: Any) -> Array:
+def _graph_input(
+    model: Any, name: str, x: Array | np.ndarray, state: Any, records: Any
+) -> np.ndarray:
     """A node's input at every step: the sum over its edges of the source's
     output (`x` for ``"input"``), a delayed edge's shifted by one step."""
     total = None

@@ -4,7 +4,7 @@
 front ends' `Graph`."""
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax.numpy as jnp
 from jax import Array
@@ -48,6 +48,10 @@ class GraphBase:
     nodes: Any
     plan: "GraphPlan"
     _default_batch_ndim = 0  # batch axes of `x` when no node's state says
+
+    if TYPE_CHECKING:  # each front end's class defines its step
+
+        def __call__(self, x: Any, state: Any) -> tuple[Any, Any]: ...
 
     @staticmethod
     def _describe(layer: Any) -> tuple | None:

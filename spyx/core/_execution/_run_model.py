@@ -4,13 +4,14 @@ the strategy (`_strategy`) and its runner (`_runners` for a chain,
 burn-in, the first steps run without gradient."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 
 from .._checks import (
+    Container,
     GraphContainer,
     check_sequential_state,
     is_stateful,
@@ -34,7 +35,7 @@ __all__ = ["check_burnin", "run_model", "with_burnin"]
 
 
 def run_model(
-    model: Callable[[Any, Any], tuple[Any, Any]],
+    model: Callable[..., tuple[Any, Any]],
     xs: Array,
     state: Any,
     *,
@@ -89,8 +90,9 @@ def run_model(
     layers, batch_ndim = None, 0
     graph = isinstance(model, GraphContainer)
     if sequential:
-        check_sequential_state(model.layers, state)
-        layers = model.layers
+        chain = cast(Container, model)  # a front end's Sequential
+        check_sequential_state(chain.layers, state)
+        layers = chain.layers
         batch_ndim = sequential_batch_ndim(layers, state, default_batch_ndim)
     elif graph:
         plan = current_plan(model)
@@ -121,20 +123,21 @@ def run_model(
             record,
         )
     if strategy != "stepwise":
+        chain = cast(Container, model)  # only a chain or a graph runs by layers
         shared = {
             "batch_ndim": batch_ndim,
             "apply_rows": apply_rows or (lambda layer: layer),
             "unroll": ex.unroll,
             "keys": None
             if key is None
-            else row_keys(key, model.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim]),
+            else row_keys(key, chain.layers, xs.shape[0], xs.shape[1 : 1 + batch_ndim]),
             "check": check,
             "record": record,
         }
         if strategy == "chunked":
-            return run_chunked(model.layers, xs, state, chunk=chunk, **shared)
+            return run_chunked(chain.layers, xs, state, chunk=chunk, **shared)
         return run_layerwise(
-            model.layers, xs, state, checkpoint=ex.checkpoint, **shared
+            chain.layers, xs, state, checkpoint=ex.checkpoint, **shared
         )
     if record is not None:
         model = _recording_step(model, graph, batch_ndim, apply_rows, record)
@@ -167,7 +170,7 @@ def _recording_step(
                 apply_rows=rows,
                 key=key,
                 default_batch_ndim=batch_ndim,
-                record=record,
+                record=cast(tuple[str, ...], record),  # a graph's node names
             )
         return step_layers(
             model.layers,
@@ -176,7 +179,7 @@ def _recording_step(
             batch_ndim=batch_ndim,
             apply_rows=rows,
             keys=layer_keys(key, model.layers),
-            record=record,
+            record=cast(tuple[int, ...], record),  # a chain's indices
         )
 
     return step
