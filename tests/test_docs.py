@@ -312,6 +312,7 @@ REFERENCE_MODULES = (
     "spyx.checkpoint",
     "spyx.sharding",
     "spyx.optimize",
+    "spyx.metrics",
     "spyx_eqx",
     "spyx_eqx.nir",
 )

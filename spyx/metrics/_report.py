@@ -66,8 +66,9 @@ class LayerRow:
 
     @property
     def activation_sparsity(self) -> float | None:
-        """Zero outputs over outputs; ``None`` for a layer that is no
-        activation."""
+        """The fraction of the layer's outputs that are zero.
+
+        ``None`` for a layer that is no activation."""
         return self.zero_activations / self.activations if self.activations else None
 
 
@@ -213,7 +214,9 @@ class Report:
 
     @property
     def activation_sparsity(self) -> float:
-        """Zero outputs over all outputs of the spiking neurons (and ReLU,
+        """The fraction of the network's activations that are zero.
+
+        Zero outputs over all outputs of the spiking neurons (and ReLU,
         sigmoid), over every step and example."""
         rows = self.rows
         zeros = sum(r.zero_activations for r in rows)

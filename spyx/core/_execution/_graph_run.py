@@ -341,8 +341,8 @@ def run_graph_layerwise(
 
     Returns:
         ``(outputs [T, *batch, ...], final_state)``; with `record` (node
-        names), the outputs are ``(outputs, kept)``, `kept` mapping each
-        recorded node to its ``(outputs, states)`` over time.
+            names), the outputs are ``(outputs, kept)``, `kept` mapping each
+            recorded node to its ``(outputs, states)`` over time.
     """
     runner = _Runner(plan, layers, batch_ndim, apply_rows, check, xs.dtype)
     keys = {n: k for n, k in (keys or {}).items() if k is not None}

@@ -58,8 +58,10 @@ class Record:
 
     @property
     def parts(self) -> dict[str, Array]:
-        """A neuron's state parts by name (``{"V": ..., "I": ...}``), each
-        with the shape of its output; empty for any other layer."""
+        """A neuron's state parts by name.
+
+        ``{"V": ...}``, ``{"V": ..., "I": ...}``, ..., each with the shape
+        of the layer's output; empty for any other layer."""
         names = self.part_names
         if not names:
             return {}

@@ -77,8 +77,8 @@ def run_layerwise(
 
     Returns:
         ``(outputs [T, *batch, ...], new_states)``; with `record`, the
-        outputs are ``(outputs, kept)``, `kept` mapping each recorded index
-        to ``(outputs, states)`` (``states`` ``None`` if stateless).
+            outputs are ``(outputs, kept)``, `kept` mapping each recorded
+            index to ``(outputs, states)`` (``states`` ``None`` if stateless).
 
     Example:
 
@@ -139,7 +139,7 @@ def step_layers(
 
     Returns:
         ``(out, new_states)``; with `record`, `out` is ``(out, kept)``,
-        `kept` mapping each recorded index to its ``(output, new_state)``.
+            `kept` mapping each recorded index to its ``(output, new_state)``.
 
     Example: ``out, states = step_layers(layers, x, states, batch_ndim=1,
     apply_rows=lambda layer: layer)``.
