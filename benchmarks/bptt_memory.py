@@ -14,7 +14,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from training_step import timed
+from harness import timed
 
 import spyx
 import spyx.nn as snn

@@ -19,7 +19,7 @@ Medians of round-robin timings in one process, and compile seconds.
 
 import argparse
 
-from training_step import compile_, interleaved
+from harness import compile_, interleaved
 
 
 def networks(H: int) -> dict:

@@ -30,7 +30,7 @@ import dataclasses
 import subprocess
 import sys
 
-from training_step import compile_, interleaved
+from harness import compile_, interleaved
 
 SHAPES = [(100, 64, 128), (1000, 16, 256)]
 

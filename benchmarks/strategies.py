@@ -30,7 +30,7 @@ import json
 import subprocess
 import sys
 
-from training_step import compile_, interleaved
+from harness import compile_, interleaved
 
 GRID = list(itertools.product((100, 1000), (16, 64, 256), (128, 512)))
 CHUNK = 20

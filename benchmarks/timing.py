@@ -14,7 +14,7 @@ and compile seconds of the training step.
 
 import argparse
 
-from training_step import compile_, interleaved
+from harness import compile_, interleaved
 
 
 def main() -> None:
