@@ -15,7 +15,7 @@ import spyx.nn as snn
 import spyx_eqx
 from spyx import core
 
-from .helpers import NEURONS, RESET_VARIANTS, TIMING_VARIANTS
+from .helpers import NEURONS, RESET_VARIANTS, TIMING_VARIANTS, one_of_each_kind
 from .test_graph import XS, nnx_graph
 
 T, B, F = 12, 3, 5
@@ -30,9 +30,13 @@ EXECUTIONS = {
     "burnin3": {"burnin": 3},
     "batch-major": {"batch_major": True, "layerwise": True},
 }
-# The default run samples Equinox's executions (the core runs them alike for
-# both APIs); the slow run takes every pair.
-EQX_QUICK = {"default", "stepwise", "chunk5"}
+# The default run samples the executions (the core runs them alike for both
+# APIs; checkpointed and batch-major runs are the layer-wise or step-wise
+# runners again); the slow run takes every pair.
+QUICK = {
+    "nnx": {"default", "layerwise", "stepwise", "chunk5", "burnin3"},
+    "eqx": {"default", "stepwise", "chunk5"},
+}
 
 
 def _cases() -> list:
@@ -40,7 +44,7 @@ def _cases() -> list:
         pytest.param(
             api,
             name,
-            marks=() if api == "nnx" or name in EQX_QUICK else pytest.mark.slow,
+            marks=() if name in QUICK[api] else pytest.mark.slow,
             id=f"{name}-{api}",
         )
         for name in EXECUTIONS
@@ -121,7 +125,10 @@ def test_a_chain_records_every_layer_as_stepped_by_hand(api, execution):
 
 
 EVERY = [
-    *NEURONS,
+    *(
+        pytest.param(n, marks=() if n in one_of_each_kind() else pytest.mark.slow)
+        for n in NEURONS
+    ),
     *(pytest.param(n, marks=pytest.mark.slow) for n in TIMING_VARIANTS),
     *(pytest.param(n, marks=pytest.mark.slow) for n in RESET_VARIANTS),
 ]

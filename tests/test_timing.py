@@ -14,7 +14,7 @@ import spyx_eqx
 from spyx import core
 
 from .equivalence import cases, check_agreement
-from .helpers import NEURONS, TIMING_IDS, TIMING_VARIANTS
+from .helpers import NEURONS, TIMING_IDS, TIMING_VARIANTS, Neuron
 from .test_gradients import check_gradient
 from .test_layerwise import check_layerwise
 from .test_resets import check_numpy_reference
@@ -98,16 +98,18 @@ def test_nnx_and_equinox_agree(neuron, model, mode, transform, twin):
     check_agreement(neuron, model, mode, transform, twin)
 
 
+def _kernel_case(n: Neuron, api: str) -> object:
+    """Every variant in the slow run; LIF through spyx.nn and ALIF (a
+    two-part kernel) through spyx_eqx by default."""
+    quick = (n.spec.name, api) in {("LIF", "nnx"), ("ALIF", "eqx")}
+    slow = () if quick else pytest.mark.slow
+    return pytest.param(n, api, id=f"{api}-{n.name}", marks=slow)
+
+
 @pytest.mark.parametrize(
-    "neuron",
-    [
-        pytest.param(
-            n, id=n.name, marks=() if n.spec.name in KERNEL_KINDS else pytest.mark.slow
-        )
-        for n in TIMING_VARIANTS
-    ],
+    ("neuron", "api"),
+    [_kernel_case(n, api) for api in ("nnx", "eqx") for n in TIMING_VARIANTS],
 )
-@pytest.mark.parametrize("api", ["nnx", "eqx"])
 def test_layerwise_equals_stepwise(neuron, api):
     """The sequence kernels give the after-update spikes (one shift) with
     the same outputs, state and gradients as stepping."""
