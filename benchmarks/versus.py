@@ -108,9 +108,7 @@ def torch_rows(T: int, B: int, H: int, repeats: int, threads: int) -> dict:
         "CuBaLIF": lambda: snntorch.Synaptic(alpha=0.8, beta=0.9),
         "RIF": lambda: snntorch.RLeaky(beta=1.0, linear_features=H),
         "RLIF": lambda: snntorch.RLeaky(beta=0.9, linear_features=H),
-        "RCuBaLIF": lambda: snntorch.RSynaptic(
-            alpha=0.8, beta=0.9, linear_features=H
-        ),
+        "RCuBaLIF": lambda: snntorch.RSynaptic(alpha=0.8, beta=0.9, linear_features=H),
     }
 
     class Net(nn.Module):
@@ -196,9 +194,19 @@ def main() -> None:
         )
         print(json.dumps(found))
         return
-    header = (
-        "shape,neuron,spyx train ms,spyx 1.0 train ms,x spyx,snnTorch train ms,"
-        "x spyx,spyx infer ms,spyx 1.0 infer ms,x spyx,snnTorch infer ms,x spyx"
+    header = ",".join(
+        ["shape", "neuron"]
+        + [
+            f"{who} {part} {unit}"
+            for part in ("train", "infer")
+            for who, unit in [
+                ("spyx", "ms"),
+                ("spyx 1.0", "ms"),
+                ("spyx 1.0", "x spyx"),
+                ("snnTorch", "ms"),
+                ("snnTorch", "x spyx"),
+            ]
+        ]
     )
     lines = [header]
     versions = {}

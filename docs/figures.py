@@ -218,6 +218,29 @@ def performance(out: Path) -> None:
     fig.savefig(out / "explanation" / "performance.svg")
 
 
+def versus_table(path: Path, shape: str) -> str:
+    """The performance page's table of this spyx against spyx 1.0 and
+    snnTorch at one shape (``"100x64x128"``), written from the CSV
+    `benchmarks/versus.py` wrote: per neuron, this spyx's milliseconds and
+    the others' times as multiples of it, each as "training step /
+    inference"."""
+    import csv
+
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["shape"] == shape]
+    lines = [
+        "| neuron | spyx, ms | spyx 1.0, x | snnTorch, x |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        cells = [row["neuron"], f"{row['spyx train ms']} / {row['spyx infer ms']}"]
+        for other in ("spyx 1.0", "snnTorch"):
+            train, infer = row[f"{other} train x spyx"], row[f"{other} infer x spyx"]
+            cells.append(f"{train} / {infer}" if train else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def strategies_table(path: Path) -> list[dict[str, str]]:
     """The execution-strategy grid the performance page links
     (``strategies-cpu.csv``), one dict per row."""

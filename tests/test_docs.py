@@ -106,6 +106,17 @@ def test_performance_chart_reads_the_table():
     assert {r["neuron"] for r in rows} >= {s.name for s in _neurons() if s.spiking}
 
 
+def test_the_comparison_tables_are_the_measured_ones():
+    """The performance page's tables against spyx 1.0 and snnTorch are the
+    CSV `benchmarks/versus.py` wrote, every neuron at both shapes."""
+    path = DOCS / "explanation" / "versus-cpu.csv"
+    page = (DOCS / "explanation" / "performance.md").read_text()
+    for shape in ("100x64x128", "1000x16x256"):
+        table = figures.versus_table(path, shape)
+        assert table in page, shape
+        assert len(table.splitlines()) == 2 + len(_neurons()) - 1  # LI is the readout
+
+
 def test_strategy_chart_reads_the_table():
     """Every shape of the grid and every spiking neuron, both passes."""
     rows = figures.strategies_table(DOCS / "explanation" / "strategies-cpu.csv")
