@@ -352,3 +352,38 @@ def test_every_neuron_is_counted_alike_in_both_apis(spec):
     assert row.weights == (9 if spec.recurrent else 0)
     twin = spyx_eqx.from_nnx(spyx.nn.Sequential(layer)).layers[0]
     assert _fields(report(twin, x)) == _fields(result)
+
+
+def test_a_nested_chain_counts_as_the_outer_run_gave_it_or_says_why_not():
+    """A nested chain runs again on its recorded input from the state it
+    started with (batched as the outer run was, in both APIs); one whose
+    dropout draws other masks the second time is refused by name."""
+    x = (jax.random.uniform(jax.random.key(0), (8, 3, 4)) < 0.4).astype(jnp.float32)
+    k = jax.random.split(jax.random.key(1), 3)
+    twin = spyx_eqx.Sequential(
+        [
+            eqx.nn.Linear(4, 6, key=k[0]),
+            spyx_eqx.Sequential(
+                [eqx.nn.Lambda(jax.nn.relu), spyx_eqx.LIF((6,), beta=0.9)]
+            ),
+            eqx.nn.Linear(6, 2, key=k[1]),
+        ]
+    )
+    rows = spyx.metrics.report(twin, x).rows
+    assert [r.name for r in rows] == ["0", "1.0", "1.1", "2"]
+    flat = spyx.metrics.report(
+        spyx_eqx.Sequential([twin.layers[0], *twin.layers[1].layers, twin.layers[2]]),
+        x,
+    ).rows
+    assert [r.effective_acs for r in rows] == [r.effective_acs for r in flat]
+    nested = spyx.nn.Sequential(
+        nnx.Linear(4, 6, rngs=nnx.Rngs(0)),
+        spyx.nn.Sequential(
+            nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=1)), spyx.nn.LIF((6,), beta=0.9)
+        ),
+        nnx.Linear(6, 2, rngs=nnx.Rngs(2)),
+    )
+    with pytest.raises(ValueError, match=r"nested Sequential at '1'.*random"):
+        spyx.metrics.report(nested, x)
+    nested.eval()
+    assert len(spyx.metrics.report(nested, x).rows) == 4

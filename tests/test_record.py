@@ -160,6 +160,9 @@ def test_choosing_layers_keeps_only_those_and_leaves_the_rest_unchanged():
     for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(final2), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert set(snn.run(model, X, record=3)[2]) == {3}
+    picked = snn.run(model, X, record=np.argsort([5, 1, 9])[:2])[2]  # NumPy ints
+    assert set(picked) == {0, 1} and all(type(k) is int for k in picked)
+    assert set(snn.run(model, X, record=jnp.int32(2))[2]) == {2}
 
 
 def _graph_by_hand(model: snn.Graph, xs: jax.Array) -> dict:

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, cast
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
@@ -73,8 +75,23 @@ def traces(
     prefix: str = "",
 ) -> list[Trace]:
     """The `Trace` of every leaf layer of a `Sequential` or `Graph` run on
-    `x` (``[T, *batch, ...]``) from `state` (``None``: the zero state)."""
-    _, _, records = runner(model)(model, x, state, record="all", **options)
+    `x` (``[T, *batch, ...]``) from `state` (``None``: the zero state).
+
+    A nested container runs again on its recorded input, from the state it
+    started from; its output must equal what the outer run recorded for it,
+    or a `ValueError` says so (a layer inside it that draws random numbers,
+    such as a dropout in training mode, would give other spikes)."""
+    return _traces(model, x, state, options, prefix)[0]
+
+
+def _traces(
+    model: Any,
+    x: Array | np.ndarray,
+    state: Any,
+    options: dict[str, Any],
+    prefix: str,
+) -> tuple[list[Trace], Any]:
+    outs, _, records = runner(model)(model, x, state, record="all", **options)
     graph = kind_of(model) == GRAPH
     names = list(model.plan.names) if graph else list(range(len(model.layers)))
     found: list[Trace] = []
@@ -85,13 +102,35 @@ def traces(
         else:
             inputs = x if position == 0 else records[names[position - 1]].output
         path = f"{prefix}{name}"
-        own = None if state is None else state[name]
-        if kind_of(layer) in (CONTAINER, GRAPH):
-            found += traces(layer, inputs, own, options, f"{path}.")
-            continue
         rec = records[name]
+        if kind_of(layer) in (CONTAINER, GRAPH):
+            # from the state it started from (zeros of the recorded states'
+            # shape when none is given: the batch axes as the outer run had)
+            own = state[name] if state is not None else _start(rec.state, options)
+            if framework(layer) == "nnx":
+                from flax import nnx
+
+                layer = nnx.clone(layer)  # its variables stay as the run left them
+            inner, again = _traces(layer, inputs, own, options, f"{path}.")
+            if not np.allclose(np.asarray(again), np.asarray(rec.output), atol=1e-5):
+                raise ValueError(
+                    f"spyx.metrics: the nested {type(layer).__name__} at {path!r} "
+                    f"gives other outputs when run again on its own input: a layer "
+                    f"in it draws random numbers (a dropout in training mode). "
+                    f"Count the model in inference mode (model.eval() in spyx.nn, "
+                    f"eqx.nn.inference_mode in spyx_eqx), or flatten the nesting."
+                )
+            found += inner
+            continue
         found.append(Trace(path, layer, inputs, rec.output, _membrane(layer, rec)))
-    return found
+    return found, outs
+
+
+def _start(states: Any, options: dict[str, Any]) -> Any:
+    """Zeros shaped as one step of recorded states (over time on the axis
+    the run's layout puts it: 1 with ``batch_major``)."""
+    axis = 1 if options.get("batch_major") else 0
+    return jax.tree.map(lambda a: jnp.zeros_like(jnp.take(a, 0, axis)), states)
 
 
 def _graph_input(

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from .._checks import Container, GraphContainer, SequenceLayer, split_halves
@@ -107,15 +108,22 @@ def record_selection(label: str, record: Any, model: Any) -> Selection | None:
             f"not of a {type(model).__name__}; for one layer's states use "
             f"spyx.core.states_over_time."
         )
-    if record is True or record == "all":
+    if record is True or (isinstance(record, str) and record == "all"):
         return names
-    wanted = [record] if isinstance(record, int | str) else record
+    if isinstance(record, np.ndarray | jax.Array) and record.ndim == 1:
+        record = list(record)  # indices from np.argsort, jnp.arange, ...
+    single = isinstance(record, int | str | np.integer) or (
+        isinstance(record, jax.Array) and record.ndim == 0
+    )
+    wanted = [record] if single else record
     if not isinstance(wanted, Sequence) or isinstance(wanted, str):
         raise TypeError(
             f"{label}: `record` must be 'all' or {what}, got {type(record).__name__}."
         )
     chosen: list = []
     for item in wanted:
+        if kind is int and not isinstance(item, bool):
+            item = _index(item)
         if kind is int and isinstance(item, int) and not isinstance(item, bool):
             item = item + len(names) if -len(names) <= item < 0 else item
         if isinstance(item, bool) or not isinstance(item, kind) or item not in names:
@@ -126,6 +134,18 @@ def record_selection(label: str, record: Any, model: Any) -> Selection | None:
         if item not in chosen:
             chosen.append(item)
     return tuple(chosen)
+
+
+def _index(item: Any) -> Any:
+    """An integer of NumPy's or a scalar JAX integer as a Python int (what
+    `np.argsort` or `jnp.arange` give); anything else as it is."""
+    if isinstance(item, np.integer) or (
+        isinstance(item, jax.Array)
+        and item.ndim == 0
+        and jnp.issubdtype(item.dtype, jnp.integer)
+    ):
+        return int(item)
+    return item
 
 
 def records_of(layers: Any, raw: dict[Any, tuple[Any, Any]]) -> dict[Any, Record]:
