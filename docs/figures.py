@@ -399,6 +399,7 @@ def rooms(out: Path) -> None:
     from the source: a filled cell is an import, the shaded half is what
     the layering forbids."""
     import importlib
+    import textwrap
 
     from matplotlib.patches import Rectangle
 
@@ -416,7 +417,7 @@ def rooms(out: Path) -> None:
     }
     edges = room_edges()
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.35, 1]}
+        1, 2, figsize=(10, 5.6), gridspec_kw={"width_ratios": [1.6, 1]}
     )
     for i, r in enumerate(names):  # bottom up
         left.add_patch(
@@ -424,16 +425,15 @@ def rooms(out: Path) -> None:
         )
         doc = importlib.import_module(f"spyx.core.{r}").__doc__ or ""
         job = " ".join(doc.split(":")[0].split())
-        left.text(0.02, i + 0.6, r, fontsize=10, weight="bold", va="center")
-        left.text(0.3, i + 0.6, job, fontsize=7.5, va="center")
-        left.text(
-            0.02, i + 0.22, "  ".join(files[r]), fontsize=7, va="center", color="#444"
-        )
+        left.text(0.02, i + 0.62, r, fontsize=11, weight="bold", va="center")
+        left.text(0.36, i + 0.66, job, fontsize=9, va="center")
+        listed = textwrap.fill(" ".join(files[r]), 46)
+        left.text(0.02, i + 0.28, listed, fontsize=8.5, va="center", color="#333")
     left.text(
         0,
         n + 0.1,
         "spyx.nn, spyx_eqx, spyx.nir: spyx.core and _frontend",
-        fontsize=8.5,
+        fontsize=10,
         style="italic",
     )
     left.set_xlim(0, 1)
@@ -442,8 +442,8 @@ def rooms(out: Path) -> None:
     left.set_title("the rooms, bottom up", fontsize=10)
     for i, a in enumerate(names):
         for j, b in enumerate(names):
-            y = n - 1 - i
-            if j >= i:
+            y = i  # bottom up, as on the left
+            if j >= i:  # a room may not import itself through others or above
                 right.add_patch(Rectangle((j, y), 1, 1, facecolor="#ddd", lw=0))
             cell = Rectangle((j, y), 1, 1, fill=False, edgecolor="#999", lw=0.5)
             right.add_patch(cell)
@@ -456,10 +456,10 @@ def rooms(out: Path) -> None:
     right.set_xlim(0, n)
     right.set_ylim(0, n)
     right.set_xticks([j + 0.5 for j in range(n)], names, rotation=40, ha="right")
-    right.set_yticks([n - 0.5 - i for i in range(n)], names)
+    right.set_yticks([i + 0.5 for i in range(n)], names)
     right.set_aspect("equal")
     right.set_title("row imports column", fontsize=10)
-    right.tick_params(length=0, labelsize=8)
+    right.tick_params(length=0, labelsize=9.5)
     fig.tight_layout()
     fig.savefig(out / "explanation" / "rooms.svg", metadata={"Date": None})
 

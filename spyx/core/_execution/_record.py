@@ -32,9 +32,11 @@ class Record:
         output: what the layer gave at each step, ``[T, *batch, ...]``
             (``[*batch, T, ...]`` with ``batch_major=True``): a neuron's
             spikes, a linear layer's currents.
-        state: the layer's state after each step, with a leading time axis
-            (``[T, *batch, *state_shape]`` for a neuron; a nested container's
-            list or dict of them); ``None`` for a stateless layer.
+        state: the layer's state after each step, stacked over time as
+            the output is (``[T, *batch, *state_shape]`` for a neuron,
+            ``[*batch, T, ...]`` with ``batch_major=True``; a nested
+            container's list or dict of them); ``None`` for a stateless
+            layer.
         part_names: the names of a neuron's state parts (``("V",)``,
             ``("V", "I")``, ...), side by side on the state's last axis;
             empty for any other layer.
