@@ -155,15 +155,17 @@ def in_default_run(neuron, model, mode, transform, twin) -> bool:
     marked slow (CI runs it too, after the default run).
 
     Default: the neuron inside a Sequential, built independently, its `run`
-    jitted (and vmapped, for a one-part and a two-part state); the neuron alone
+    jitted for one neuron of each kind (and vmapped, for a one-part and a
+    two-part state); the neuron alone
     through `from_nnx`, its step jitted (and its `run` and `parallel`, for
     one neuron of each kind); the conv model (with a one- and a two-part
     state), built independently, its `run` jitted; the graph for LIF
     (same-step feedback) and PSU_LIF (delayed feedback), its `run` jitted.
     """
-    if model == "dense":
+    if model == "dense":  # one neuron of each kind (the layer-wise matrix has all)
         vmapped = transform == "vmap" and neuron.spec.name in ("LIF", "ALIF")
-        return twin == "explicit" and mode == "run" and (transform == "jit" or vmapped)
+        jitted = transform == "jit" and neuron in one_of_each_kind()
+        return twin == "explicit" and mode == "run" and (jitted or vmapped)
     if model == "alone":  # every step; the run of one neuron of each kind
         each = mode == "step" or neuron in one_of_each_kind()
         return each and twin == "from_nnx" and transform == "jit"

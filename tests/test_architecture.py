@@ -1,8 +1,9 @@
 """The package's shape: imports go one way, the core's rooms are layered as
 `spyx.core._ROOMS` says, files stay short, and the design page's picture of
 the rooms is the code's (the import graph is read from the source by
-``docs/figures.py``, which draws the picture)."""
+``docs/architecture.py``; ``docs/figures.py`` draws the picture from it)."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -10,7 +11,12 @@ import pytest
 
 from spyx import core
 
-from .test_docs import DOCS, figures
+from .test_docs import DOCS
+
+_spec = importlib.util.spec_from_file_location("architecture", DOCS / "architecture.py")
+assert _spec is not None and _spec.loader is not None
+architecture = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(architecture)
 
 ROOT = DOCS.parent
 PACKAGES = ("spyx", "spyx_eqx")
@@ -47,7 +53,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_module_imports_one_that_imports_it_back():
-    assert _cycles(figures.import_graph(*PACKAGES)) == []
+    assert _cycles(architecture.import_graph(*PACKAGES)) == []
 
 
 def test_the_cycle_finder_finds_a_cycle():
@@ -70,10 +76,10 @@ def test_rooms_import_only_rooms_below_them():
     `__init__` (the room's interface)."""
     rank = {room: i for i, room in enumerate(core._ROOMS)}
     wrong = []
-    for module, targets in figures.import_graph("spyx").items():
-        here = figures.room_of(module)
+    for module, targets in architecture.import_graph("spyx").items():
+        here = architecture.room_of(module)
         for target in targets:
-            there = figures.room_of(target)
+            there = architecture.room_of(target)
             if here is None or there is None or here == there:
                 continue
             if rank[there] > rank[here]:
@@ -86,7 +92,7 @@ def test_rooms_import_only_rooms_below_them():
 def test_the_core_imports_no_framework():
     """Inside `spyx` the core uses only `spyx.axn` besides itself, and no
     module of it names Flax or Equinox."""
-    graph = figures.import_graph(*PACKAGES)
+    graph = architecture.import_graph(*PACKAGES)
     outside = {
         target
         for module, targets in graph.items()
@@ -102,9 +108,9 @@ def test_the_core_imports_no_framework():
 
 def test_the_layering_check_sees_a_wrong_import(monkeypatch):
     """A room importing one above it is reported (the check can fail)."""
-    graph = figures.import_graph("spyx")
+    graph = architecture.import_graph("spyx")
     graph["spyx.core._checks._shapes"].add("spyx.core._execution")
-    monkeypatch.setattr(figures, "import_graph", lambda *_: graph)
+    monkeypatch.setattr(architecture, "import_graph", lambda *_: graph)
     with pytest.raises(AssertionError, match="_execution"):
         test_rooms_import_only_rooms_below_them()
 
@@ -128,5 +134,5 @@ def test_the_design_page_draws_the_rooms_as_the_code_has_them():
     (redraw with ``python docs/figures.py rooms`` after moving one)."""
     svg = (DOCS / "explanation" / "rooms.svg").read_text()
     drawn = set(re.findall(r'id="import:(_\w+):(_\w+)"', svg))
-    assert drawn == figures.room_edges()
+    assert drawn == architecture.room_edges()
     assert "rooms.svg" in (DOCS / "explanation" / "design.md").read_text()

@@ -26,9 +26,11 @@ OTHER_PAGES = [p for p in ALL_PAGES if p not in TUTORIALS]
 SLOW_PAGES = {
     "benchmark",
     "convert",
+    "graphs",
     "long-sequences",
     "look-inside",
     "multi-device",
+    "nir",
     "train-eqx",
     "train-nnx",
 }
@@ -38,7 +40,13 @@ def test_the_tutorial_pages_exist():
     assert [p.name for p in TUTORIALS] == ["first-snn-eqx.md", "first-snn-nnx.md"]
 
 
-@pytest.mark.parametrize("page", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+@pytest.mark.parametrize(
+    "page",
+    [  # the Equinox tutorial (15 s) with the slow checks
+        pytest.param(p, id=p.stem, marks=pytest.mark.slow if "eqx" in p.stem else ())
+        for p in TUTORIALS
+    ],
+)
 def test_tutorial_code_runs_and_draws_its_figures(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert len(figures.run_page(page)) >= 3
@@ -82,6 +90,7 @@ def test_every_image_on_the_site_is_drawn_by_the_figure_script():
         ), f"{path.name} is drawn but no page shows it"
 
 
+@pytest.mark.slow  # as the figure script's test below, for every figure
 def test_quick_figures_draw(tmp_path):
     """The figures that take seconds (the tutorials' are drawn by their
     test above, the digits example's by the slow test below)."""

@@ -106,14 +106,16 @@ NNX_KINDS = ["dropout", "batchnorm", "batchnorm-eval"]
 
 def _cases(kinds: list[str]) -> list:
     """Every kind x container x execution; the default run samples them:
-    every execution of the first kind in a Sequential, the others' default
-    and step-wise runs, and each kind's default run in a Graph."""
+    the first kind in a Sequential layer-wise, chunked and with burn-in,
+    every kind's default run in a Sequential, and the first kind's in a
+    Graph."""
     cases = []
     for i, kind in enumerate(kinds):
         for container in ("sequential", "graph"):
             for name in EXECUTIONS:
-                sampled = name == "default" or (
-                    container == "sequential" and (i == 0 or name == "stepwise")
+                first, chain = i == 0, container == "sequential"
+                sampled = (name == "default" and (chain or first)) or (
+                    chain and first and name in ("layerwise", "chunk3", "burnin3")
                 )
                 marks = () if sampled else pytest.mark.slow
                 cases.append(pytest.param(kind, container, name, marks=marks))

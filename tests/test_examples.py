@@ -34,9 +34,8 @@ def _assert_is_test_accuracy(acc, out):
     assert abs(correct - round(correct)) < 1e-3 and 0 <= round(correct) <= n
 
 
-@pytest.mark.parametrize(
-    "name", ["digits_nnx", pytest.param("digits_eqx", marks=pytest.mark.slow)]
-)
+@pytest.mark.slow  # the full runs below are slow too; quickstart runs by default
+@pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
 def test_digits_example_smoke(name, tmp_path, capsys):
     acc = _load(name).main(
         [
@@ -75,6 +74,7 @@ def _shd_like(path, n, seed):
     return write_shd(path, times, units, labels)
 
 
+@pytest.mark.slow  # the loader itself is tested in test_data
 @pytest.mark.parametrize("name", ["digits_nnx", "digits_eqx"])
 def test_digits_example_learns_from_shd_files(name, tmp_path, capsys):
     """The SHD how-to's command on small files in SHD's layout: it trains on

@@ -207,6 +207,7 @@ def residual_conv():
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
+@pytest.mark.slow  # conv, pooling and residual edges are each checked quickly elsewhere
 def test_a_residual_conv_block_imports_spikes_and_round_trips(tmp_path):
     """A residual conv block from another tool: a Graph (conv, pooling,
     flatten in a graph) whose outputs equal the forward simulation in NIR's

@@ -15,7 +15,7 @@ import spyx.nn as snn
 import spyx_eqx
 from spyx import core
 
-from .helpers import NEURONS, RESET_VARIANTS, TIMING_VARIANTS, one_of_each_kind
+from .helpers import NEURONS, RESET_VARIANTS, TIMING_VARIANTS
 from .test_graph import XS, nnx_graph
 
 T, B, F = 12, 3, 5
@@ -33,10 +33,7 @@ EXECUTIONS = {
 # The default run samples the executions (the core runs them alike for both
 # APIs; checkpointed and batch-major runs are the layer-wise or step-wise
 # runners again); the slow run takes every pair.
-QUICK = {
-    "nnx": {"default", "layerwise", "stepwise", "chunk5", "burnin3"},
-    "eqx": {"default", "stepwise", "chunk5"},
-}
+QUICK = {"nnx": {"layerwise", "stepwise", "chunk5"}, "eqx": {"default"}}
 
 
 def _cases() -> list:
@@ -126,7 +123,7 @@ def test_a_chain_records_every_layer_as_stepped_by_hand(api, execution):
 
 EVERY = [
     *(
-        pytest.param(n, marks=() if n in one_of_each_kind() else pytest.mark.slow)
+        pytest.param(n, marks=() if n.name in ("LIF", "ALIF") else pytest.mark.slow)
         for n in NEURONS
     ),
     *(pytest.param(n, marks=pytest.mark.slow) for n in TIMING_VARIANTS),
@@ -239,7 +236,7 @@ def _hand_gradient() -> list:
     "execution",
     [
         "layerwise",
-        "stepwise",
+        pytest.param("stepwise", marks=pytest.mark.slow),
         pytest.param("chunk5", marks=pytest.mark.slow),
         pytest.param("checkpoint4", marks=pytest.mark.slow),
     ],

@@ -13,9 +13,17 @@ import spyx.experimental
 import spyx.nn as snn
 import spyx_eqx
 
-from .helpers import NEURON_IDS, NEURONS, spiking_input
+from .helpers import NEURON_IDS, NEURONS, one_of_each_kind, spiking_input
 
 T, B, H = 15, 3, 6
+
+# one neuron of each kind (and LI, the readout) by default, every one when slow
+SAMPLED = [
+    pytest.param(
+        n, marks=() if n in one_of_each_kind() or n.name == "LI" else pytest.mark.slow
+    )
+    for n in NEURONS
+]
 
 
 def _loop(model, xs, state):
@@ -53,7 +61,7 @@ def _network(neuron, seed=0):
     )
 
 
-@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+@pytest.mark.parametrize("neuron", SAMPLED, ids=NEURON_IDS)
 def test_sequential_run_equals_loop_and_tracks_state(neuron):
     model = _network(neuron)
     xs = spiking_input(1, (T, B, 5), scale=3.0)
@@ -79,7 +87,11 @@ PARALLEL_CASES = [
         method,
         hidden,
         id=f"{'1d' if len(hidden) == 1 else '3d'}-{method}",
-        marks=pytest.mark.slow if (method, len(hidden)) == ("associative", 3) else (),
+        # by default each method once, "auto" on both shapes
+        marks=pytest.mark.slow
+        if (method, len(hidden)) in {("associative", 3), ("sequential", 3)}
+        or (method, len(hidden)) == ("auto", 1)
+        else (),
     )
     for hidden in [(H,), (2, 3, 4)]
     for method in ["auto", "associative", "sequential"]
@@ -117,7 +129,7 @@ def test_experimental_entry_point_is_the_same_class():
     assert spyx.experimental.PSU_LIF is snn.PSU_LIF
 
 
-@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+@pytest.mark.parametrize("neuron", SAMPLED, ids=NEURON_IDS)
 def test_jit_and_vmap_match_eager(neuron):
     layer = neuron.make((H,))
     xs = spiking_input(3, (T, B, H))
@@ -131,7 +143,17 @@ def test_jit_and_vmap_match_eager(neuron):
     _close(one, eager)
 
 
-@pytest.mark.parametrize("neuron", NEURONS, ids=NEURON_IDS)
+@pytest.mark.parametrize(
+    "neuron",
+    [  # one neuron of each kind by default (and LI, the readout), all when slow
+        pytest.param(
+            n,
+            id=n.name,
+            marks=() if n in one_of_each_kind() or n.name == "LI" else pytest.mark.slow,
+        )
+        for n in NEURONS
+    ],
+)
 def test_optimizer_step_changes_every_parameter(neuron):
     model = _network(neuron)
     xs = spiking_input(4, (T, B, 5), scale=3.0)

@@ -10,6 +10,11 @@ from . import typing_calls
 NIR_NOTES = "^to_nir: "
 
 
+# CI type-checks the file (basedpyright, mypy) before the tests; running its
+# calls is with the slow checks.
+pytestmark = pytest.mark.slow
+
+
 def test_neurons_run_as_typed():
     typing_calls.nnx_neurons()
     typing_calls.eqx_neurons()
