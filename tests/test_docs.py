@@ -183,8 +183,18 @@ def _docstring_examples():
 EXAMPLES = list(_docstring_examples())
 
 
+# the examples that train or benchmark (seconds each) run with the slow checks
+SLOW_EXAMPLES = ("spyx.optimize", "spyx.bench")
+
+
 @pytest.mark.parametrize(
-    ("module_name", "name", "code"), EXAMPLES, ids=[n for _, n, _ in EXAMPLES]
+    ("module_name", "name", "code"),
+    [
+        pytest.param(
+            m, n, c, id=n, marks=pytest.mark.slow if m in SLOW_EXAMPLES else ()
+        )
+        for m, n, c in EXAMPLES
+    ],
 )
 def test_docstring_examples_run(module_name, name, code, tmp_path, monkeypatch):
     """Each example runs on its own, with the usual imports (``jax``,

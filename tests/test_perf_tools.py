@@ -27,6 +27,7 @@ def _model():
     )
 
 
+@pytest.mark.slow  # a full benchmark run (seconds); an Equinox one runs below
 def test_benchmark_reports_every_field():
     r = bench.benchmark(_model(), (10,), seq_len=20, batch=4, repeats=2)
     assert r.seq_len == 20 and r.batch == 4 and r.name == "Sequential"

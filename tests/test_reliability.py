@@ -121,6 +121,7 @@ X64 = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a process of its own with x64 enabled
 def test_float64_under_x64():
     env = dict(os.environ, JAX_ENABLE_X64="1")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
