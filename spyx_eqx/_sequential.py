@@ -242,11 +242,8 @@ def run(
 ) -> tuple[Array, Any] | tuple[Array, Any, dict[Any, core.Record]]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer: each stateless layer is mapped over
-    all ``T * batch`` rows at once, each stateful layer is scanned over time
-    on its own, and `PSU_LIF` runs its parallel path; or in chunks of steps
-    (`chunk`); or step by step with `jax.lax.scan`, as any other model is.
-    Left open, the choice follows the shape. All give the same results.
+    As `spyx.nn.run`: a `Sequential` or `Graph` layer by layer, in chunks
+    or step by step (chosen by shape unless asked), with the same results.
 
     Args:
         model: a callable ``(x_t, state) -> (out_t, state)``, such as a
@@ -258,14 +255,12 @@ def run(
             state: one example's, or, when `x` has one more axis than the model's
             first layer takes (``[T, B, ...]``), ``model.initial_state(B)``. (When
             the first layer does not say what it takes, `x` is one example.)
-            `jax.vmap` over ``run`` works as well.
         key: a `jax.random` key for the layers that take one (such as
             `eqx.nn.Dropout`): step ``t`` gets ``split(key, T)[t]``, split further
-            per layer and per example as `Sequential` does, the same layer-wise
-            and step-wise. ``None``: no keys (deterministic).
-        batch_major: `x` is ``[Batch, Time, ...]`` and the outputs come back
-            ``[Batch, Time, ...]`` (spyx 1.0's keyword), as transposing, running
-            time-major and transposing back; the final state is batched as usual.
+            per layer and per example as `Sequential` does, on every
+            execution. ``None``: no keys.
+        batch_major: `x` and the outputs are ``[Batch, Time, ...]``, as in
+            `spyx.nn.run`.
         layerwise: layer by layer (``True``), step by step (``False``), or
             chosen by shape (``None``), as in `spyx.nn.run`.
         chunk: layer by layer within chunks of this many steps, as in
@@ -275,16 +270,12 @@ def run(
             `spyx.nn.run`.
         burnin: the first `burnin` steps run without gradient, as in
             `spyx.nn.run` (with a `key`, each part gets ``split(key)[i]``).
-        record: layers whose values to keep at every step, as in
-            `spyx.nn.run`: ``"all"``, indices of a `Sequential`'s layers or
-            names of a `Graph`'s nodes (not with an `eqx.nn.State`).
+        record: layers to keep at every step, as in `spyx.nn.run` (not
+            with an `eqx.nn.State`).
 
     Returns:
-        ``(outputs, final_state)``, outputs time-major; with `record`,
-            ``(outputs, final_state, records)``, `records` mapping each
-            chosen layer to a `spyx.core.Record` (its ``output`` and
-            ``state`` at every step, a neuron's ``membrane``), as in
-            `spyx.nn.run`.
+        ``(outputs, final_state)``, outputs time-major; with `record`, the
+            records too, as `spyx.nn.run` returns them.
 
     Raises:
         ValueError: before anything runs, when `x` does not fit the model's
@@ -299,8 +290,7 @@ def run(
     )
     outs, final = spyx_eqx.run(model, jnp.ones((100, 8)))  # one example [T, 8]
     batched, _ = spyx_eqx.run(model, jnp.ones((100, 4, 8)))  # [T, B, 8]
-    _, _, records = spyx_eqx.run(model, jnp.ones((100, 8)), record="all")
-    records[1].membrane.shape  # the LIF's membrane (100, 16)
+    _, _, rec = spyx_eqx.run(model, jnp.ones((100, 8)), record=1)  # the LIF's
     ```
     """
     label = f"run({type(model).__name__})"
