@@ -16,6 +16,9 @@ import spyx_eqx
 from spyx import core
 
 from .helpers import NEURONS, RESET_VARIANTS, TIMING_VARIANTS
+from .test_everyday_layers import X as X6
+from .test_everyday_layers import _by_hand as _everyday_by_hand
+from .test_everyday_layers import _nnx_model, _variables
 from .test_graph import XS, nnx_graph
 
 T, B, F = 12, 3, 5
@@ -308,3 +311,30 @@ def test_what_cannot_be_recorded_is_refused_by_name():
 def test_without_record_run_returns_two_values():
     assert len(snn.run(_chain(), X)) == 2
     assert len(spyx_eqx.run(spyx_eqx.from_nnx(_chain()), X)) == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "execution"),
+    [
+        pytest.param(
+            k, e, marks=() if (k, e) == ("dropout", "layerwise") else pytest.mark.slow
+        )
+        for k in ("dropout", "batchnorm", "batchnorm-eval")
+        for e in ("layerwise", "stepwise", "chunk5", "checkpoint4")
+    ],
+)
+def test_the_frameworks_layers_record_as_stepped_by_hand(kind, execution):
+    """nnx.Dropout and nnx.BatchNorm (train and eval) inside a recorded run:
+    the outputs, the spikes after them and the variables written back equal
+    stepping by hand (the layers' own state is carried, not recorded)."""
+    model = _nnx_model(kind, "sequential")
+    twin = nnx.clone(model)
+    want, final = _everyday_by_hand(twin, X6)
+    got, got_final, records = snn.run(model, X6, record="all", **EXECUTIONS[execution])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(records[4].output, want, atol=1e-5)
+    assert records[1].state is None  # the framework layer's variables stay inside
+    for a, b in zip(jax.tree.leaves(got_final), jax.tree.leaves(final), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for a, b in zip(_variables(model), _variables(twin), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
