@@ -186,7 +186,8 @@ def scan_traced(
 
     if keys is None and checkpoint is None and isinstance(layer, SequenceLayer):
         outs, final = layer.run_sequence(xs, state, unroll=unroll)
-        states = time_scan(lambda x, s: (layer(x, s)[1],) * 2, xs, state)[0]
+        step_states = lambda x, s: (layer(x, s)[1],) * 2  # noqa: E731
+        states = time_scan(step_states, xs, state, unroll=unroll)[0]
         return outs, final, states
     (outs, states), final = time_scan(
         step, (xs, keys), state, unroll=unroll, checkpoint=checkpoint
