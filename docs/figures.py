@@ -207,6 +207,9 @@ def performance(out: Path) -> None:
         scan = [ratio.get(f"{n} (autodiff scan)", np.nan) for n in names]
         ax.barh(y - 0.2, kernel, 0.4, label="sequence kernel")
         ax.barh(y + 0.2, scan, 0.4, label="autodiff of the scan")
+        for k, (v, w) in enumerate(zip(kernel, scan, strict=True)):
+            if np.isnan(w):  # PSU_LIF: the page says why it has no such bar
+                ax.text(v + 0.05, k + 0.2, "(no scan variant)", va="center")
         ax.axvline(1.0, color="grey", linestyle="--", linewidth=0.8)
         ax.set_yticks(y, names)
         ax.invert_yaxis()
@@ -260,7 +263,11 @@ def strategies(out: Path) -> None:
     shapes = list(dict.fromkeys(r["T, B, H"] for r in rows))
     neurons = list(dict.fromkeys(r["neuron"] for r in rows))
     passes = list(dict.fromkeys(r["pass"] for r in rows))
-    fig, axes = plt.subplots(1, len(passes), figsize=(9, 4.6), sharey=True)
+    # one panel above the other, each the page's full width, so that the
+    # numbers in the cells stay readable at the column's width
+    fig, axes = plt.subplots(
+        len(passes), 1, figsize=(7.5, 10), sharex=True, layout="constrained"
+    )
     for ax, kind in zip(np.atleast_1d(axes), passes, strict=True):
         grid = np.full((len(shapes), len(neurons)), np.nan)
         for r in rows:
@@ -270,12 +277,21 @@ def strategies(out: Path) -> None:
         image = ax.imshow(grid, vmin=1.0, vmax=1.3, cmap="Reds", aspect="auto")
         for (i, j), v in np.ndenumerate(grid):
             if not np.isnan(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
-        ax.set_xticks(range(len(neurons)), neurons, rotation=60, fontsize=8)
-        ax.set_yticks(range(len(shapes)), shapes, fontsize=8)
-        ax.set_title(kind)
-    np.atleast_1d(axes)[0].set_ylabel("T, B, H")
-    fig.colorbar(image, ax=axes, label="default / fastest strategy")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=10,
+                    color="black" if v > 1.0 else "#666",
+                )
+        ax.set_xticks(range(len(neurons)), neurons, fontsize=10, rotation=30)
+        ax.set_yticks(range(len(shapes)), shapes, fontsize=10)
+        ax.set_ylabel("T, B, H")
+        label = "training step" if kind == "fwd+bwd" else "inference"
+        ax.set_title(f"{label} ({kind})", fontsize=11)
+    fig.colorbar(image, ax=axes, label="default / fastest strategy", shrink=0.6)
     fig.suptitle("The default run against the fastest execution (CPU, 2 cores)")
     fig.savefig(out / "explanation" / "strategies.svg", bbox_inches="tight")
 

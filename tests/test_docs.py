@@ -251,9 +251,10 @@ def test_code_fits_its_box():
 def test_math_renders_without_a_network():
     """The site loads MathJax from its own files (copied from a PyPI package
     by docs/hooks/mathjax.py), not from a CDN."""
-    import yaml
+    from mkdocs.utils.yaml import yaml_load  # reads mkdocs' !ENV tags too
 
-    config = yaml.safe_load((DOCS.parent / "mkdocs.yml").read_text())
+    with (DOCS.parent / "mkdocs.yml").open() as f:
+        config = yaml_load(f)
     scripts = config["extra_javascript"]
     assert not [s for s in scripts if "://" in s], scripts
     assert "javascripts/mathjax/tex-mml-chtml.js" in scripts
@@ -459,6 +460,30 @@ def test_the_built_site_requests_nothing_outside_itself(built_site):
             outside.append(f"{sheet.relative_to(built_site)}: {url}")
     assert not outside, "\n".join(sorted(set(outside))[:20])
     assert list(built_site.rglob("*.html"))
+
+
+def test_the_error_page_links_resolve_and_no_page_names_a_host(built_site):
+    """404.html is served for any missing path, at any depth: its links start
+    at the site's root and each one reaches a file of the site. With no
+    published address configured, no page (canonical link, sitemap) names a
+    host such as localhost."""
+    page = (built_site / "404.html").read_text()
+    links = re.findall(r"\b(?:href|src)=\"([^\"#]+)", page)
+    local = [u for u in links if not re.match(r"(https?:)?//|mailto:", u)]
+    assert len(local) > 20, local
+    broken = []
+    for url in local:
+        assert url.startswith("/"), url
+        target = built_site / url.lstrip("/")
+        if not (target.is_file() or (target / "index.html").is_file()):
+            broken.append(url)
+    assert not broken, broken
+    named = [
+        str(p.relative_to(built_site))
+        for p in [*built_site.rglob("*.html"), *built_site.glob("sitemap.xml")]
+        if re.search(r"(https?:)?//(localhost|127\.0\.0\.1)", p.read_text())
+    ]
+    assert not named, named[:10]
 
 
 def test_signatures_fit_their_box(built_site):
