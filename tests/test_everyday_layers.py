@@ -3,7 +3,9 @@
 `nnx.Dropout` (its RNG state), `nnx.BatchNorm` in training mode (batch
 statistics per step, running averages updated once per step) and in eval
 mode, `eqx.nn.Dropout` with keys (and in inference mode) and
-`eqx.nn.BatchNorm` with an `eqx.nn.State`: each inside a `Sequential` and a
+`eqx.nn.BatchNorm` with an `eqx.nn.State`, and in `spyx.nn` a plain
+function and a module of one's own that work across a step's examples: each
+inside a `Sequential` and a
 `Graph`, run by `run` with every execution option, equals stepping the
 model by hand: outputs, final state, the layers' variables after the run
 and gradients.
@@ -47,7 +49,27 @@ GRAPH_EDGES = [
 # ------------------------------------------------------------------ NNX
 
 
+def _centre(x: jax.Array) -> jax.Array:
+    """A plain function that works across a step's examples."""
+    return x - x.mean(axis=0, keepdims=True)
+
+
+class _BatchScale(nnx.Module):
+    """A module of the user's own, parameters only, that works across a
+    step's examples (it scales by their spread)."""
+
+    def __init__(self):
+        self.gain = nnx.Param(jnp.full((5,), 1.5))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.gain[...] * x / (x.std(axis=0, keepdims=True) + 1e-3)
+
+
 def _nnx_middle(kind: str) -> nnx.Module:
+    if kind == "centre":
+        return _centre  # type: ignore[return-value]
+    if kind == "batch-module":
+        return _BatchScale()
     if kind == "dropout":
         return nnx.Dropout(0.4, rngs=nnx.Rngs(dropout=5))
     bn = nnx.BatchNorm(5, momentum=0.7, rngs=nnx.Rngs(1))
@@ -101,7 +123,9 @@ def _close(a: object, b: object, tol: float = 1e-5) -> None:
         np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=tol, atol=tol)
 
 
-NNX_KINDS = ["dropout", "batchnorm", "batchnorm-eval"]
+# the frameworks' stateful layers, then layers without variables that work
+# across a step's examples (they see one step at a time on every execution)
+NNX_KINDS = ["dropout", "batchnorm", "batchnorm-eval", "centre", "batch-module"]
 
 
 def _cases(kinds: list[str]) -> list:

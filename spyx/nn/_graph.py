@@ -8,7 +8,8 @@ from jax import Array
 
 from .. import core
 from ..core import _frontend as frontend
-from ._sequential import _as_is, describe
+from ._rows import as_is
+from ._sequential import describe
 
 __all__ = ["Graph"]
 
@@ -80,7 +81,7 @@ class Graph(frontend.GraphBase, nnx.Module):
     """
 
     _describe = staticmethod(describe)
-    _apply_rows = staticmethod(_as_is)
+    _apply_rows = staticmethod(as_is)
     _default_batch_ndim = 1
 
     def __init__(

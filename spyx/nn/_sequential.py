@@ -13,6 +13,7 @@ from jax import Array
 
 from .. import core
 from ..core import _frontend as frontend
+from ._rows import as_is
 from ._threaded import (
     Captured,
     Threaded,
@@ -70,7 +71,7 @@ def _step_chain(
         x,
         state,
         batch_ndim=frontend.sequential_batch_ndim(layers, state, 1),
-        apply_rows=_as_is,
+        apply_rows=as_is,
         check=frontend.check_chain_inputs(named, describe),
     )
 
@@ -122,8 +123,11 @@ def run(
 ) -> tuple[Array, Any] | tuple[Array, Any, dict[Any, core.Record]]:
     """Run a stateful model over a time-major sequence.
 
-    A `Sequential` runs layer by layer: stateless layers (`nnx.Linear`,
-    `nnx.Conv`, `Flatten`, ...) see all ``T * B`` rows at once, each stateful
+    A `Sequential` runs layer by layer: stateless layers that treat each
+    example on its own (`nnx.Linear`, `nnx.Conv`, `nnx.LayerNorm`, `Flatten`,
+    activations, ...) see all ``T * B`` rows at once (a plain function or a
+    module of another kind sees one step's examples at a time, as when
+    stepping, so one that works across the batch is right too), each stateful
     layer is scanned over time on its own, and `PSU_LIF` runs its parallel
     path; or in chunks of steps (`chunk`); or step by step with
     `jax.lax.scan`, as any other model is. Left open, the choice follows
@@ -160,7 +164,14 @@ def run(
             index or a list of indices of a `Sequential`'s layers (negative
             ones count from the end), or a name or a list of names of a
             `Graph`'s nodes. Recorded on every execution (a recorded neuron
-            is scanned step by step, to keep its state at each step).
+            keeps its sequence kernel; its states come from a scan beside
+            it).
+
+    `run` compiles once per model structure and input shape, as `nnx.jit`
+    does: a layer's plain Python attributes (not `nnx.Variable`s, arrays or
+    numbers) are part of that structure; change one in place (an object's
+    field) and the next call may reuse the program compiled before. Assign
+    a new value, or hold what changes in an `nnx.Variable`.
 
     Returns:
         ``(outputs, final_state)``, outputs time-major
@@ -301,7 +312,7 @@ def _run(
         layer=layer,
         batch_size=x.shape[1],
         sequential=isinstance(runnable, Sequential | _ChainView),
-        apply_rows=_as_is,
+        apply_rows=as_is,
         execution=execution,
         differentiated=differentiated,
         check=frontend.layer_checker(model, describe, f"{layer}:"),
@@ -342,12 +353,6 @@ def describe(layer: Any) -> frontend.ExampleShape | None:
     return None
 
 
-def _as_is(layer: Any, keys: Any = None) -> Any:
-    """NNX layers take any leading batch axes: apply them unchanged (`keys`,
-    in the shared signature, stays ``None``: `run` here takes no `key`)."""
-    return layer
-
-
 class _ChainView:
     """A `Sequential`'s chain with its `Threaded` layers, as `run` steps it."""
 
@@ -362,7 +367,7 @@ class _GraphView(frontend.GraphBase):
     """A `Graph`'s nodes with its `Threaded` layers, as `run` steps it."""
 
     _describe = staticmethod(describe)
-    _apply_rows = staticmethod(_as_is)
+    _apply_rows = staticmethod(as_is)
     _default_batch_ndim = 1
 
     def __init__(self, plan: frontend.GraphPlan, nodes: dict[str, Any], named: Any):
@@ -377,7 +382,7 @@ class _GraphView(frontend.GraphBase):
             self.nodes,
             x,
             state,
-            apply_rows=_as_is,
+            apply_rows=as_is,
             check=frontend.layer_checker(self.named, describe, "Graph"),
             default_batch_ndim=1,
         )

@@ -9,12 +9,14 @@ from ._graph_plan import GraphPlan, current_plan, node_kinds
 from ._graph_run import GraphBase, step_graph
 from ._keys import example_keys, layer_keys, row_keys, takes_key
 from ._record import Record, record_selection, records_of
+from ._rows import PerStep
 from ._run_model import check_burnin, run_model, with_burnin
 from ._runners import run_chunked, run_layerwise, step_layers
 from ._strategy import Execution
 
 __all__ = [
     "Execution",
+    "PerStep",
     "GraphBase",
     "GraphPlan",
     "Record",

@@ -207,13 +207,21 @@ class _Runner:
         self.plan, self.layers, self.batch_ndim = plan, layers, batch_ndim
         self.apply_rows, self.check, self.dtype = apply_rows, check, dtype
 
-    def apply(self, name: str, x: Array, state: Any, key: Any, lead: int) -> tuple:
-        """Node `name` on `x` with `lead` row axes (batch; time and batch)."""
+    def apply(
+        self, name: str, x: Array, state: Any, key: Any, over_time: bool = False
+    ) -> tuple:
+        """Node `name` on one step's `x`, or, `over_time`, on the whole
+        sequence's (a stateless node only)."""
         if self.check is not None:
             self.check(name, x)
         layer = self.layers[name]
         if state is None:
-            return apply_stateless(self.apply_rows, layer, x, lead, key), None
+            return (
+                apply_stateless(
+                    self.apply_rows, layer, x, self.batch_ndim, key, over_time=over_time
+                ),
+                None,
+            )
         if key is None:
             return layer(x, state)
         return layer(x, state, key=key)
@@ -244,11 +252,10 @@ class _Runner:
                     parts.append((a, outs[a] if value is None else value))
             return _total(plan.label, n, parts)
 
-        lead = self.batch_ndim
         for n in (*(m for m in plan.order if m in inside), *plan.early):
             if n not in inside:
                 continue
-            out, new[n] = self.apply(n, input_of(n), state[n], keys.get(n), lead)
+            out, new[n] = self.apply(n, input_of(n), state[n], keys.get(n))
             if n not in outs:
                 outs[n] = (
                     _emit(self.layers[n], new[n], self.dtype)
@@ -442,7 +449,7 @@ def _whole_sequence(
     states)``, the states after every step only if `traced` (else ``None``)."""
     layer = runner.layers[n]
     if state is None:
-        return (*runner.apply(n, x, None, key, 1 + runner.batch_ndim), None)
+        return (*runner.apply(n, x, None, key, over_time=True), None)
     if runner.check is not None:
         runner.check(n, x)
     options = {"keys": key, "unroll": unroll, "checkpoint": checkpoint}

@@ -101,7 +101,7 @@ def run_layerwise(
             check(i, xs)
         trace = None
         if state is None:
-            xs = apply_stateless(apply_rows, layer, xs, 1 + batch_ndim, key)
+            xs = apply_stateless(apply_rows, layer, xs, batch_ndim, key, over_time=True)
         elif record is not None and i in record:
             xs, state, trace = scan_traced(
                 layer, xs, state, keys=key, unroll=unroll, checkpoint=checkpoint

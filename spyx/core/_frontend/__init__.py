@@ -38,6 +38,7 @@ from .._execution import (
     Execution,
     GraphBase,
     GraphPlan,
+    PerStep,
     check_burnin,
     current_plan,
     example_keys,
@@ -76,6 +77,7 @@ from ._pool import population_code, sum_pool_axes
 from ._run import RunOnce, run_front, split_records
 
 __all__ = [
+    "PerStep",
     "MODE_SETTINGS",
     "Container",
     "Execution",
