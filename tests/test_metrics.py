@@ -356,8 +356,8 @@ def test_every_neuron_is_counted_alike_in_both_apis(spec):
 
 def test_a_nested_chain_counts_as_the_outer_run_gave_it_or_says_why_not():
     """A nested chain runs again on its recorded input from the state it
-    started with (batched as the outer run was, in both APIs); one whose
-    dropout draws other masks the second time is refused by name."""
+    started with (batched as the outer run was, in both APIs); a chain with
+    dropout in training mode is counted as inference runs it."""
     x = (jax.random.uniform(jax.random.key(0), (8, 3, 4)) < 0.4).astype(jnp.float32)
     k = jax.random.split(jax.random.key(1), 3)
     twin = spyx_eqx.Sequential(
@@ -383,7 +383,36 @@ def test_a_nested_chain_counts_as_the_outer_run_gave_it_or_says_why_not():
         ),
         nnx.Linear(6, 2, rngs=nnx.Rngs(2)),
     )
-    with pytest.raises(ValueError, match=r"nested Sequential at '1'.*random"):
-        spyx.metrics.report(nested, x)
+    measured = spyx.metrics.report(nested, x).rows  # as inference: no dropout
+    assert len(measured) == 4
     nested.eval()
-    assert len(spyx.metrics.report(nested, x).rows) == 4
+    assert spyx.metrics.report(nested, x).rows == measured
+
+
+def test_the_report_counts_an_inference_and_leaves_the_model_as_it_was():
+    """A model in training mode is measured as inference runs it (no
+    dropout: the spikes reach the next Linear as spikes, all ACs) and keeps
+    its batch statistics and RNG counters."""
+    m = spyx.nn.Sequential(
+        nnx.Linear(4, 5, rngs=nnx.Rngs(0)),
+        nnx.BatchNorm(5, rngs=nnx.Rngs(1)),
+        spyx.nn.LIF((5,), beta=0.8, threshold=0.5),
+        nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=2)),
+        nnx.Linear(5, 2, rngs=nnx.Rngs(3)),
+        spyx.nn.LI((2,)),
+    )
+    before = nnx.clone(m)
+    x = (jax.random.uniform(jax.random.key(0), (20, 8, 4)) < 0.3).astype(jnp.float32)
+    result = report(m, x)
+    assert result.rows[4].effective_macs == 0 and result.rows[4].effective_acs > 0
+    after = nnx.state(m, nnx.Not(nnx.Param))
+    before = nnx.state(before, nnx.Not(nnx.Param))
+    for u, v in zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True):
+        u, v = (
+            jax.random.key_data(w)
+            if jnp.issubdtype(w.dtype, jax.dtypes.prng_key)
+            else w
+            for w in (u, v)
+        )
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+    assert not m.layers[3].deterministic  # still in training mode

@@ -346,6 +346,11 @@ def report(
     (`spyx.nn` or `spyx_eqx`); nested chains and graphs are counted layer by
     layer. See the module's page for the definitions.
 
+    The counts are an inference's, as NeuroBench takes them: the model runs
+    as a copy in inference mode (`nnx.Module.eval`, `eqx.nn.inference_mode`:
+    no dropout, batch norm with its running statistics), and `model`
+    itself is left as it was (its RNG counters and batch statistics too).
+
     Args:
         model: the model.
         x: the data, ``[T, B, ...]`` (``[T, ...]`` is one example for
@@ -375,6 +380,7 @@ def report(
     if batch_major:
         x = jnp.swapaxes(x, 0, 1)
     nnx = _layers.framework(model) == "nnx"
+    model = _inference_copy(model, nnx)
     if kind_of(model) not in (CONTAINER, GRAPH):
         if nnx:
             import spyx.nn
@@ -407,3 +413,17 @@ def report(
         parameter_count=params,
         footprint=footprint,
     )
+
+
+def _inference_copy(model: Any, nnx: bool) -> Any:
+    """`model` as inference runs it, on a copy: the measurement changes no
+    variable of the caller's model."""
+    if nnx:
+        from flax import nnx as flax_nnx
+
+        copy = flax_nnx.clone(model)
+        copy.eval()
+        return copy
+    import equinox as eqx
+
+    return eqx.nn.inference_mode(model)
