@@ -133,7 +133,7 @@ def resets(out: Path) -> None:
             spikes.append(float(s[0, 0]))
         ax.plot(range(1, T + 1), trace, label="membrane V after the step")
         ax.axhline(1.0, color="grey", linestyle="--", linewidth=0.8, label="threshold")
-        fired = [t for t, s in enumerate(spikes) if s > 0]
+        fired = [t + 1 for t, s in enumerate(spikes) if s > 0]  # step t + 1
         ax.vlines(fired, 0, 0.25, color="tab:red", label="spike")
         ax.set(ylabel="V", title=f'reset="{reset}"')
     axes[-1].legend(loc="lower right", bbox_to_anchor=(1.0, 0.15), fontsize="small")

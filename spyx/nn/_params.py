@@ -22,7 +22,7 @@ def _key(entry: Any) -> Any:
 
 
 def param_labels(model: nnx.Module) -> Callable[[Any], Any]:
-    """Label each parameter of `model` ``"decay"``, ``"recurrent_w"`` or ``"other"``.
+    """Label each parameter of `model` as ``"decay"``, ``"recurrent_w"`` or ``"other"``.
 
     Returns the function optax takes for labels: ``params -> labels``, for
     the parameters of `model` in any of the forms `nnx.Optimizer` passes
