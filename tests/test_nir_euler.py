@@ -290,3 +290,53 @@ def test_a_time_step_that_is_not_positive_is_refused(dt, api):
         layer = spyx_eqx.from_nnx(layer)
     with pytest.raises(ValueError, match=r"to_nir: `dt` must be a finite time step"):
         to_nir(layer, (3,), dt=dt)
+
+
+@pytest.mark.parametrize("along", ["channels", "width"])
+def test_a_scale_after_a_conv_folds_per_channel_or_is_refused(along):
+    """NIR's Scale multiplies the conv's (C, H, W) output element-wise: a
+    factor per channel folds exactly into the conv (the membrane after one
+    step is dt r (scale * conv)); one that varies along the width (here as
+    many as the channels) cannot, and is refused instead of applied per
+    channel."""
+    import jax
+
+    rng = np.random.default_rng(0)
+    C, Hs, W = 3, 5, 3  # as many columns as channels
+    w = rng.normal(size=(C, 2, 3, 3)).astype(np.float32)
+    factors = np.array([0.5, 1.0, 2.0], np.float32)
+    per = factors[:, None, None] if along == "channels" else factors[None, None, :]
+    scale = np.broadcast_to(per, (C, Hs, W)).copy()
+    one = np.ones((C, Hs, W), np.float32)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([2, Hs, W])),
+            "conv": nir.Conv2d(
+                input_shape=(Hs, W),
+                weight=w,
+                stride=1,
+                padding=1,
+                dilation=1,
+                groups=1,
+                bias=np.zeros(C, np.float32),
+            ),
+            "scale": nir.Scale(scale=scale),
+            "if": nir.IF(r=one, v_threshold=one, v_reset=0 * one),
+            "output": nir.Output(output_type=np.array([C, Hs, W])),
+        },
+        edges=[("input", "conv"), ("conv", "scale"), ("scale", "if"), ("if", "output")],
+    )
+    if along == "width":
+        with pytest.raises(ValueError, match="'scale'.*does not fold"):
+            snir.from_nir(graph, dt=1.0)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reset and timing notes
+        model = snir.from_nir(graph, dt=1.0)
+    x = rng.normal(size=(1, 1, Hs, W, 2)).astype(np.float32)  # [T, B, H, W, C]
+    _, _, rec = snn.run(model, jnp.asarray(x), record=[1])
+    got = np.moveaxis(np.asarray(rec[1].membrane[0, 0]), -1, 0)  # (C, H, W)
+    conv = jax.lax.conv_general_dilated(
+        jnp.asarray(x[0].transpose(0, 3, 1, 2)), jnp.asarray(w), (1, 1), [(1, 1)] * 2
+    )[0]
+    np.testing.assert_allclose(got, np.asarray(conv) * scale, rtol=1e-5, atol=1e-5)

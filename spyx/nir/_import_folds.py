@@ -10,6 +10,7 @@ import numpy as np
 from flax import nnx
 
 from ._import_neurons import scale_outputs
+from ._mapping import from_nir_layout
 
 __all__ = ["FoldImport"]
 
@@ -72,7 +73,8 @@ class FoldImport:
         before = self.preds(n)
         source = self._weighted_layer(before[0]) if len(before) == 1 else None
         if source is not None and self.succs(before[0]) == [n]:
-            scale_outputs(source, scale, n, "Scale")
+            # NIR's (C, ...) layout to spyx's (..., C): the channels last
+            scale_outputs(source, from_nir_layout(scale), n, "Scale")
         elif scale.size == 1 or np.allclose(scale, scale.reshape(-1)[0]):
             self._fold_forward(n, float(scale.reshape(-1)[0]), "Scale")
         else:
