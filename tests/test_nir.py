@@ -376,3 +376,26 @@ def test_from_nir_with_data_returns_outputs_and_all_states(api):
     for a, b in zip(jax.tree.leaves(states), jax.tree.leaves(final), strict=True):
         np.testing.assert_allclose(a[-1], b, rtol=1e-5, atol=1e-6)
     assert module.from_nir(graph) is not None  # without data: the model alone
+
+
+@pytest.mark.parametrize("size", [7, 6])
+def test_a_strided_same_conv_writes_its_pads_or_is_refused(size, tmp_path):
+    """NIR's "same" keeps the input's size, so a strided "SAME" conv is
+    written with XLA's pads when they are symmetric (7 -> 4 with a 3-wide
+    kernel: one each side) and the file reads back and runs as the model
+    does; asymmetric pads (6 -> 3: none before, one after) are refused."""
+    out = -(-size // 2)
+    model = snn.Sequential(
+        nnx.Conv(2, 3, (3, 3), strides=2, padding="SAME", rngs=nnx.Rngs(0)),
+        snn.LIF((out, out, 3), beta=0.9, reset="zero", spikes_after_update=True),
+    )
+    if size % 2 == 0:
+        with pytest.raises(TypeError, match=r"strided 'SAME'.*\(0, 1\)"):
+            snir.to_nir(model, (2, size, size))
+        return
+    graph = snir.to_nir(model, (2, size, size))
+    assert tuple(graph.nodes["layer_0"].padding) == (1, 1)
+    nir.write(tmp_path / "conv.nir", graph)
+    back = snir.from_nir(nir.read(tmp_path / "conv.nir"), dt=1.0)
+    x = jax.random.normal(jax.random.key(0), (4, 2, size, size, 2))
+    np.testing.assert_array_equal(snn.run(back, x)[0], snn.run(model, x)[0])

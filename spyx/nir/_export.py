@@ -138,6 +138,30 @@ def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
         if padding not in ("SAME", "VALID"):
             raise TypeError(f"to_nir: nnx.Conv padding {padding!r} is not supported.")
         padding = padding.lower()
+        strides = np.broadcast_to(np.ravel(layer.strides or 1), (n,))
+        if padding == "same" and np.any(strides > 1):
+            # NIR's "same" keeps the input's size; strided, write XLA's pads
+            window = [
+                (k - 1) * d + 1
+                for k, d in zip(
+                    kernel.shape[:n],
+                    np.broadcast_to(np.ravel(layer.kernel_dilation or 1), (n,)),
+                    strict=True,
+                )
+            ]
+            pairs = [
+                (int(lo), int(hi))
+                for lo, hi in same_pads(
+                    tuple(shape[:n]), tuple(window), tuple(int(v) for v in strides)
+                )
+            ]
+            if any(lo != hi for lo, hi in pairs):
+                raise TypeError(
+                    f"to_nir: a strided 'SAME' convolution pads its {tuple(shape[:n])} "
+                    f"input by {pairs} (low, high), which has no NIR form; give "
+                    f"nnx.Conv a symmetric explicit padding."
+                )
+            padding = tuple(lo for lo, _ in pairs)
     elif not isinstance(padding, int):
         pairs = [tuple(p) if not isinstance(p, int) else (p, p) for p in padding]
         if any(lo != hi for lo, hi in pairs):
@@ -150,7 +174,7 @@ def _conv_node(layer: nnx.Conv, shape: tuple[int, ...]) -> Any:
             input_shape=shape[0],
             weight=weight,
             stride=int(np.ravel(stride)[0]),
-            padding=padding if isinstance(padding, str | int) else padding[0],
+            padding=padding if isinstance(padding, str | int) else int(padding[0]),
             dilation=int(np.ravel(dilation)[0]),
             groups=layer.feature_group_count,
             bias=bias,
