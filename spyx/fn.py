@@ -1,11 +1,14 @@
 """Losses, metrics and activity regularisers for spiking networks.
 
-Every factory returns a jitted function. Traces are batch-major by default,
+Every factory returns a compiled function. Traces are batch-major by default,
 ``[Batch, Time, Classes]`` (``time_axis=1``); the time-major output of
 `spyx.nn.run` / `spyx_eqx.run`, ``[Time, Batch, Classes]``, needs
 ``time_axis=0``. Shapes are checked when the function is traced: a mismatch
 between traces and targets raises `ValueError` naming both shapes, and says
-so when the other time axis would have fitted.
+so when the other time axis would have fitted. Labels must lie in
+``[0, C)``: given as concrete values, one outside raises `ValueError`;
+inside a traced function (a jitted training step), the loss or accuracy is
+NaN instead of a plausible number.
 
 Example:
 
@@ -22,6 +25,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import Array
 
@@ -79,6 +83,44 @@ def _check_traces(name: str, traces: Any, targets: Any, time_axis: int) -> None:
     )
 
 
+def _labelled(
+    name: str, fn: Callable[[Array, Array], Any], classes_axis: int = -1
+) -> Callable[[Array, Array], Any]:
+    """`fn` compiled, with its labels checked: concrete labels outside
+    ``[0, C)`` raise before anything is computed; traced ones make every
+    result NaN."""
+    compiled = jax.jit(fn)
+
+    def checked(traces: Array, targets: Array) -> Any:
+        classes = jnp.shape(traces)[classes_axis] if jnp.ndim(traces) else 0
+        concrete = not isinstance(targets, jax.core.Tracer)
+        if concrete and jnp.ndim(traces) >= 2 and jnp.size(targets):
+            values = np.asarray(targets)  # concrete: no trace of its own
+            if np.issubdtype(values.dtype, np.integer):
+                low, high = int(values.min()), int(values.max())
+                if low < 0 or high >= classes:
+                    raise ValueError(
+                        f"{name}: labels must lie in [0, {classes}) (one per "
+                        f"class of `traces`' last axis), got values from {low} "
+                        f"to {high}."
+                        + (" Counted from 1? Subtract 1." if high == classes else "")
+                    )
+        return compiled(traces, targets)
+
+    return checked
+
+
+def _nan_unless_valid(result: Any, targets: Array, classes: int) -> Any:
+    """NaN in place of every result when a label lies outside ``[0, C)``."""
+    valid = jnp.all((targets >= 0) & (targets < classes))
+    return jax.tree.map(
+        lambda r: (
+            jnp.where(valid, r, jnp.nan) if jnp.issubdtype(r.dtype, jnp.floating) else r
+        ),
+        result,
+    )
+
+
 def integral_crossentropy(
     smoothing: float = 0.3, time_axis: int = 1
 ) -> Callable[[Array, Array], Array]:
@@ -113,9 +155,10 @@ def integral_crossentropy(
         labels = optax.smooth_labels(
             jax.nn.one_hot(targets, logits.shape[-1]), smoothing
         )
-        return optax.softmax_cross_entropy(logits, labels).mean()
+        value = optax.softmax_cross_entropy(logits, labels).mean()
+        return _nan_unless_valid(value, targets, logits.shape[-1])
 
-    return jax.jit(loss)
+    return _labelled("integral_crossentropy", loss)
 
 
 def integral_accuracy(
@@ -134,9 +177,10 @@ def integral_accuracy(
     def accuracy(traces: Array, targets: Array) -> tuple[Array, Array]:
         _check_traces("integral_accuracy", traces, targets, time_axis)
         preds = jnp.argmax(jnp.sum(traces, axis=time_axis), axis=-1)
-        return jnp.mean(preds == targets), preds
+        value = jnp.mean(preds == targets)
+        return _nan_unless_valid(value, targets, traces.shape[-1]), preds
 
-    return jax.jit(accuracy)
+    return _labelled("integral_accuracy", accuracy)
 
 
 def mse_spikerate(
@@ -160,9 +204,10 @@ def mse_spikerate(
         t = traces.shape[time_axis]
         rate = jnp.mean(traces, axis=time_axis)
         labels = optax.smooth_labels(jax.nn.one_hot(targets, rate.shape[-1]), smoothing)
-        return jnp.mean(optax.squared_error(rate, labels * sparsity * t))
+        value = jnp.mean(optax.squared_error(rate, labels * sparsity * t))
+        return _nan_unless_valid(value, targets, rate.shape[-1])
 
-    return jax.jit(loss)
+    return _labelled("mse_spikerate", loss)
 
 
 def _per_example(name: str, counts: Any) -> list[Array]:

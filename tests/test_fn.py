@@ -101,6 +101,26 @@ def test_other_shape_errors():
         fn.silence_reg(1.0)([jnp.ones((2, 3)), jnp.ones((3, 3))])
 
 
+LABELLED = {
+    "integral_crossentropy": lambda: fn.integral_crossentropy(),
+    "integral_accuracy": lambda: lambda t, y: fn.integral_accuracy()(t, y)[0],
+    "mse_spikerate": lambda: fn.mse_spikerate(),
+}
+
+
+@pytest.mark.parametrize("name", LABELLED)
+@pytest.mark.parametrize("labels", [[1, 2], [0, -1]], ids=["from-one", "negative"])
+def test_labels_outside_the_classes_are_refused_or_nan(name, labels):
+    """Two classes: label 2 (counted from 1) or -1 would be a row of zeros
+    in one_hot and a plausible loss. Given as values they are refused;
+    traced (inside a jitted step) the result is NaN."""
+    f = LABELLED[name]()
+    with pytest.raises(ValueError, match=rf"{name}: labels must lie in \[0, 2\)"):
+        f(TRACES, jnp.array(labels))
+    assert jnp.isnan(jax.jit(f)(TRACES, jnp.array(labels)))
+    assert not jnp.isnan(jax.jit(f)(TRACES, TARGETS))
+
+
 def test_regularised_training_step_uses_the_counts_from_run():
     model = snn.Sequential(
         nnx.Linear(4, 8, rngs=nnx.Rngs(0)),
