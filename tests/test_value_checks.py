@@ -157,3 +157,31 @@ def test_property_layerwise_equals_stepwise(case):
     b = snn.run(model, xs, layerwise=False)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("api", ["nnx", "eqx"])
+@pytest.mark.parametrize("path", ["step", "run"])
+def test_a_decay_given_another_shape_after_building_is_refused(api, path):
+    """The constructor takes a decay of shape () or (H,); one assigned
+    later with the batch's shape (2, 3) would give every example its own
+    decay. It is refused when the neuron runs, on every path."""
+    wrong = jnp.full((2, 3), 0.5)
+    if api == "nnx":
+        lif = snn.LIF((3,), beta=0.9)
+        lif.beta.set_value(wrong)
+        x, state = jnp.ones((2, 3)), lif.initial_state(2)
+        go = (
+            (lambda: lif(x, state))
+            if path == "step"
+            else (lambda: snn.run(snn.Sequential(lif), jnp.ones((4, 2, 3))))
+        )
+    else:
+        lif = eqx.tree_at(lambda m: m.beta, se.LIF((3,), beta=0.9), wrong)
+        x, state = jnp.ones((3,)), lif.initial_state()
+        go = (
+            (lambda: lif(x, state))
+            if path == "step"
+            else (lambda: se.run(se.Sequential([lif]), jnp.ones((4, 3))))
+        )
+    with pytest.raises(ValueError, match=r"LIF: `beta` has shape \(2, 3\)"):
+        go()

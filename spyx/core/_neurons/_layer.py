@@ -134,8 +134,19 @@ def random_description(names: list[str]) -> str:
 
 
 def _check_values(
-    layer: str, spec: NeuronSpec, params: Mapping[str, Any], x: Any
+    layer: str, spec: NeuronSpec, params: Mapping[str, Any], x: Any, shape: Shape
 ) -> None:
+    """The parameters as the constructor takes them (a decay one number or
+    one per unit, whatever was assigned since) and, with `debug_checks`,
+    finite."""
+    for name in spec.decays:
+        got = tuple(jnp.shape(params[name]))
+        if got not in ((), tuple(shape)):
+            raise ValueError(
+                f"{layer}: `{name}` has shape {got}; a decay is one number () or "
+                f"one per unit {tuple(shape)}: another shape would broadcast "
+                f"against the batch. Assign it one of those."
+            )
     for name in spec.params:
         check_finite(layer, name, params[name])
     check_finite(layer, "x", x, kind="input")
@@ -214,7 +225,7 @@ def neuron_step(
     spec, layer = neuron.spec, type(neuron).__name__
     if not checked:
         check_neuron_inputs(neuron, x, state)
-    _check_values(layer, spec, params, x)
+    _check_values(layer, spec, params, x, neuron.hidden_shape)
     kwargs = spec.step_kwargs(params, *_spike_settings(neuron, jnp.result_type(state)))
     out, new = spec.step(x, state, **kwargs)
     if spikes_after_update(neuron):
@@ -256,7 +267,7 @@ def neuron_sequence(
     spec, layer = neuron.spec, type(neuron).__name__ + label
     if not checked:
         check_neuron_inputs(neuron, x, state, sequence=True, label=label)
-    _check_values(layer, spec, params, x)
+    _check_values(layer, spec, params, x, neuron.hidden_shape)
     unknown = sorted(set(options) - set(spec.sequence_options))
     if unknown:
         raise TypeError(
