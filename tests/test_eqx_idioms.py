@@ -78,6 +78,7 @@ def test_keys_layerwise_equal_stepwise_and_batched_examples_differ(checkpoint):
     assert not np.array_equal(lw[:, 0], lw[:, 1])
 
 
+@pytest.mark.slow  # the default run keeps it under 5 minutes
 def test_dropout_model_trains_with_filter_jit_and_a_key():
     import optax
 
@@ -135,6 +136,7 @@ def test_channels_first_conv_model_with_sumpool():
         se.to_nnx(model)
 
 
+@pytest.mark.slow  # the default run keeps it under 5 minutes
 def test_channels_last_models_convert_both_ways():
     nnx_model = snn.Sequential(
         nnx.Conv(2, 3, (3, 3), rngs=nnx.Rngs(0)),

@@ -354,6 +354,7 @@ def test_every_neuron_is_counted_alike_in_both_apis(spec):
     assert _fields(report(twin, x)) == _fields(result)
 
 
+@pytest.mark.slow  # the default run keeps it under 5 minutes
 def test_a_nested_chain_counts_as_the_outer_run_gave_it_or_says_why_not():
     """A nested chain runs again on its recorded input from the state it
     started with (batched as the outer run was, in both APIs); a chain with
