@@ -85,7 +85,7 @@ def _check_traces(name: str, traces: Any, targets: Any, time_axis: int) -> None:
 
 
 def _labelled(
-    name: str, fn: Callable[[Array, Array], Any], classes_axis: int = -1
+    name: str, fn: Callable[[Array, Array], Any]
 ) -> Callable[[Array, Array], Any]:
     """`fn` compiled, with its labels checked: concrete labels outside
     ``[0, C)`` raise before anything is computed; traced ones make every
@@ -93,7 +93,7 @@ def _labelled(
     compiled = jax.jit(fn)
 
     def checked(traces: Array, targets: Array) -> Any:
-        classes = jnp.shape(traces)[classes_axis] if jnp.ndim(traces) else 0
+        classes = jnp.shape(traces)[-1] if jnp.ndim(traces) else 0
         concrete = not isinstance(targets, jax.core.Tracer)
         if concrete and jnp.ndim(traces) >= 2 and jnp.size(targets):
             values = np.asarray(targets)  # concrete: no trace of its own
