@@ -377,8 +377,10 @@ def rooms(out: Path) -> None:
         for r in names
     }
     edges = room_edges()
+    # the rooms above, the import matrix below: each the column's full width,
+    # so the file names stay readable on the page
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(10, 5.6), gridspec_kw={"width_ratios": [1.6, 1]}
+        2, 1, figsize=(7.5, 10.5), gridspec_kw={"height_ratios": [1.15, 1]}
     )
     for i, r in enumerate(names):  # bottom up
         left.add_patch(
@@ -387,9 +389,9 @@ def rooms(out: Path) -> None:
         doc = importlib.import_module(f"spyx.core.{r}").__doc__ or ""
         job = " ".join(doc.split(":")[0].split())
         left.text(0.02, i + 0.62, r, fontsize=11, weight="bold", va="center")
-        left.text(0.36, i + 0.66, job, fontsize=9, va="center")
-        listed = textwrap.fill(" ".join(files[r]), 46)
-        left.text(0.02, i + 0.28, listed, fontsize=8.5, va="center", color="#333")
+        left.text(0.3, i + 0.66, job, fontsize=9.5, va="center")
+        listed = textwrap.fill(" ".join(files[r]), 72)
+        left.text(0.02, i + 0.28, listed, fontsize=9, va="center", color="#333")
     left.text(
         0,
         n + 0.1,
