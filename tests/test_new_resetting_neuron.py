@@ -266,6 +266,7 @@ class Late(Spiky):
     )
 
 
+@pytest.mark.slow  # the default run keeps it under 5 minutes
 def test_a_neuron_of_ones_own_in_a_graph_follows_its_declaration():
     """Undeclared, a neuron of one's own needs a delay in a cycle; declared
     `output_from_state`, it feeds back within the step; declared wrongly,
