@@ -85,7 +85,9 @@ def _conv_ops(x, kernel, strides, pads, all_ones=False):
 @pytest.mark.parametrize(
     ("padding", "strides", "pads"),
     [
-        ("SAME", (2, 2), ((0, 1), (1, 1))),  # H 6 -> 3, W 5 -> 3
+        pytest.param(  # H 6 -> 3, W 5 -> 3; slow: the default run's time
+            "SAME", (2, 2), ((0, 1), (1, 1)), marks=pytest.mark.slow
+        ),
         ("VALID", (1, 2), ((0, 0), (0, 0))),
         (((2, 0), (1, 3)), (2, 1), ((2, 0), (1, 3))),
     ],

@@ -73,11 +73,11 @@ NOT_EXPRESSIBLE = [n for n in NEURONS if n.spec.nir is None]
             name,
             dt,
             id=f"{name}-{dt}",
-            # by default: LIF and the conv model at both time steps, the
+            # by default: LIF at both time steps, the conv model and the
             # other neurons of each kind at 1e-3; every pair when slow
             marks=()
-            if name in ("LIF", "conv")
-            or (dt == 1e-3 and name in {n.name for n in one_of_each_kind()})
+            if name == "LIF"
+            or (dt == 1e-3 and name in {n.name for n in one_of_each_kind()} | {"conv"})
             else pytest.mark.slow,
         )
         for dt in (1.0, 1e-3)
