@@ -65,11 +65,22 @@ class _BatchScale(nnx.Module):
         return self.gain[...] * x / (x.std(axis=0, keepdims=True) + 1e-3)
 
 
+class _CentringLinear(nnx.Linear):
+    """A subclass of a row-by-row layer whose call works across the batch."""
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return super().__call__(x - x.mean(axis=0, keepdims=True))
+
+
 def _nnx_middle(kind: str) -> nnx.Module:
     if kind == "centre":
         return _centre  # type: ignore[return-value]
     if kind == "batch-module":
         return _BatchScale()
+    if kind == "linear-subclass":
+        return _CentringLinear(5, 5, rngs=nnx.Rngs(4))
+    if kind == "batch-layernorm":  # normalised over the batch axis too
+        return nnx.LayerNorm(5, reduction_axes=(0, 1), rngs=nnx.Rngs(4))
     if kind == "dropout":
         return nnx.Dropout(0.4, rngs=nnx.Rngs(dropout=5))
     bn = nnx.BatchNorm(5, momentum=0.7, rngs=nnx.Rngs(1))
@@ -125,7 +136,15 @@ def _close(a: object, b: object, tol: float = 1e-5) -> None:
 
 # the frameworks' stateful layers, then layers without variables that work
 # across a step's examples (they see one step at a time on every execution)
-NNX_KINDS = ["dropout", "batchnorm", "batchnorm-eval", "centre", "batch-module"]
+NNX_KINDS = [
+    "dropout",
+    "batchnorm",
+    "batchnorm-eval",
+    "centre",
+    "batch-module",
+    "linear-subclass",
+    "batch-layernorm",
+]
 
 
 def _cases(kinds: list[str]) -> list:

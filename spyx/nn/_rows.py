@@ -62,4 +62,9 @@ def _row_by_row(layer: Any) -> bool:
     """Whether `layer` computes each row from that row alone."""
     if isinstance(layer, nnx.Sequential):  # Flax's own (spyx's is stateful)
         return all(_row_by_row(inner) for inner in layer.layers)
-    return isinstance(layer, _ROW_LAYERS) or id(layer) in _ROW_FUNCTIONS
+    if type(layer) not in _ROW_LAYERS:  # a subclass may change __call__
+        return id(layer) in _ROW_FUNCTIONS
+    if isinstance(layer, nnx.LayerNorm | nnx.RMSNorm):  # axes may be chosen
+        axes = layer.reduction_axes
+        return all(a < 0 for a in (axes if isinstance(axes, tuple) else (axes,)))
+    return True
