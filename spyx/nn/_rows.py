@@ -5,6 +5,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from ..core import _frontend as frontend
@@ -66,5 +67,5 @@ def _row_by_row(layer: Any) -> bool:
         return id(layer) in _ROW_FUNCTIONS
     if isinstance(layer, nnx.LayerNorm | nnx.RMSNorm):  # axes may be chosen
         axes = layer.reduction_axes
-        return all(a < 0 for a in (axes if isinstance(axes, tuple) else (axes,)))
+        return all(int(a) < 0 for a in np.ravel(axes))
     return True
